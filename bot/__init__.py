@@ -1,0 +1,1 @@
+"""partnerbot: the application layer (settings, services, views, engines)."""

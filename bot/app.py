@@ -1,0 +1,103 @@
+"""The composition root: builds the Application and registers every handler, in order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, Defaults
+
+from bot import logs
+from bot.context import CONTEXT_TYPES, BotContext, Runtime
+from bot.i18n import LANGUAGES, t
+from bot.settings import Settings
+from bot.updates import PerUserOrderedProcessor
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
+
+USER_COMMANDS = ("start", "help", "language", "cancel")
+ADMIN_COMMANDS = (*USER_COMMANDS, "invite")
+# Updates we act on; others (polls, chat boosts…) are not requested at all.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
+
+
+def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp:
+    logs.add_secrets([settings.token])  # whoever embeds us, the token never reaches a log
+    runtime_settings = settings
+
+    async def post_init(app: PartnerApp) -> None:
+        runtime = app.bot_data
+        runtime.settings = runtime_settings
+        runtime.engine = create_engine(runtime_settings.database_url)
+        if migrate:
+            await upgrade(runtime.engine)
+        runtime.sessions = create_session_factory(runtime.engine)
+        runtime.bot_username = app.bot.username
+        await register_commands(app, runtime_settings)
+
+    async def post_shutdown(app: PartnerApp) -> None:
+        if app.bot_data.engine is not None:
+            await app.bot_data.engine.dispose()
+
+    app: PartnerApp = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .context_types(CONTEXT_TYPES)
+        .defaults(Defaults(parse_mode="HTML"))
+        .concurrent_updates(PerUserOrderedProcessor(32))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    # Before post_init runs, handlers could in principle see an update; make settings
+    # available from the start.
+    app.bot_data.settings = settings
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: PartnerApp) -> None:
+    from handlers import admin, errors, fallback, language, people, start
+
+    # Group -1: who is this, and is this a chat we talk in? Stops foreign updates.
+    app.add_handlers(people.handlers(), group=-1)
+    # Group 0: features first, then the fallbacks that answer whatever nobody claimed.
+    # Within a group the first matching handler wins, so order matters.
+    app.add_handlers(
+        [
+            *start.handlers(),
+            *language.handlers(),
+            *admin.handlers(),
+            *fallback.handlers(),
+        ],
+        group=0,
+    )
+    app.add_error_handler(errors.on_error)
+
+
+async def register_commands(app: PartnerApp, settings: Settings) -> None:
+    """The command menu in each language; admins get their own list in their chat."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in USER_COMMANDS]
+        code = None if lang == "en" else lang  # English is the default for other languages
+        await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
+    for admin_id in settings.admin_ids:
+        lang = settings.default_language
+        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in ADMIN_COMMANDS]
+        try:
+            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # an admin who never opened the bot: not fatal
+            log.warning("could not set the admin commands for %s: %s", admin_id, exc)

@@ -1,0 +1,116 @@
+"""The `partnerbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from bot import logs
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("partnerbot")
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"partnerbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure(settings.log_level, [settings.token])
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except SettingsError as exc:
+        print(f"partnerbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="partnerbot",
+        description="College–enterprise cooperation bot. Settings come from the environment "
+        "and .env (see config.example.env).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="apply migrations and run the bot (polling, or webhook if WEBHOOK_URL is set)"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all pending migrations").set_defaults(
+        handler=cmd_db_upgrade
+    )
+    return parser
+
+
+async def _prepare_database(settings: Settings) -> None:
+    """Migrate before the bot starts, so a bad database fails start-up with one clear line."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise SettingsError(f"DATABASE_URL: cannot open the database: {reason}") from None
+    finally:
+        await engine.dispose()
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_prepare_database(settings))
+    log.info("database is up to date")
+    return 0
+
+
+def webhook_secret(settings: Settings) -> str:
+    """WEBHOOK_SECRET, or one derived from the token so a webhook is never left open."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return hashlib.sha256(b"partnerbot-webhook:" + settings.token.encode()).hexdigest()[:48]
+
+
+def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    asyncio.run(_prepare_database(settings))
+    app = build_application(settings, migrate=False)
+    if settings.webhook_url:
+        path = urlsplit(settings.webhook_url).path.lstrip("/")
+        log.info(
+            "serving the webhook on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path
+        )
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=settings.webhook_url,
+            secret_token=webhook_secret(settings),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        log.info("polling for updates")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The typed context every handler gets: settings, a unit of work, and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.roles import Person
+from bot.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Process-wide resources, created in post_init and disposed of in post_shutdown."""
+
+    settings: Settings | None = None
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    bot_username: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Runtime]):
+    """One per update: PTB shares it across handler groups, so `person` set in the
+    pre-handler (group -1) is there for the feature handlers."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.person: Person | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.bot_data
+
+    @property
+    def settings(self) -> Settings:
+        settings = self.bot_data.settings
+        if settings is None:
+            raise RuntimeError("settings are not loaded yet (post_init has not run)")
+        return settings
+
+    @property
+    def sender(self) -> Person:
+        """Who sent the update; the group -1 pre-handler sets it before any feature runs."""
+        if self.person is None:
+            raise RuntimeError("update reached a feature handler without a recognized sender")
+        return self.person
+
+    @property
+    def lang(self) -> str:
+        return self.person.language if self.person else self.settings.default_language
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block ends normally, rolls back on error."""
+        sessions = self.bot_data.sessions
+        if sessions is None:
+            raise RuntimeError("database is not open yet (post_init has not run)")
+        async with sessions() as session, session.begin():
+            yield session
+
+
+CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=Runtime)

@@ -1,0 +1,38 @@
+"""Deep-link payloads: `https://t.me/<bot>?start=<kind>_<value>`.
+
+Telegram allows 1-64 characters from A-Z a-z 0-9 _ - in a payload; the kind is the text
+before the first underscore and names the feature that owns the link.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    kind: str
+    value: str
+
+
+def make_payload(kind: str, value: str) -> str:
+    payload = f"{kind}_{value}"
+    if not _PAYLOAD.match(payload) or "_" in kind:
+        raise ValueError(f"not a valid deep-link payload: {payload!r}")
+    return payload
+
+
+def link(bot_username: str, kind: str, value: str) -> str:
+    return f"https://t.me/{bot_username}?start={make_payload(kind, value)}"
+
+
+def parse_payload(text: str | None) -> Payload | None:
+    if not text or not _PAYLOAD.match(text):
+        return None
+    kind, sep, value = text.partition("_")
+    if not sep or not kind or not value:
+        return None
+    return Payload(kind, value)

@@ -1,0 +1,165 @@
+"""Who someone is: the user record, their effective role, language, and invites."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import LANGUAGES, pick_language
+from storage import users as repo
+from storage.models import Invite, Role, User, utcnow
+
+SEEN_RESOLUTION = timedelta(minutes=5)  # last_seen is refreshed at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The user behind an update, as the rest of the app needs to know them."""
+
+    id: int
+    first_name: str
+    language: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.ADMIN, Role.TEACHER)
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramProfile:
+    id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language_code: str | None
+
+
+def effective_role(user_id: int, stored: Role, admin_ids: frozenset[int]) -> Role:
+    """ADMIN_IDS always wins; otherwise the role stored in the database."""
+    return Role.ADMIN if user_id in admin_ids else stored
+
+
+async def recognize(
+    session: AsyncSession,
+    profile: TelegramProfile,
+    *,
+    default_language: str,
+    admin_ids: frozenset[int],
+    now: datetime | None = None,
+) -> Person:
+    """Load the person for an update, creating them on first contact."""
+    now = now or utcnow()
+    user = await repo.get_user(session, profile.id)
+    if user is None:
+        user = await repo.add_user(
+            session,
+            User(
+                id=profile.id,
+                first_name=profile.first_name,
+                last_name=profile.last_name,
+                username=profile.username,
+                language=pick_language(profile.language_code, default_language),
+                role=Role.ENTERPRISE,
+                created_at=now,
+                last_seen_at=now,
+            ),
+        )
+    elif now - user.last_seen_at >= SEEN_RESOLUTION or user.blocked_at is not None:
+        user.last_seen_at = now
+        user.blocked_at = None  # they wrote to us, so they no longer block the bot
+        user.first_name, user.last_name = profile.first_name, profile.last_name
+        user.username = profile.username
+        if not user.language_chosen:
+            user.language = pick_language(profile.language_code, user.language)
+    return Person(
+        id=user.id,
+        first_name=user.first_name,
+        language=user.language,
+        role=effective_role(user.id, user.role, admin_ids),
+    )
+
+
+async def current_role(session: AsyncSession, user_id: int, admin_ids: frozenset[int]) -> Role:
+    """The role read fresh from the database; admin paths call this on every update."""
+    user = await repo.get_user(session, user_id)
+    return effective_role(user_id, user.role if user else Role.ENTERPRISE, admin_ids)
+
+
+async def choose_language(session: AsyncSession, user_id: int, language: str) -> bool:
+    if language not in LANGUAGES:
+        return False
+    await repo.set_language(session, user_id, language)
+    return True
+
+
+class InviteError(enum.Enum):
+    NOT_ADMIN = "not_admin"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+    ALREADY = "already"
+
+
+@dataclass(frozen=True, slots=True)
+class InviteResult:
+    role: Role | None = None
+    error: InviteError | None = None
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    admin_id: int,
+    admin_ids: frozenset[int],
+    role: Role,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> Invite | InviteError:
+    if await current_role(session, admin_id, admin_ids) is not Role.ADMIN:
+        return InviteError.NOT_ADMIN
+    now = now or utcnow()
+    invite = Invite(
+        token=secrets.token_urlsafe(12),  # 16 chars, fits a deep-link payload (≤ 64)
+        role=role,
+        created_by=admin_id,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    await repo.add_invite(session, invite)
+    return invite
+
+
+async def redeem_invite(
+    session: AsyncSession,
+    *,
+    token: str,
+    user_id: int,
+    admin_ids: frozenset[int],
+    now: datetime | None = None,
+) -> InviteResult:
+    now = now or utcnow()
+    invite = await repo.claim_invite(session, token, user_id, now)
+    if invite is None:
+        existing = await repo.get_invite(session, token)
+        if existing is None:
+            return InviteResult(error=InviteError.UNKNOWN)
+        if existing.used_by == user_id:
+            return InviteResult(role=existing.role, error=InviteError.ALREADY)
+        if existing.used_by is not None:
+            return InviteResult(error=InviteError.USED)
+        return InviteResult(error=InviteError.EXPIRED)
+    current = await current_role(session, user_id, admin_ids)
+    if current is Role.ADMIN and invite.role is not Role.ADMIN:
+        # An admin opening a teacher link keeps admin rights; the link is spent anyway.
+        return InviteResult(role=current)
+    await repo.set_role(session, user_id, invite.role)
+    return InviteResult(role=invite.role)

@@ -1,0 +1,133 @@
+"""Operator settings, read from the environment and `.env` (see config.example.env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/partnerbot.sqlite3"
+ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+SYNC_TO_ASYNC = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+}
+Language = Literal["en", "zh"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    staff_chat_id: int | None = None
+    timezone: str = "Asia/Shanghai"
+    default_language: Language = "en"
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    send_rate: float = Field(default=25.0, gt=0, le=30)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        head, sep, tail = token.partition(":")
+        if not (sep and head.isdigit() and tail):
+            raise ValueError("expected the form 123456789:ABC... from BotFather")
+        return SecretStr(token)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a SQLAlchemy URL") from None
+        # Operators often paste sync URLs; map them to the async driver we ship.
+        driver = SYNC_TO_ASYNC.get(url.drivername, url.drivername)
+        if driver not in ASYNC_DRIVERS:
+            raise ValueError(f"driver must be one of {', '.join(ASYNC_DRIVERS)}")
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            return frozenset({value})
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"not a numeric Telegram user id: {bad[0]!r}")
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (use an IANA name like Asia/Shanghai)") from None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token(self) -> str:
+        return self.bot_token.get_secret_value()
+
+    def sqlite_path(self) -> Path | None:
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line naming the first bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        if err["type"] == "missing":
+            raise SettingsError(f"{name} is not set (see config.example.env)") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name} is invalid: {msg}") from None

@@ -1,0 +1,109 @@
+"""Admin paths: invites. Every entry re-reads the sender's role from the database,
+because commands can be typed by anyone and buttons can be forged."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import views
+from bot.callbacks import parse
+from bot.context import BotContext
+from bot.deeplinks import link
+from bot.i18n import format_time, t
+from bot.roles import InviteError, Person, create_invite, current_role, redeem_invite
+from handlers.render import answer, reply, show
+from storage.models import Role
+
+INVITABLE = {"teacher": Role.TEACHER, "admin": Role.ADMIN}
+
+
+async def is_admin_now(context: BotContext, user_id: int) -> bool:
+    async with context.db() as session:
+        return await current_role(session, user_id, context.settings.admin_ids) is Role.ADMIN
+
+
+async def refuse(update: Update, person: Person) -> None:
+    if update.callback_query is not None:
+        await answer(update, t(person.language, "admin.only"), alert=True)
+        await show(update, views.main_menu(person))
+    else:
+        await reply(update, views.with_menu(person, "admin.only"))
+
+
+async def _issue_invite(update: Update, context: BotContext, person: Person, role: Role) -> None:
+    settings = context.settings
+    async with context.db() as session:
+        invite = await create_invite(
+            session,
+            admin_id=person.id,
+            admin_ids=settings.admin_ids,
+            role=role,
+            ttl=timedelta(hours=settings.invite_ttl_hours),
+        )
+    if invite is InviteError.NOT_ADMIN or isinstance(invite, InviteError):
+        await refuse(update, person)
+        return
+    lang = person.language
+    text = t(
+        lang,
+        "invite.created",
+        role=escape(views.role_name(lang, role)),
+        expires=format_time(invite.expires_at, lang, settings.tz),
+        link=escape(link(context.runtime.bot_username, "inv", invite.token)),
+    )
+    await reply(update, views.Screen(text))
+
+
+async def invite_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    which = (context.args[0].lower() if context.args else "teacher").strip()
+    role = INVITABLE.get(which)
+    if role is None:
+        await reply(update, views.Screen(t(person.language, "invite.bad_role")))
+        return
+    await _issue_invite(update, context, person, role)
+
+
+async def invite_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    role = INVITABLE.get(data.args[0]) if data and data.args else None
+    if role is None or not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    await answer(update)
+    await _issue_invite(update, context, person, role)
+
+
+async def open_invite(update: Update, context: BotContext, person: Person, token: str) -> None:
+    """Deep link `inv_<token>`: redeem the one-time invite."""
+    async with context.db() as session:
+        result = await redeem_invite(
+            session, token=token, user_id=person.id, admin_ids=context.settings.admin_ids
+        )
+    lang = person.language
+    if result.role is not None:
+        person = Person(person.id, person.first_name, lang, result.role)
+        context.person = person
+    key = {
+        None: "invite.welcome",
+        InviteError.ALREADY: "invite.already",
+        InviteError.EXPIRED: "invite.expired",
+        InviteError.USED: "invite.used",
+    }.get(result.error, "invite.unknown")
+    role_text = escape(views.role_name(lang, result.role)) if result.role else ""
+    await reply(update, views.with_menu(person, key, role=role_text))
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("invite", invite_command),
+        CallbackQueryHandler(invite_button, pattern=r"^adm:invite(:|$)"),
+    ]

@@ -1,0 +1,46 @@
+"""/language and the language buttons."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import views
+from bot.callbacks import parse
+from bot.context import BotContext
+from bot.i18n import t
+from bot.roles import choose_language
+from handlers.render import answer, reply, show
+
+
+async def language_command(update: Update, context: BotContext) -> None:
+    await reply(update, views.language_picker(context.sender.language))
+
+
+async def language_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    if data is None or data.ns == "m":
+        await answer(update)
+        await show(update, views.language_picker(person.language))
+        return
+    chosen = data.args[0] if data.args else ""
+    async with context.db() as session:
+        ok = await choose_language(session, person.id, chosen)
+    if not ok:
+        await answer(update, t(person.language, "button.stale"))
+        await show(update, views.main_menu(person))
+        return
+    person = replace(person, language=chosen)
+    context.person = person
+    await answer(update, t(chosen, "language.set"))
+    await show(update, views.with_menu(person, "language.set"))
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("language", language_command),
+        CallbackQueryHandler(language_button, pattern=r"^(m:lang|lang:set:.*)$"),
+    ]

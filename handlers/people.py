@@ -1,0 +1,38 @@
+"""Pre-handler (group -1): decide whether an update is ours and who sent it."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
+
+from bot.context import BotContext
+from bot.roles import TelegramProfile, recognize
+
+
+async def recognize_sender(update: Update, context: BotContext) -> None:
+    chat, user = update.effective_chat, update.effective_user
+    # Channels, and groups other than the staff chat, are not places we talk in:
+    # ignore their updates on purpose rather than answering strangers' chats.
+    if user is None or user.is_bot or chat is None:
+        raise ApplicationHandlerStop
+    if chat.type != ChatType.PRIVATE and chat.id != context.settings.staff_chat_id:
+        raise ApplicationHandlerStop
+    settings = context.settings
+    async with context.db() as session:
+        context.person = await recognize(
+            session,
+            TelegramProfile(
+                id=user.id,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                username=user.username,
+                language_code=user.language_code,
+            ),
+            default_language=settings.default_language,
+            admin_ids=settings.admin_ids,
+        )
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [TypeHandler(Update, recognize_sender)]

@@ -1,0 +1,52 @@
+"""Sending a Screen: as a new message, or by editing the message whose button was pressed."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.views import Screen
+
+
+async def reply(update: Update, screen: Screen) -> None:
+    """Answer in the chat the update came from (new message)."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await chat.send_message(
+        screen.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=screen.keyboard,
+        disable_web_page_preview=True,
+    )
+
+
+async def show(update: Update, screen: Screen) -> None:
+    """Edit the pressed button's message in place; otherwise send a new message."""
+    query = update.callback_query
+    if query is None or query.message is None or not query.message.is_accessible:
+        await reply(update, screen)
+        return
+    try:
+        await query.edit_message_text(
+            screen.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=screen.keyboard,
+            disable_web_page_preview=True,
+        )
+    except BadRequest as exc:
+        text = str(exc).lower()
+        if "not modified" in text:
+            return  # the same screen again (a double tap): nothing to do
+        if "message to edit not found" in text or "can't be edited" in text:
+            await reply(update, screen)
+            return
+        raise
+
+
+async def answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Acknowledge a button press (stops the client's spinner) exactly once."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(text=text, show_alert=alert)

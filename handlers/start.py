@@ -1,0 +1,60 @@
+"""/start (with deep-link payloads), /help and the main menu buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import views
+from bot.callbacks import parse
+from bot.context import BotContext
+from bot.deeplinks import parse_payload
+from bot.roles import Person
+from handlers import admin
+from handlers.render import answer, reply, show
+
+PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
+
+# Each deep-link kind belongs to the feature that made the link.
+PAYLOAD_ROUTES: dict[str, PayloadHandler] = {
+    "inv": admin.open_invite,
+}
+
+
+async def start(update: Update, context: BotContext) -> None:
+    person = context.sender
+    raw = context.args[0] if context.args else None
+    if raw is None:
+        await reply(update, views.welcome(person))
+        return
+    payload = parse_payload(raw)
+    route = PAYLOAD_ROUTES.get(payload.kind) if payload else None
+    if payload is None or route is None:
+        await reply(update, views.with_menu(person, "start.bad_link"))
+        return
+    await route(update, context, person, payload.value)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    await reply(update, views.help_screen(context.sender))
+
+
+async def menu_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    await answer(update)
+    if data is not None and data.action == "help":
+        await show(update, views.help_screen(person))
+    else:
+        await show(update, views.main_menu(person))
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("menu", start),
+        CallbackQueryHandler(menu_button, pattern=r"^m:(menu|help)$"),
+    ]

@@ -1,0 +1,1 @@
+"""SQLAlchemy storage: engine, models, queries and migrations. No Telegram here."""

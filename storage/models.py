@@ -1,0 +1,93 @@
+"""Typed ORM models. Each feature's tables arrive with it, each with its migration."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, MetaData, String
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware UTC datetime (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; store aware UTC times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(enum.StrEnum):
+    ENTERPRISE = "enterprise"
+    TEACHER = "teacher"
+    ADMIN = "admin"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no native ENUM type) so adding a value needs no DDL dance.
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=_values)
+
+
+def _values(cls: type[enum.Enum]) -> list[str]:
+    return [str(m.value) for m in cls]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(256), default="")
+    last_name: Mapped[str | None] = mapped_column(String(256))
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    language_chosen: Mapped[bool] = mapped_column(default=False)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.ENTERPRISE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opted_out: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_users_role", "role"),)
+
+
+class Invite(Base):
+    """A one-time deep-link token that turns whoever opens it into a teacher (or admin)."""
+
+    __tablename__ = "invites"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,62 @@
+"""Queries for users and invites. Callers own the transaction; nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Invite, Role, User
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def add_user(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def set_language(session: AsyncSession, user_id: int, language: str) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(language=language, language_chosen=True)
+    )
+
+
+async def set_role(session: AsyncSession, user_id: int, role: Role) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(role=role))
+
+
+async def add_invite(session: AsyncSession, invite: Invite) -> None:
+    session.add(invite)
+    await session.flush()
+
+
+async def claim_invite(
+    session: AsyncSession, token: str, user_id: int, now: datetime
+) -> Invite | None:
+    """Mark an unused, unexpired invite as used by `user_id`; None if it is not claimable.
+
+    One UPDATE with the conditions in its WHERE, so two people racing for one token
+    cannot both win it.
+    """
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.token == token, Invite.used_by.is_(None), Invite.expires_at > now)
+        .values(used_by=user_id, used_at=now)
+        .returning(Invite.role)
+    )
+    if result.first() is None:
+        return None
+    return await session.get(Invite, token)
+
+
+async def get_invite(session: AsyncSession, token: str) -> Invite | None:
+    return await session.get(Invite, token)
+
+
+async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
+    return list(await session.scalars(select(User).where(User.role == role).order_by(User.id)))
