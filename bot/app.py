@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
-USER_COMMANDS = ("start", "help", "language", "cancel")
-ADMIN_COMMANDS = (*USER_COMMANDS, "invite")
+USER_COMMANDS = ("start", "catalog", "search", "help", "language", "cancel")
+ADMIN_COMMANDS = (*USER_COMMANDS, "newprogram", "invite")
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -70,20 +70,36 @@ def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp
 
 
 def register_handlers(app: PartnerApp) -> None:
-    from handlers import admin, errors, fallback, language, people, start
+    from handlers import (
+        admin,
+        catalog,
+        catalog_admin,
+        errors,
+        fallback,
+        forms,
+        language,
+        people,
+        start,
+    )
 
     # Group -1: who is this, and is this a chat we talk in? Stops foreign updates.
     app.add_handlers(people.handlers(), group=-1)
-    # Group 0: features first, then the fallbacks that answer whatever nobody claimed.
+    # Group 0: the answer to an open form's question (and /cancel); stops the update
+    # when it was one, so no feature reacts to it too.
+    app.add_handlers(forms.input_handlers(), group=0)
+    # Group 1: features first, then the fallbacks that answer whatever nobody claimed.
     # Within a group the first matching handler wins, so order matters.
     app.add_handlers(
         [
             *start.handlers(),
             *language.handlers(),
+            *catalog.handlers(),
+            *catalog_admin.handlers(),
+            *forms.handlers(),
             *admin.handlers(),
             *fallback.handlers(),
         ],
-        group=0,
+        group=1,
     )
     app.add_error_handler(errors.on_error)
 

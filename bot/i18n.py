@@ -32,18 +32,24 @@ def pick_language(language_code: str | None, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
+def _messages(lang: str) -> list[tuple[str, str]]:
+    """(key, text) pairs from every .po file of a language; one file per feature."""
+    pairs: list[tuple[str, str]] = []
+    for path in sorted((LOCALES_DIR / lang).glob("*.po")):
+        with path.open("rb") as fh:
+            po = read_po(fh, locale=BABEL_LOCALES[lang])
+        pairs += [(str(m.id), str(m.string or "")) for m in po if m.id]
+    return pairs
+
+
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    with (LOCALES_DIR / f"{lang}.po").open("rb") as fh:
-        po = read_po(fh, locale=BABEL_LOCALES[lang])
-    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+    return {key: text for key, text in _messages(lang) if text}
 
 
 def message_ids(lang: str) -> set[str]:
     """Every key in a catalog, translated or not (for the completeness test)."""
-    with (LOCALES_DIR / f"{lang}.po").open("rb") as fh:
-        po = read_po(fh, locale=BABEL_LOCALES[lang])
-    return {str(m.id) for m in po if m.id}
+    return {key for key, _ in _messages(lang)}
 
 
 def t(lang: str, key: str, **values: object) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LANGUAGES, pick_language
+from storage import forms as forms_repo
 from storage import users as repo
 from storage.models import Invite, Role, User, utcnow
 
@@ -24,6 +25,7 @@ class Person:
     first_name: str
     language: str
     role: Role
+    form: str | None = None  # the form this person is filling in, if any
 
     @property
     def is_admin(self) -> bool:
@@ -85,6 +87,7 @@ async def recognize(
         first_name=user.first_name,
         language=user.language,
         role=effective_role(user.id, user.role, admin_ids),
+        form=await forms_repo.active_form(session, user.id),
     )
 
 

@@ -3,6 +3,7 @@ because commands can be typed by anyone and buttons can be forged."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
@@ -90,7 +91,7 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
         )
     lang = person.language
     if result.role is not None:
-        person = Person(person.id, person.first_name, lang, result.role)
+        person = replace(person, role=result.role)
         context.person = person
     key = {
         None: "invite.welcome",

@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot import views
 from bot.context import BotContext
 from bot.i18n import t
+from handlers import catalog
 from handlers.render import answer, reply, show
 
 
@@ -21,7 +22,10 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def stray_text(update: Update, context: BotContext) -> None:
-    await reply(update, views.with_menu(context.sender, "fallback.text"))
+    """Text outside any form is taken as a catalog search: the likeliest wish."""
+    message = update.effective_message
+    words = (message.text or "") if message else ""
+    await catalog.run_search(update, context, words)
 
 
 async def unsupported(update: Update, context: BotContext) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -45,8 +47,18 @@ async def show(update: Update, screen: Screen) -> None:
         raise
 
 
+_answered: OrderedDict[str, None] = OrderedDict()
+_ANSWERED_MEMORY = 2048
+
+
 async def answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    """Acknowledge a button press (stops the client's spinner) exactly once."""
+    """Acknowledge a button press (stops the client's spinner) exactly once: Telegram
+    refuses a second answer, and paths that answer early may hand over to ones that
+    would answer again."""
     query = update.callback_query
-    if query is not None:
-        await query.answer(text=text, show_alert=alert)
+    if query is None or query.id in _answered:
+        return
+    _answered[query.id] = None
+    if len(_answered) > _ANSWERED_MEMORY:
+        _answered.popitem(last=False)
+    await query.answer(text=text, show_alert=alert)

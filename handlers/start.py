@@ -12,7 +12,7 @@ from bot.callbacks import parse
 from bot.context import BotContext
 from bot.deeplinks import parse_payload
 from bot.roles import Person
-from handlers import admin
+from handlers import admin, catalog
 from handlers.render import answer, reply, show
 
 PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
@@ -20,6 +20,7 @@ PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
 # Each deep-link kind belongs to the feature that made the link.
 PAYLOAD_ROUTES: dict[str, PayloadHandler] = {
     "inv": admin.open_invite,
+    "p": catalog.open_program_link,
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, MetaData, String
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -91,3 +92,90 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProgramKind(enum.StrEnum):
+    JOINT_RESEARCH = "joint_research"
+    TECH_TRANSFER = "tech_transfer"
+    INTERNSHIP = "internship"
+    CO_BUILT_MAJOR = "co_built_major"
+    INCUBATION = "incubation"
+    TRAINING = "training"
+    TEACHER_PRACTICE = "teacher_practice"
+    EXPERT_LECTURE = "expert_lecture"
+
+
+class ProgramStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200), default="")
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Program(Base):
+    """A cooperation programme. `code` is the stable key that imports upsert by."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[ProgramKind] = mapped_column(_enum(ProgramKind, "program_kind"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[ProgramStatus] = mapped_column(
+        _enum(ProgramStatus, "program_status"), default=ProgramStatus.DRAFT
+    )
+    title_zh: Mapped[str] = mapped_column(String(200), default="")
+    title_en: Mapped[str] = mapped_column(String(200), default="")
+    summary_zh: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str] = mapped_column(Text, default="")
+    benefits_zh: Mapped[str] = mapped_column(Text, default="")
+    benefits_en: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    # Lower-cased title, summary, tags and department in both languages: one LIKE finds
+    # Chinese substrings and English words alike.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_programs_status_kind_id", "status", "kind", "id"),
+        Index("ix_programs_status_department_id_id", "status", "department_id", "id"),
+        Index("ix_programs_owner_id", "owner_id"),
+    )
+
+
+class SavedSearch(Base):
+    """A search someone ran; result buttons refer to it by id (queries don't fit in
+    callback data), so paging still works after a restart."""
+
+    __tablename__ = "saved_searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FormDraft(Base):
+    """A half-filled form, one per user, saved at every step so it survives a restart
+    and can be continued by any instance."""
+
+    __tablename__ = "form_drafts"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    form: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,161 @@
+"""Catalog rules: what is visible to whom, paging, language fallback, search, deep links."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.roles import Person
+from bot.search import clean_query
+from storage import forms as forms_repo
+from storage import programs as repo
+from storage.models import ProgramKind, ProgramStatus
+from storage.programs import Card, DepartmentRow, ListRow, ProgramFilter
+
+PAGE_SIZE = 8
+KIND_ORDER = tuple(ProgramKind)
+_SOURCE = re.compile(r"^(k|d|s)-([a-z_]{1,20}|\d{1,12})$")
+_ANCHOR = re.compile(r"^([fb])(\d{1,12})$")
+
+
+@dataclass(frozen=True, slots=True)
+class ListRef:
+    """Which list and where in it: source `k-<kind>`, `d-<department id>` or `s-<search id>`,
+    anchor `f<id>` (page starts at id) or `b<id>` (the page before id)."""
+
+    source: str
+    anchor: str = "f0"
+
+    @classmethod
+    def parse(cls, source: str, anchor: str) -> ListRef | None:
+        if not _SOURCE.match(source) or not _ANCHOR.match(anchor):
+            return None
+        return cls(source, anchor)
+
+    @property
+    def kind(self) -> ProgramKind | None:
+        tag, _, value = self.source.partition("-")
+        if tag != "k":
+            return None
+        return ProgramKind(value) if value in ProgramKind._value2member_map_ else None
+
+    def id_value(self, tag: str) -> int | None:
+        head, _, value = self.source.partition("-")
+        return int(value) if head == tag and value.isdigit() else None
+
+    def at(self, anchor: str) -> ListRef:
+        return ListRef(self.source, anchor)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    ref: ListRef
+    items: list[ListRow]
+    number: int
+    pages: int
+    total: int
+    prev: ListRef | None
+    next: ListRef | None
+    heading: tuple[str, dict[str, object]]  # message key and values
+
+    @property
+    def here(self) -> ListRef:
+        """The anchor that shows this very page again (for Back from a card)."""
+        return self.ref.at(f"f{self.items[0].id}") if self.items else self.ref.at("f0")
+
+
+async def _filter_and_heading(
+    session: AsyncSession, ref: ListRef, lang: str
+) -> tuple[ProgramFilter, tuple[str, dict[str, object]]] | None:
+    kind = ref.kind
+    if kind is not None:
+        return ProgramFilter(kind=kind), ("catalog.heading_kind", {"kind": f"kind.{kind.value}"})
+    department_id = ref.id_value("d")
+    if department_id is not None:
+        department = await repo.get_department(session, department_id)
+        if department is None:
+            return None
+        name = localized(lang, department.name_zh, department.name_en)
+        return ProgramFilter(department_id=department_id), ("catalog.heading_dept", {"name": name})
+    search_id = ref.id_value("s")
+    if search_id is not None:
+        search = await forms_repo.get_search(session, search_id)
+        if search is None:
+            return None
+        words = tuple(search.query.split())
+        return ProgramFilter(words=words), ("catalog.heading_search", {"query": search.query})
+    return None
+
+
+async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
+    """One page of a list; None when the list itself no longer exists (stale button)."""
+    resolved = await _filter_and_heading(session, ref, lang)
+    if resolved is None:
+        return None
+    flt, heading = resolved
+    direction, anchor_id = ref.anchor[0], int(ref.anchor[1:])
+    if direction == "b":
+        items = await repo.page_before(session, flt, anchor_id, PAGE_SIZE)
+        if not items:  # nothing before: show the first page
+            items = await repo.page_from(session, flt, 0, PAGE_SIZE)
+    else:
+        items = await repo.page_from(session, flt, anchor_id, PAGE_SIZE)
+        if not items and anchor_id > 0:  # the page emptied since: show the last one
+            items = await repo.page_before(session, flt, 2**62, PAGE_SIZE)
+    total = await repo.count(session, flt)
+    pages = max(1, -(-total // PAGE_SIZE))
+    before = await repo.count_before(session, flt, items[0].id) if items else 0
+    number = min(pages, before // PAGE_SIZE + 1)
+    prev = ref.at(f"b{items[0].id}") if items and before > 0 else None
+    more = items and await repo.has_after(session, flt, items[-1].id)
+    nxt = ref.at(f"f{items[-1].id + 1}") if more else None
+    return Page(ref, items, number, pages, total, prev, nxt, heading)
+
+
+async def kinds(session: AsyncSession) -> list[tuple[ProgramKind, int]]:
+    counts = await repo.kind_counts(session)
+    return [(kind, counts.get(kind, 0)) for kind in KIND_ORDER]
+
+
+async def departments(session: AsyncSession) -> list[DepartmentRow]:
+    return await repo.departments_with_programs(session)
+
+
+async def search(session: AsyncSession, person: Person, raw: str) -> ListRef | None:
+    """Save the query (buttons refer to it by id) and return its first page's ref."""
+    query = clean_query(raw)
+    if not query:
+        return None
+    search_id = await forms_repo.save_search(session, person.id, query)
+    return ListRef(f"s-{search_id}")
+
+
+class NotVisible(Exception):
+    """The programme doesn't exist, or isn't open and the viewer isn't staff."""
+
+    def __init__(self, closed: bool) -> None:
+        super().__init__("closed" if closed else "unknown")
+        self.closed = closed
+
+
+async def card(session: AsyncSession, program_id: int, viewer: Person) -> Card:
+    found = await repo.get_card(session, program_id)
+    if found is None:
+        raise NotVisible(closed=False)
+    if found.program.status is not ProgramStatus.OPEN and not viewer.is_staff:
+        raise NotVisible(closed=found.program.status is ProgramStatus.CLOSED)
+    return found
+
+
+def localized(lang: str, zh: str, en: str) -> str:
+    """The user's language, falling back to the other one."""
+    first, second = (zh, en) if lang == "zh" else (en, zh)
+    return first or second
+
+
+def title_of(lang: str, row: ListRow | Card) -> str:
+    if isinstance(row, Card):
+        return localized(lang, row.program.title_zh, row.program.title_en)
+    return localized(lang, row.title_zh, row.title_en)

@@ -1,0 +1,184 @@
+"""Catalog screens: home, kinds, departments, a page of programmes, a programme card."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import cb
+from bot.catalog import ListRef, Page, localized, title_of
+from bot.deeplinks import link
+from bot.i18n import t
+from bot.roles import Person
+from bot.views import Screen, button
+from storage.models import ProgramKind, ProgramStatus
+from storage.programs import Card, DepartmentRow
+
+BUTTON_TITLE_CHARS = 48
+DEPARTMENTS_PER_PAGE = 8
+
+
+def _short(text: str, limit: int = BUTTON_TITLE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def kind_name(lang: str, kind: ProgramKind) -> str:
+    return t(lang, f"kind.{kind.value}")
+
+
+def home(person: Person) -> Screen:
+    lang = person.language
+    rows = [
+        [button(lang, "catalog.by_kind", cb("c", "kinds"))],
+        [button(lang, "catalog.by_department", cb("c", "deps", 1))],
+        [button(lang, "catalog.search", cb("c", "search"))],
+    ]
+    if person.is_admin:
+        rows.append([button(lang, "catalog.add", cb("ca", "new"))])
+    rows.append([button(lang, "btn.menu", cb("m", "menu"))])
+    return Screen(t(lang, "catalog.home"), InlineKeyboardMarkup(rows))
+
+
+def kinds(lang: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{kind_name(lang, kind)} ({n})",
+                callback_data=cb("c", "l", f"k-{kind.value}", "f0"),
+            )
+        ]
+        for kind, n in counts
+    ]
+    rows.append([button(lang, "btn.back", cb("c", "home"))])
+    return Screen(t(lang, "catalog.choose_kind"), InlineKeyboardMarkup(rows))
+
+
+def departments(lang: str, rows_in: list[DepartmentRow], page_no: int) -> Screen:
+    pages = max(1, -(-len(rows_in) // DEPARTMENTS_PER_PAGE))
+    page_no = min(max(1, page_no), pages)
+    chunk = rows_in[(page_no - 1) * DEPARTMENTS_PER_PAGE : page_no * DEPARTMENTS_PER_PAGE]
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{_short(localized(lang, d.name_zh, d.name_en))} ({d.programs})",
+                callback_data=cb("c", "l", f"d-{d.id}", "f0"),
+            )
+        ]
+        for d in chunk
+    ]
+    nav = []
+    if page_no > 1:
+        nav.append(button(lang, "btn.prev", cb("c", "deps", page_no - 1)))
+    if page_no < pages:
+        nav.append(button(lang, "btn.next", cb("c", "deps", page_no + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([button(lang, "btn.back", cb("c", "home"))])
+    text = t(lang, "catalog.choose_department")
+    if not rows_in:
+        text = t(lang, "catalog.no_departments")
+    elif pages > 1:
+        text += "\n" + t(lang, "catalog.page", page=page_no, pages=pages)
+    return Screen(text, InlineKeyboardMarkup(rows))
+
+
+def _back_from_list(ref: ListRef) -> str:
+    if ref.source.startswith("k-"):
+        return cb("c", "kinds")
+    if ref.source.startswith("d-"):
+        return cb("c", "deps", 1)
+    return cb("c", "home")
+
+
+def program_list(lang: str, page: Page) -> Screen:
+    key, values = page.heading
+    if "kind" in values:
+        values = {"kind": t(lang, str(values["kind"]))}
+    heading = t(lang, key, **{k: escape(str(v)) for k, v in values.items()})
+    here = page.here
+    rows = [
+        [
+            InlineKeyboardButton(
+                _short(title_of(lang, item)),
+                callback_data=cb("c", "p", item.id, here.source, here.anchor),
+            )
+        ]
+        for item in page.items
+    ]
+    nav = []
+    if page.prev is not None:
+        nav.append(button(lang, "btn.prev", cb("c", "l", page.prev.source, page.prev.anchor)))
+    if page.next is not None:
+        nav.append(button(lang, "btn.next", cb("c", "l", page.next.source, page.next.anchor)))
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [
+            button(lang, "btn.back", _back_from_list(page.ref)),
+            button(lang, "btn.menu", cb("m", "menu")),
+        ]
+    )
+    text = f"<b>{heading}</b>\n" + t(
+        lang, "catalog.page_count", page=page.number, pages=page.pages, total=page.total
+    )
+    return Screen(text, InlineKeyboardMarkup(rows))
+
+
+def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
+    suggestions = kinds(lang, counts)
+    text = t(lang, "catalog.no_results", query=escape(query)) + "\n\n" + suggestions.text
+    return Screen(text, suggestions.keyboard)
+
+
+def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
+    lang = person.language
+    p, d = found.program, found.department
+    parts = [f"<b>{escape(title_of(lang, found))}</b>"]
+    other_only = (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en)
+    if other_only:
+        parts.append(f"<i>{t(lang, 'catalog.other_language_only')}</i>")
+    dept = escape(localized(lang, d.name_zh, d.name_en))
+    parts.append(f"{escape(kind_name(lang, p.kind))} · {dept}")
+    parts.append(t(lang, "catalog.status_line", status=t(lang, f"status.{p.status.value}")))
+    summary = localized(lang, p.summary_zh, p.summary_en)
+    if summary:
+        parts.append("\n" + escape(summary))
+    benefits = localized(lang, p.benefits_zh, p.benefits_en)
+    if benefits:
+        parts.append(f"\n<b>{t(lang, 'catalog.benefits')}</b>\n{escape(benefits)}")
+    contact_bits = []
+    if found.owner is not None:
+        contact_bits.append(escape(found.owner.first_name))
+    if p.contact:
+        contact_bits.append(escape(p.contact))
+    if contact_bits:
+        parts.append(f"\n<b>{t(lang, 'catalog.contact')}</b> " + " · ".join(contact_bits))
+    if p.tags:
+        parts.append(f"🏷 {escape(p.tags)}")
+    text = "\n".join(parts)
+    rows = [[button(lang, "catalog.share", cb("c", "share", p.id))]]
+    if person.is_admin:
+        rows.append(
+            [
+                button(lang, "catalog.edit", cb("ca", "edit", p.id)),
+                button(lang, "catalog.owner", cb("ca", "owners", p.id, 1)),
+            ]
+        )
+        if p.status is ProgramStatus.OPEN:
+            rows.append([button(lang, "catalog.close", cb("ca", "status", p.id, "closed"))])
+        else:
+            rows.append([button(lang, "catalog.open", cb("ca", "status", p.id, "open"))])
+    back_data = cb("c", "l", back.source, back.anchor) if back else cb("c", "home")
+    rows.append([button(lang, "btn.back", back_data), button(lang, "btn.menu", cb("m", "menu"))])
+    del bot_username  # the link is shown by Share
+    return Screen(text[:4000], InlineKeyboardMarkup(rows))
+
+
+def share_text(lang: str, found: Card, bot_username: str) -> str:
+    url = link(bot_username, "p", str(found.program.id))
+    return t(lang, "catalog.share_text", title=escape(title_of(lang, found)), link=escape(url))
+
+
+def program_link(bot_username: str, program_id: int) -> str:
+    return link(bot_username, "p", str(program_id))

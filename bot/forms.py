@@ -1,0 +1,203 @@
+"""A small form engine whose state lives in the database (form_drafts).
+
+Every answered step is saved in the same unit of work as the update that answered it,
+so a half-filled form survives a crash or restart and any instance can continue it.
+A form is a list of fields; a field parses typed text (or takes a button's value) and
+either returns the value or raises FieldError with a message key for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.roles import Person
+from storage import forms as repo
+
+CONFIRM = "_confirm"
+SKIP = "_skip"
+
+
+class FieldError(Exception):
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+Choices = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[Sequence[tuple[str, str]]]]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    prompt: str  # message key
+    parse: Callable[[str], Any] = str
+    optional: bool = False
+    choices: Choices | None = None  # buttons (label, value)
+    free_text: bool = False  # with choices: typed text is also accepted (through parse)
+    accepts_contact: bool = False
+
+
+@dataclass(frozen=True)
+class Saved:
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+    program_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    name: str
+    fields: tuple[Field, ...]
+    summary: Callable[[str, dict[str, Any]], Awaitable[str] | str]
+    save: Callable[[AsyncSession, Person, dict[str, Any]], Awaitable[Saved]]
+    title: str  # message key
+    admin_only: bool = False
+    validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
+
+    def field_named(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def after(self, name: str) -> str:
+        names = [f.name for f in self.fields]
+        index = names.index(name) + 1
+        return names[index] if index < len(names) else CONFIRM
+
+
+FORMS: dict[str, FormSpec] = {}
+
+
+def register(spec: FormSpec) -> FormSpec:
+    FORMS[spec.name] = spec
+    return spec
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The next question (with the error that sent us back to it, if any)."""
+
+    spec: FormSpec
+    field: Field
+    data: dict[str, Any]
+    error: FieldError | None = None
+
+
+@dataclass(frozen=True)
+class Confirm:
+    spec: FormSpec
+    data: dict[str, Any]
+    error: FieldError | None = None
+
+
+Step = Ask | Confirm
+
+
+def _step(spec: FormSpec, step: str, data: dict[str, Any], error: FieldError | None) -> Step:
+    if step == CONFIRM:
+        return Confirm(spec, data, error)
+    current = spec.field_named(step)
+    if current is None:  # the form changed shape since the draft was saved
+        return Ask(spec, spec.fields[0], data, error)
+    return Ask(spec, current, data, error)
+
+
+async def begin(
+    session: AsyncSession, user_id: int, spec: FormSpec, data: dict[str, Any] | None = None,
+    *, start_at: str | None = None,
+) -> Step:  # fmt: skip
+    first = start_at or spec.fields[0].name
+    draft = await repo.put_draft(session, user_id, spec.name, first, data or {})
+    return _step(spec, draft.step, draft.data, None)
+
+
+async def current(session: AsyncSession, user_id: int) -> Step | None:
+    draft = await repo.get_draft(session, user_id)
+    if draft is None:
+        return None
+    spec = FORMS.get(draft.form)
+    if spec is None:  # a form that no longer exists: forget it
+        await repo.drop_draft(session, user_id)
+        return None
+    return _step(spec, draft.step, draft.data, None)
+
+
+async def give(
+    session: AsyncSession, user_id: int, *, text: str | None = None, choice: str | None = None,
+    expected_step: str | None = None,
+) -> Step | None:  # fmt: skip
+    """Answer the current question with typed text or a button's value."""
+    draft = await repo.get_draft(session, user_id)
+    spec = FORMS.get(draft.form) if draft else None
+    if draft is None or spec is None:
+        return None
+    if expected_step is not None and expected_step != draft.step:
+        return None  # a button from an earlier question: stale
+    data = dict(draft.data)
+    current_field = spec.field_named(draft.step)
+    if current_field is None:
+        return _step(spec, draft.step, data, None)
+    try:
+        if choice == SKIP:
+            if not current_field.optional:
+                raise FieldError("form.required")
+            data.pop(current_field.name, None)
+        elif choice is not None:
+            if current_field.choices is None:
+                return None
+            allowed = {value for _, value in await current_field.choices(session, "en", data)}
+            if choice not in allowed:
+                return None
+            data[current_field.name] = choice
+        else:
+            if current_field.choices is not None and not current_field.free_text:
+                raise FieldError("form.use_buttons")
+            value = (text or "").strip()
+            if not value:
+                raise FieldError("form.required")
+            if current_field.optional and value == "-":
+                data.pop(current_field.name, None)
+            else:
+                data[current_field.name] = current_field.parse(value)
+    except FieldError as error:
+        return Ask(spec, current_field, data, error)
+    back_to_confirm = bool(data.pop("_return_to_confirm", False))
+    next_step = CONFIRM if back_to_confirm else spec.after(current_field.name)
+    await repo.put_draft(session, user_id, spec.name, next_step, data)
+    return _step(spec, next_step, data, None)
+
+
+async def reopen(session: AsyncSession, user_id: int, field_name: str) -> Step | None:
+    """From the confirmation, go back to one field; answering it returns to confirm."""
+    draft = await repo.get_draft(session, user_id)
+    spec = FORMS.get(draft.form) if draft else None
+    if draft is None or spec is None or draft.step != CONFIRM:
+        return None
+    if spec.field_named(field_name) is None:
+        return None
+    data = dict(draft.data, _return_to_confirm=True)
+    await repo.put_draft(session, user_id, spec.name, field_name, data)
+    return _step(spec, field_name, data, None)
+
+
+async def finish(session: AsyncSession, person: Person) -> Saved | Confirm | None:
+    """Save a confirmed form. Returns Confirm again (with an error) if it doesn't validate."""
+    draft = await repo.get_draft(session, person.id)
+    spec = FORMS.get(draft.form) if draft else None
+    if draft is None or spec is None or draft.step != CONFIRM:
+        return None
+    data = {k: v for k, v in draft.data.items() if not k.startswith("_")}
+    try:
+        if spec.validate is not None:
+            spec.validate(data)
+        saved = await spec.save(session, person, data)
+    except FieldError as error:
+        return Confirm(spec, data, error)
+    await repo.drop_draft(session, person.id)
+    return saved
+
+
+async def cancel(session: AsyncSession, user_id: int) -> bool:
+    return await repo.drop_draft(session, user_id)

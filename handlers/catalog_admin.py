@@ -1,0 +1,139 @@
+"""Admin catalog management in chat: add (form), edit a field (form), open/close, owner.
+Every entry re-reads the role from the database: these buttons can be forged."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import catalog_admin, form_views, forms
+from bot.callbacks import cb, parse
+from bot.catalog_admin import TEXT_FIELDS
+from bot.context import BotContext
+from bot.i18n import t
+from bot.roles import Person
+from bot.views import Screen, button
+from handlers import catalog
+from handlers.admin import is_admin_now, refuse
+from handlers.render import answer, reply, show
+from storage.models import ProgramStatus
+
+
+async def new_program_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    await _begin_new(update, context, person)
+
+
+async def _begin_new(update: Update, context: BotContext, person: Person) -> None:
+    async with context.db() as session:
+        step = await forms.begin(session, person.id, catalog_admin.NEW_PROGRAM)
+        screen = await form_views.render(session, person.language, step)
+    context.person = replace(person, form=catalog_admin.NEW_PROGRAM.name)
+    await reply(update, screen)
+
+
+async def admin_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    if data is None or not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    lang = person.language
+    program_id = data.int_arg(0)
+    if data.action == "new":
+        await answer(update)
+        await _begin_new(update, context, person)
+    elif data.action == "edit" and program_id is not None:
+        await answer(update)
+        await show(update, _field_menu(lang, program_id))
+    elif data.action == "field" and program_id is not None and len(data.args) == 2:
+        async with context.db() as session:
+            step = await catalog_admin.start_edit(session, person, program_id, data.args[1])
+            screen = await form_views.render(session, lang, step) if step else None
+        if screen is None:
+            await catalog.stale(update, person)
+            return
+        await answer(update)
+        await reply(update, screen)
+    elif data.action == "status" and program_id is not None and len(data.args) == 2:
+        await _set_status(update, context, person, program_id, data.args[1])
+    elif data.action == "owners" and program_id is not None:
+        await _owner_menu(update, context, person, program_id, data.int_arg(1) or 1)
+    elif data.action == "owner" and program_id is not None and data.int_arg(1) is not None:
+        owner_id = data.int_arg(1) or 0
+        async with context.db() as session:
+            program = await catalog_admin.set_owner(session, program_id, owner_id)
+        if program is None:
+            await catalog.stale(update, person)
+            return
+        await answer(update, t(lang, "program.owner_set"))
+        await catalog.show_card(update, context, person, program_id)
+    else:
+        await catalog.stale(update, person)
+
+
+def _field_menu(lang: str, program_id: int) -> Screen:
+    rows = [
+        [
+            InlineKeyboardButton(
+                t(lang, f"field.{name}"), callback_data=cb("ca", "field", program_id, name)
+            )
+        ]
+        for name in TEXT_FIELDS
+    ]
+    rows.append([button(lang, "btn.back", cb("c", "p", program_id))])
+    return Screen(t(lang, "program.which_field"), InlineKeyboardMarkup(rows))
+
+
+async def _set_status(
+    update: Update, context: BotContext, person: Person, program_id: int, value: str
+) -> None:
+    if value not in (ProgramStatus.OPEN.value, ProgramStatus.CLOSED.value):
+        await catalog.stale(update, person)
+        return
+    async with context.db() as session:
+        program = await catalog_admin.set_status(session, program_id, ProgramStatus(value))
+    if program is None:
+        await catalog.stale(update, person)
+        return
+    await answer(update, t(person.language, f"program.now_{value}"))
+    await catalog.show_card(update, context, person, program_id)
+
+
+async def _owner_menu(
+    update: Update, context: BotContext, person: Person, program_id: int, page_no: int
+) -> None:
+    lang = person.language
+    async with context.db() as session:
+        people, pages = await catalog_admin.owner_choices(session, page_no)
+    rows = [
+        [
+            InlineKeyboardButton(
+                u.first_name or str(u.id), callback_data=cb("ca", "owner", program_id, u.id)
+            )
+        ]
+        for u in people
+    ]
+    nav = []
+    if page_no > 1:
+        nav.append(button(lang, "btn.prev", cb("ca", "owners", program_id, page_no - 1)))
+    if page_no < pages:
+        nav.append(button(lang, "btn.next", cb("ca", "owners", program_id, page_no + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([button(lang, "btn.back", cb("c", "p", program_id))])
+    key = "program.pick_owner" if people else "program.no_teachers"
+    await answer(update)
+    await show(update, Screen(t(lang, key), InlineKeyboardMarkup(rows)))
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("newprogram", new_program_command),
+        CallbackQueryHandler(admin_button, pattern=r"^ca:"),
+    ]

@@ -1,0 +1,181 @@
+"""Form input: typed answers (group 0, ahead of every feature) and the form buttons.
+
+A person with an open draft has their next plain message taken as the answer; the
+handler then stops the update so no feature also reacts to it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from html import escape
+
+from telegram import Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import form_views, forms, views
+from bot.callbacks import parse
+from bot.context import BotContext
+from bot.forms import Confirm, FormSpec, Saved, Step
+from bot.i18n import t
+from bot.roles import Person, current_role
+from handlers import catalog
+from handlers.render import answer, reply, show
+from storage.models import Role
+
+
+async def _allowed(context: BotContext, person: Person, spec: FormSpec | None) -> bool:
+    if spec is None or not spec.admin_only:
+        return True
+    async with context.db() as session:
+        return await current_role(session, person.id, context.settings.admin_ids) is Role.ADMIN
+
+
+async def _refuse_and_drop(update: Update, context: BotContext, person: Person) -> None:
+    async with context.db() as session:
+        await forms.cancel(session, person.id)
+    await answer(update, t(person.language, "admin.only"), alert=True)
+    await reply(update, views.with_menu(replace(person, form=None), "admin.only"))
+
+
+async def _render(context: BotContext, lang: str, step: Step) -> views.Screen:
+    async with context.db() as session:
+        return await form_views.render(session, lang, step)
+
+
+async def form_input(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if person.form is None:
+        return  # not in a form: let the features (group 1) have it
+    spec = forms.FORMS.get(person.form)
+    if not await _allowed(context, person, spec):
+        await _refuse_and_drop(update, context, person)
+        raise ApplicationHandlerStop
+    message = update.effective_message
+    text = message.text if message is not None else None
+    if message is not None and message.contact is not None:
+        text = message.contact.phone_number
+    async with context.db() as session:
+        if text is None:  # a sticker, photo… where an answer is expected
+            step = await forms.current(session, person.id)
+            if step is not None:
+                step = _with_error(step, "form.text_please")
+        else:
+            step = await forms.give(session, person.id, text=text)
+        screen = await form_views.render(session, person.language, step) if step else None
+    if screen is not None:
+        await reply(update, screen)
+    raise ApplicationHandlerStop
+
+
+def _with_error(step: Step, key: str) -> Step:
+    return replace(step, error=forms.FieldError(key))
+
+
+async def cancel_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if person.form is None:
+        return  # nothing open: the fallback says so
+    async with context.db() as session:
+        await forms.cancel(session, person.id)
+    await reply(update, views.with_menu(replace(person, form=None), "cancel.done"))
+    raise ApplicationHandlerStop
+
+
+async def form_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    spec = forms.FORMS.get(person.form) if person.form else None
+    if data is None or spec is None:
+        await answer(update, t(person.language, "button.stale"))
+        await show(update, views.main_menu(person))
+        return
+    if not await _allowed(context, person, spec):
+        await _refuse_and_drop(update, context, person)
+        return
+    lang = person.language
+    if data.action == "cancel":
+        async with context.db() as session:
+            await forms.cancel(session, person.id)
+        await answer(update)
+        await show(update, views.with_menu(replace(person, form=None), "cancel.done"))
+        return
+    if data.action == "save":
+        await _save(update, context, person)
+        return
+    step: Step | None
+    async with context.db() as session:
+        if data.action == "pick" and len(data.args) == 2:
+            step = await forms.give(
+                session, person.id, choice=data.args[1], expected_step=data.args[0]
+            )
+        elif data.action == "skip" and data.args:
+            step = await forms.give(
+                session, person.id, choice=forms.SKIP, expected_step=data.args[0]
+            )
+        elif data.action == "edit" and data.args:
+            step = await forms.reopen(session, person.id, data.args[0])
+        elif data.action in ("change", "review"):
+            step = await forms.current(session, person.id)
+            if data.action == "change" and isinstance(step, Confirm) and len(spec.fields) == 1:
+                step = await forms.reopen(session, person.id, spec.fields[0].name)
+            elif data.action == "change" and isinstance(step, Confirm):
+                await answer(update)
+                await show(update, form_views.change_menu(lang, step))
+                return
+        else:
+            step = None
+        screen = await form_views.render(session, lang, step) if step else None
+    if screen is None:
+        await answer(update, t(lang, "button.stale"))
+        return
+    await answer(update)
+    await show(update, screen)
+
+
+async def _save(update: Update, context: BotContext, person: Person) -> None:
+    lang = person.language
+    async with context.db() as session:
+        outcome = await forms.finish(session, person)
+        screen = (
+            await form_views.render(session, lang, outcome)
+            if isinstance(outcome, Confirm)
+            else None
+        )
+    if outcome is None:
+        await answer(update, t(lang, "button.stale"))
+        return
+    if screen is not None:
+        await answer(update)
+        await show(update, screen)
+        return
+    assert isinstance(outcome, Saved)
+    await answer(update, t(lang, "form.saved"))
+    await after_save(update, context, replace(person, form=None), outcome)
+
+
+async def after_save(update: Update, context: BotContext, person: Person, saved: Saved) -> None:
+    """Echo what was saved; features that own the form may show more (the catalog shows
+    the programme's card)."""
+    values = {k: escape(str(v)) for k, v in saved.values.items()}
+    await show(update, views.Screen(t(person.language, saved.key, **values)))
+    if saved.program_id is not None:
+        await catalog.send_card(update, context, person, saved.program_id)
+
+
+def input_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """Group 0: ahead of every feature."""
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("cancel", cancel_command, filters=private),
+        MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, form_input),
+    ]
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [CallbackQueryHandler(form_button, pattern=r"^f:")]

@@ -1,0 +1,181 @@
+"""Catalog queries: keyset-paged lists by kind, department or search, and single cards.
+
+Lists are ordered by id and paged by an anchor id (the first id of the page, or "before"
+an id for the previous page), so page 500 costs the same index lookup as page 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+
+from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramFilter:
+    """Which programmes a list shows. Exactly one of kind, department_id, words is set."""
+
+    kind: ProgramKind | None = None
+    department_id: int | None = None
+    words: tuple[str, ...] = ()
+    statuses: tuple[ProgramStatus, ...] = (ProgramStatus.OPEN,)
+
+    def where(self) -> ColumnElement[bool]:
+        clauses: list[ColumnElement[bool]] = [_status_in(self.statuses)]
+        if self.kind is not None:
+            clauses.append(Program.kind == self.kind)
+        if self.department_id is not None:
+            clauses.append(Program.department_id == self.department_id)
+        for word in self.words:
+            clauses.append(Program.search_text.contains(word, autoescape=True))
+        return and_(*clauses)
+
+
+def _status_in(statuses: Sequence[ProgramStatus]) -> ColumnElement[bool]:
+    column: Mapped[ProgramStatus] = Program.status
+    return column == statuses[0] if len(statuses) == 1 else column.in_(statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    id: int
+    title_zh: str
+    title_en: str
+
+
+async def count(session: AsyncSession, flt: ProgramFilter) -> int:
+    return int(await session.scalar(select(func.count(Program.id)).where(flt.where())) or 0)
+
+
+async def count_before(session: AsyncSession, flt: ProgramFilter, before_id: int) -> int:
+    stmt = select(func.count(Program.id)).where(flt.where(), Program.id < before_id)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def page_from(
+    session: AsyncSession, flt: ProgramFilter, first_id: int, size: int
+) -> list[ListRow]:
+    """Up to `size` rows with id >= first_id, ascending."""
+    stmt = (
+        select(Program.id, Program.title_zh, Program.title_en)
+        .where(flt.where(), Program.id >= first_id)
+        .order_by(Program.id)
+        .limit(size)
+    )
+    return [ListRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def page_before(
+    session: AsyncSession, flt: ProgramFilter, before_id: int, size: int
+) -> list[ListRow]:
+    """Up to `size` rows with id < before_id, ascending (the page before an anchor)."""
+    stmt = (
+        select(Program.id, Program.title_zh, Program.title_en)
+        .where(flt.where(), Program.id < before_id)
+        .order_by(Program.id.desc())
+        .limit(size)
+    )
+    rows = [ListRow(*row) for row in (await session.execute(stmt)).all()]
+    rows.reverse()
+    return rows
+
+
+async def has_after(session: AsyncSession, flt: ProgramFilter, after_id: int) -> bool:
+    stmt = (
+        select(Program.id).where(flt.where(), Program.id > after_id).order_by(Program.id).limit(1)
+    )
+    return await session.scalar(stmt) is not None
+
+
+async def kind_counts(session: AsyncSession) -> dict[ProgramKind, int]:
+    stmt = (
+        select(Program.kind, func.count(Program.id))
+        .where(Program.status == ProgramStatus.OPEN)
+        .group_by(Program.kind)
+    )
+    return {kind: int(n) for kind, n in (await session.execute(stmt)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentRow:
+    id: int
+    name_zh: str
+    name_en: str
+    programs: int
+
+
+async def departments_with_programs(session: AsyncSession) -> list[DepartmentRow]:
+    stmt = (
+        select(Department.id, Department.name_zh, Department.name_en, func.count(Program.id))
+        .join(Program, Program.department_id == Department.id)
+        .where(Program.status == ProgramStatus.OPEN)
+        .group_by(Department.id, Department.name_zh, Department.name_en)
+        .order_by(Department.code)
+    )
+    return [DepartmentRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def all_departments(session: AsyncSession) -> list[Department]:
+    return list(await session.scalars(select(Department).order_by(Department.code)))
+
+
+async def get_department(session: AsyncSession, department_id: int) -> Department | None:
+    return await session.get(Department, department_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    program: Program
+    department: Department
+    owner: User | None
+
+
+async def get_card(session: AsyncSession, program_id: int) -> Card | None:
+    stmt = (
+        select(Program, Department, User)
+        .join(Department, Program.department_id == Department.id)
+        .outerjoin(User, Program.owner_id == User.id)
+        .where(Program.id == program_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return Card(row[0], row[1], row[2]) if row else None
+
+
+async def get_program(session: AsyncSession, program_id: int) -> Program | None:
+    return await session.get(Program, program_id)
+
+
+async def add_program(session: AsyncSession, program: Program) -> Program:
+    session.add(program)
+    await session.flush()
+    return program
+
+
+async def add_department(session: AsyncSession, department: Department) -> Department:
+    session.add(department)
+    await session.flush()
+    return department
+
+
+async def department_by_code(session: AsyncSession, code: str) -> Department | None:
+    return await session.scalar(select(Department).where(Department.code == code))
+
+
+async def program_code_taken(session: AsyncSession, code: str) -> bool:
+    return await session.scalar(select(Program.id).where(Program.code == code)) is not None
+
+
+async def teachers(session: AsyncSession, offset: int, size: int) -> list[User]:
+    stmt = (
+        select(User)
+        .where(User.role.in_((Role.TEACHER, Role.ADMIN)))
+        .order_by(User.first_name, User.id)
+        .offset(offset)
+        .limit(size)
+    )
+    return list(await session.scalars(stmt))
