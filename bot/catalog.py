@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,6 +97,8 @@ async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
         return None
     flt, heading = resolved
     direction, anchor_id = ref.anchor[0], int(ref.anchor[1:])
+    if flt.words:
+        return await _search_page(session, ref, flt, heading, direction, anchor_id)
     if direction == "b":
         items = await repo.page_before(session, flt, anchor_id, PAGE_SIZE)
         if not items:  # nothing before: show the first page
@@ -112,6 +115,26 @@ async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
     more = items and await repo.has_after(session, flt, items[-1].id)
     nxt = ref.at(f"f{items[-1].id + 1}") if more else None
     return Page(ref, items, number, pages, total, prev, nxt, heading)
+
+
+async def _search_page(
+    session: AsyncSession, ref: ListRef, flt: ProgramFilter,
+    heading: tuple[str, dict[str, object]], direction: str, anchor_id: int,
+) -> Page:  # fmt: skip
+    """Search results: one scan yields every matching id; the page is cut from them."""
+    ids = await repo.matching_ids(session, flt.words)
+    position = bisect_left(ids, anchor_id)
+    start = max(0, position - PAGE_SIZE) if direction == "b" else position
+    if start >= len(ids):
+        start = max(0, len(ids) - PAGE_SIZE)
+    chunk = ids[start : start + PAGE_SIZE]
+    items = await repo.rows_by_ids(session, chunk)
+    pages = max(1, -(-len(ids) // PAGE_SIZE))
+    number = min(pages, start // PAGE_SIZE + 1)
+    prev = ref.at(f"b{chunk[0]}") if chunk and start > 0 else None
+    end = start + len(chunk)
+    nxt = ref.at(f"f{ids[end]}") if end < len(ids) else None
+    return Page(ref, items, number, pages, len(ids), prev, nxt, heading)
 
 
 async def kinds(session: AsyncSession) -> list[tuple[ProgramKind, int]]:

@@ -36,6 +36,31 @@ class ProgramFilter:
         return and_(*clauses)
 
 
+async def matching_ids(session: AsyncSession, words: Sequence[str]) -> list[int]:
+    """Ids of open programmes whose search text contains every word, ascending.
+
+    One pass over the table (short Chinese words such as 智能 rule out trigram indexes).
+    The status test is wrapped in coalesce() on purpose: given a bare `status = 'open'`,
+    SQLite walks the status index and fetches every row out of order, which measured
+    twice as slow as the plain scan in id order."""
+    open_now = func.coalesce(Program.status, ProgramStatus.OPEN.value) == ProgramStatus.OPEN.value
+    stmt = select(Program.id).where(open_now).order_by(Program.id)
+    for word in words:
+        stmt = stmt.where(Program.search_text.contains(word, autoescape=True))
+    return list(await session.scalars(stmt))
+
+
+async def rows_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ListRow]:
+    if not ids:
+        return []
+    stmt = (
+        select(Program.id, Program.title_zh, Program.title_en)
+        .where(Program.id.in_(ids))
+        .order_by(Program.id)
+    )
+    return [ListRow(*row) for row in (await session.execute(stmt)).all()]
+
+
 def _status_in(statuses: Sequence[ProgramStatus]) -> ColumnElement[bool]:
     column: Mapped[ProgramStatus] = Program.status
     return column == statuses[0] if len(statuses) == 1 else column.in_(statuses)

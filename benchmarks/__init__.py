@@ -1,0 +1,1 @@
+"""Benchmarks: they print figures beside their targets; they never fail the suite."""
