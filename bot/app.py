@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
 USER_COMMANDS = ("start", "catalog", "search", "help", "language", "cancel")
-ADMIN_COMMANDS = (*USER_COMMANDS, "newprogram", "invite")
+ADMIN_COMMANDS = (*USER_COMMANDS, "newprogram", "invite", "export")
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -79,6 +79,7 @@ def register_handlers(app: PartnerApp) -> None:
         forms,
         language,
         people,
+        program_files,
         start,
     )
 
@@ -97,6 +98,7 @@ def register_handlers(app: PartnerApp) -> None:
             *catalog_admin.handlers(),
             *forms.handlers(),
             *admin.handlers(),
+            *program_files.handlers(),
             *fallback.handlers(),
         ],
         group=1,

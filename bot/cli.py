@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from bot import logs
+from bot import cli_programs, logs
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("partnerbot")
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply all pending migrations").set_defaults(
         handler=cmd_db_upgrade
     )
+    cli_programs.add_commands(commands)
     return parser
 
 

@@ -66,7 +66,7 @@ async def programs_with_departments(session: AsyncSession) -> list[tuple[Program
         .join(Department, Program.department_id == Department.id)
         .order_by(Program.code)
     )
-    return [(program, department) for program, department in result.tuples()]
+    return [(program, department) for program, department in result]
 
 
 async def count_programs(session: AsyncSession) -> int:
@@ -83,5 +83,5 @@ async def programs_in_departments(
             .join(Department, Program.department_id == Department.id)
             .where(Department.id.in_(chunk))
         )
-        found += [(program, department) for program, department in result.tuples()]
+        found += [(program, department) for program, department in result]
     return found

@@ -18,8 +18,6 @@ from tests.fakebot import FakeTelegram
 from tests.harness import BotRunner
 from tests.pgserver import PgCluster, find_bindir
 
-
-
 LOG_FILE_NAME = "partnerbot-test-session.log"
 
 

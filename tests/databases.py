@@ -19,7 +19,11 @@ async def new_pg_database(server_url: str) -> str:
     url = make_url(server_url)
     name = f"pbtest_{next(_counter)}"
     conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -46,7 +46,9 @@ class BotProcess:
 
 
 @pytest.fixture
-async def process_env(tg: FakeTelegram, db_url: str, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+async def process_env(
+    tg: FakeTelegram, db_url: str, tmp_path: Path
+) -> AsyncIterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
     env.update(
         BOT_TOKEN=TOKEN,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings
-
 from tests.constants import TOKEN
 
 SETTING_NAMES = [
@@ -92,7 +91,9 @@ def test_sync_database_urls_map_to_async_drivers() -> None:
 
 def test_example_env_documents_every_setting() -> None:
     text = (Path(__file__).parent.parent / "config.example.env").read_text()
-    documented = {line.split("=")[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    documented = {
+        line.split("=")[0] for line in text.splitlines() if "=" in line and not line.startswith("#")
+    }
     from bot.settings import Settings
 
     assert {name.upper() for name in Settings.model_fields} == documented

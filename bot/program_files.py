@@ -1,0 +1,321 @@
+"""Programme files: CSV, XLSX and YAML read into raw rows and written back. No database.
+
+The three formats carry the same columns in the same order (`COLUMNS`). Reading checks the
+shape of the file (size, row count, header); the values themselves are validated by
+bot.program_import, so a problem in one cell is reported against its row, not the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+
+COLUMNS: tuple[str, ...] = (
+    "code",
+    "kind",
+    "status",
+    "department_code",
+    "department_zh",
+    "department_en",
+    "title_zh",
+    "title_en",
+    "summary_zh",
+    "summary_en",
+    "benefits_zh",
+    "benefits_en",
+    "tags",
+    "contact",
+    "owner_id",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = ("code", "kind", "department_code")
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 10_000
+# An XLSX header wider than this is not ours; reading stops there instead of walking
+# 16,384 empty columns of every row.
+MAX_XLSX_COLUMNS = 64
+
+
+class FileFormat(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    YAML = "yaml"
+
+
+EXTENSIONS: Mapping[str, FileFormat] = {
+    ".csv": FileFormat.CSV,
+    ".xlsx": FileFormat.XLSX,
+    ".yaml": FileFormat.YAML,
+    ".yml": FileFormat.YAML,
+}
+ACCEPTED = ", ".join(EXTENSIONS)  # ".csv, .xlsx, .yaml, .yml", for messages
+
+
+def detect_format(filename: str) -> FileFormat | None:
+    """The format an extension names (case-insensitive), or None for anything else."""
+    return EXTENSIONS.get(PurePath(filename.strip()).suffix.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """One data row as found in the file. `number` is what the user sees: the spreadsheet
+    row for CSV/XLSX (the header is row 1, so data starts at 2), the item index from 1
+    for YAML."""
+
+    number: int
+    values: Mapping[object, object] | None  # None: a YAML item that is not a mapping
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key, values)
+        self.key = key
+        self.values: dict[str, object] = values
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    format: FileFormat
+    rows: list[RawRow] = field(default_factory=list)
+
+
+def read_rows(data: bytes, fmt: FileFormat) -> Table:
+    """Parse a file into raw rows; raises FileError for a file that is not a table of ours."""
+    if len(data) > MAX_BYTES:
+        raise FileError("files.too_big", limit=MAX_BYTES // (1024 * 1024))
+    if fmt is FileFormat.CSV:
+        rows = _from_grid(_csv_grid(data))
+    elif fmt is FileFormat.XLSX:
+        rows = _from_grid(_xlsx_grid(data))
+    else:
+        rows = _yaml_rows(data)
+    return Table(fmt, rows)
+
+
+# --- CSV and XLSX: a grid of cells whose first row is the header -----------------------
+
+
+def _decode(data: bytes) -> str:
+    # Excel writes UTF-8 with a BOM ("CSV UTF-8"); Chinese Excel's plain "CSV" is GB18030
+    # (a superset of GBK/GB2312). UTF-8 is tried first: GB18030 would "decode" almost
+    # any bytes, so it is only the fallback.
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise FileError("files.bad_encoding") from None
+
+
+def _csv_grid(data: bytes) -> Iterable[tuple[int, Sequence[object]]]:
+    text = _decode(data)
+    first_line = text.split("\n", 1)[0]
+    # Excel in locales with a decimal comma saves CSV with semicolons.
+    delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        # reader.line_num counts physical lines (a quoted cell may span several), so the
+        # row number is counted here: the n-th record is the n-th spreadsheet row.
+        yield from enumerate(reader, start=1)
+    except csv.Error as exc:
+        raise FileError("files.bad_csv", line=reader.line_num, detail=str(exc)) from None
+
+
+def _xlsx_grid(data: bytes) -> list[tuple[int, Sequence[object]]]:
+    from openpyxl import load_workbook
+
+    grid: list[tuple[int, Sequence[object]]] = []
+    # A damaged workbook can fail in many ways inside openpyxl (zip, XML, styles); all of
+    # them mean the same to the user, so the whole read is guarded.
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = book.worksheets[0] if book.worksheets else None
+            rows = sheet.iter_rows(values_only=True, max_col=MAX_XLSX_COLUMNS) if sheet else ()
+            for number, cells in enumerate(rows, start=1):
+                if all(_blank(c) for c in cells):
+                    continue  # kept out of memory: sheets often "use" a million empty rows
+                grid.append((number, cells))
+                if len(grid) > MAX_ROWS + 1:  # + the header
+                    break
+        finally:
+            book.close()
+    except Exception:
+        raise FileError("files.bad_xlsx") from None
+    return grid
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _from_grid(grid: Iterable[tuple[int, Sequence[object]]]) -> list[RawRow]:
+    iterator = iter(grid)
+    header: list[str] | None = None
+    for _number, cells in iterator:
+        if not all(_blank(c) for c in cells):
+            header = [str(c).strip().lower() if c is not None else "" for c in cells]
+            break
+    if header is None:
+        raise FileError("files.empty")
+    _check_header(header)
+    rows: list[RawRow] = []
+    for number, cells in iterator:
+        if all(_blank(c) for c in cells):
+            continue  # Excel leaves empty rows at the end; they are not data
+        if len(rows) >= MAX_ROWS:
+            raise FileError("files.too_many_rows", limit=MAX_ROWS)
+        for index in range(len(header), len(cells)):
+            if not _blank(cells[index]):
+                raise FileError("files.cell_without_header", row=number, column=index + 1)
+        values: dict[object, object] = {}
+        for index, name in enumerate(header):
+            cell = cells[index] if index < len(cells) else None
+            if name:
+                values[name] = cell
+            elif not _blank(cell):
+                raise FileError("files.cell_without_header", row=number, column=index + 1)
+        rows.append(RawRow(number, values))
+    return rows
+
+
+def _check_header(header: list[str]) -> None:
+    named = [name for name in header if name]
+    duplicates = sorted({name for name in named if named.count(name) > 1})
+    if duplicates:
+        raise FileError("files.duplicate_columns", columns=", ".join(duplicates))
+    missing = [name for name in REQUIRED_COLUMNS if name not in named]
+    if missing:
+        raise FileError("files.missing_columns", columns=", ".join(missing))
+    # An unknown column is most likely a typo ("titel_en"): refusing it beats silently
+    # dropping what the user meant to import.
+    unknown = [name for name in named if name not in COLUMNS]
+    if unknown:
+        raise FileError(
+            "files.unknown_columns", columns=", ".join(unknown), expected=", ".join(COLUMNS)
+        )
+
+
+# --- YAML: a list of mappings -------------------------------------------------------------
+
+
+def _yaml_rows(data: bytes) -> list[RawRow]:
+    try:
+        document = yaml.safe_load(_decode(data))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FileError("files.bad_yaml", line=line, detail=problem) from None
+    if document is None:
+        raise FileError("files.empty")
+    if not isinstance(document, list):
+        raise FileError("files.yaml_not_list")
+    if len(document) > MAX_ROWS:
+        raise FileError("files.too_many_rows", limit=MAX_ROWS)
+    # An item that is not a mapping is kept (as None) so the validator reports its number.
+    return [
+        RawRow(number, item if isinstance(item, dict) else None)
+        for number, item in enumerate(document, start=1)
+    ]
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
+    """Serialise rows (every column a string, `COLUMNS` order) in the given format."""
+    if fmt is FileFormat.CSV:
+        return _write_csv(rows)
+    if fmt is FileFormat.XLSX:
+        return _write_xlsx(rows)
+    return _write_yaml(rows)
+
+
+def _write_csv(rows: Sequence[Mapping[str, str]]) -> bytes:
+    out = io.StringIO(newline="")
+    # Excel's own line ending; cells with commas, quotes or newlines are quoted.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row.get(name, "") for name in COLUMNS])
+    # The BOM makes Excel read the file as UTF-8 instead of the system code page.
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _write_xlsx(rows: Sequence[Mapping[str, str]]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "programs"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "B2"
+    for row in rows:
+        values: list[Any] = []
+        for name in COLUMNS:
+            value = row.get(name, "")
+            if name == "owner_id" and value.isdigit():
+                values.append(int(value))
+            else:
+                values.append(value or None)
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                # openpyxl turns any string starting with "=" into a formula; a text
+                # cell must stay text (and not run in the reader's Excel).
+                cell.data_type = "s"
+                if "\n" in cell.value:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    widths = {"code": 18, "title_zh": 30, "title_en": 36, "summary_zh": 50, "summary_en": 50}
+    for index, name in enumerate(COLUMNS, start=1):
+        letter = sheet.cell(row=1, column=index).column_letter
+        sheet.column_dimensions[letter].width = widths.get(name, 16)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line texts as `|` blocks, so the file reads like the programme it describes."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def _write_yaml(rows: Sequence[Mapping[str, str]]) -> bytes:
+    items: list[dict[str, object]] = []
+    for row in rows:
+        item: dict[str, object] = {}
+        for name in COLUMNS:
+            value = row.get(name, "")
+            item[name] = int(value) if name == "owner_id" and value.isdigit() else value
+        items.append(item)
+    text = yaml.dump(
+        items,
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+    )
+    return text.encode("utf-8")
