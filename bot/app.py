@@ -12,6 +12,8 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from bot import logs
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.i18n import LANGUAGES, t
+from bot.outbox import OutboxSender
+from bot.ratelimit import SendLimiter
 from bot.settings import Settings
 from bot.updates import PerUserOrderedProcessor
 from storage.engine import create_engine, create_session_factory
@@ -32,7 +34,10 @@ ALLOWED_UPDATES = [
 ]
 
 
-def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp:
+def build_application(
+    settings: Settings, *, migrate: bool = True, engines: bool = True
+) -> PartnerApp:
+    """The bot. `engines` runs the outbox sender (and scheduler) in this process too."""
     logs.add_secrets([settings.token])  # whoever embeds us, the token never reaches a log
     runtime_settings = settings
 
@@ -45,8 +50,11 @@ def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp
         runtime.sessions = create_session_factory(runtime.engine)
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
+        if engines:
+            start_engines(app)
 
     async def post_shutdown(app: PartnerApp) -> None:
+        await stop_engines(app)
         if app.bot_data.engine is not None:
             await app.bot_data.engine.dispose()
 
@@ -58,6 +66,7 @@ def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp
         .context_types(CONTEXT_TYPES)
         .defaults(Defaults(parse_mode="HTML"))
         .concurrent_updates(PerUserOrderedProcessor(32))
+        .rate_limiter(SendLimiter(settings.send_rate))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -67,6 +76,22 @@ def build_application(settings: Settings, *, migrate: bool = True) -> PartnerApp
     app.bot_data.settings = settings
     register_handlers(app)
     return app
+
+
+def start_engines(app: PartnerApp) -> None:
+    """The parts that outlive one update: the outbox sender."""
+    runtime = app.bot_data
+    if runtime.sessions is None:
+        raise RuntimeError("database is not open")
+    runtime.outbox = OutboxSender(app.bot, runtime.sessions)
+    runtime.outbox.start()
+    runtime.outbox.wake()  # whatever was queued while we were down goes out now
+
+
+async def stop_engines(app: PartnerApp) -> None:
+    if app.bot_data.outbox is not None:
+        await app.bot_data.outbox.stop()
+        app.bot_data.outbox = None
 
 
 def register_handlers(app: PartnerApp) -> None:

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run)
 
+    worker = commands.add_parser(
+        "worker", help="run only the delivery engines (outbox sender), for scale-out"
+    )
+    worker.set_defaults(handler=cmd_worker)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply all pending migrations").set_defaults(
@@ -109,6 +114,32 @@ def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
     else:
         log.info("polling for updates")
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    log.info("stopped")
+    return 0
+
+
+async def _worker(settings: Settings) -> None:
+    import signal
+
+    from bot.app import build_application
+
+    app = build_application(settings, migrate=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with app:  # initialize() … shutdown(); no polling, no webhook
+        if app.post_init is not None:
+            await app.post_init(app)
+        log.info("worker running")
+        await stop.wait()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_prepare_database(settings))
+    asyncio.run(_worker(settings))
     log.info("stopped")
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from bot.outbox import OutboxSender
 from bot.roles import Person
 from bot.settings import Settings
 
@@ -22,6 +23,7 @@ class Runtime:
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
     bot_username: str = ""
+    outbox: OutboxSender | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +57,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         if self.person is None:
             raise RuntimeError("update reached a feature handler without a recognized sender")
         return self.person
+
+    def wake_outbox(self) -> None:
+        """Call after committing queued messages, so they go out now, not at the next poll."""
+        if self.bot_data.outbox is not None:
+            self.bot_data.outbox.wake()
 
     @property
     def lang(self) -> str:

@@ -29,7 +29,11 @@ def button(lang: str, key: str, data: str) -> InlineKeyboardButton:
 def main_menu(person: Person) -> Screen:
     lang = person.language
     rows = [
-        [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))]
+        [
+            button(lang, "btn.catalog", cb("c", "home")),
+            button(lang, "btn.search", cb("c", "search")),
+        ],
+        [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
     ]
     if person.is_admin:
         rows.append(

@@ -96,7 +96,7 @@ async def catalog_button(update: Update, context: BotContext) -> None:
             counts = await catalog.kinds(session)
         await answer(update)
         await show(update, catalog_views.kinds(person.language, counts))
-    elif action == "deps":
+    elif action == "deps" and data.int_arg(0) is not None:
         async with context.db() as session:
             rows = await catalog.departments(session)
         await answer(update)

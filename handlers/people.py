@@ -6,8 +6,11 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
+from bot import views
 from bot.context import BotContext
+from bot.i18n import t
 from bot.roles import TelegramProfile, recognize
+from handlers.render import answer, show
 
 
 async def recognize_sender(update: Update, context: BotContext) -> None:
@@ -32,6 +35,12 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
             default_language=settings.default_language,
             admin_ids=settings.admin_ids,
         )
+    query = update.callback_query
+    if query is not None and not query.data:
+        # PTB lets a button without data match every pattern; no button of ours has none.
+        await answer(update, t(context.person.language, "button.stale"))
+        await show(update, views.main_menu(context.person))
+        raise ApplicationHandlerStop
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -179,3 +179,129 @@ class FormDraft(Base):
     step: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed under a lease; an expired lease makes it claimable again
+    SENT = "sent"
+    FAILED = "failed"  # gave up after bounded retries; the error is kept
+    BLOCKED = "blocked"  # the recipient blocked the bot (403)
+    CANCELLED = "cancelled"
+
+
+class OutboxMessage(Base):
+    """Everything the bot sends on its own goes through here and one sender."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(30), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    priority: Mapped[int] = mapped_column(default=5)  # lower goes first
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    state: Mapped[OutboxState] = mapped_column(
+        _enum(OutboxState, "outbox_state"), default=OutboxState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(60))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    ref: Mapped[str | None] = mapped_column(String(60))  # what it is about: "inquiry:12"
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_outbox_claim", "state", "priority", "not_before", "id"),
+        Index("ix_outbox_chat_message", "chat_id", "message_id"),
+        Index("ix_outbox_ref", "ref"),
+    )
+
+
+class InquiryStatus(enum.StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    MEETING = "meeting"
+    AGREEMENT = "agreement"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+OPEN_INQUIRY_STATUSES = (
+    InquiryStatus.NEW,
+    InquiryStatus.CONTACTED,
+    InquiryStatus.MEETING,
+)
+
+
+class InquiryKind(enum.StrEnum):
+    INTEREST = "interest"
+    QUESTION = "question"
+
+
+class EnterpriseProfile(Base):
+    __tablename__ = "enterprise_profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization: Mapped[str] = mapped_column(String(200))
+    contact_person: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(100), default="")
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Inquiry(Base):
+    __tablename__ = "inquiries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL once the contact used /forget: the inquiry stays, anonymous.
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id", ondelete="SET NULL"))
+    kind: Mapped[InquiryKind] = mapped_column(_enum(InquiryKind, "inquiry_kind"))
+    message: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str | None] = mapped_column(String(64))
+    organization: Mapped[str] = mapped_column(String(200), default="")  # as it was then
+    status: Mapped[InquiryStatus] = mapped_column(
+        _enum(InquiryStatus, "inquiry_status"), default=InquiryStatus.NEW
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation: Mapped[int] = mapped_column(default=0)  # 0 none, 1 owner reminded, 2 admins
+
+    __table_args__ = (
+        Index("ix_inquiries_user_id", "user_id"),
+        Index("ix_inquiries_status_created_at", "status", "created_at"),
+        Index("ix_inquiries_program_id", "program_id"),
+    )
+
+
+class InquiryEvent(Base):
+    """The timeline of an inquiry; `public` events are shown to the contact in /my."""
+
+    __tablename__ = "inquiry_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # created, status, assigned, reply, follow_up
+    status: Mapped[InquiryStatus | None] = mapped_column(_enum(InquiryStatus, "inquiry_status"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_inquiry_events_inquiry_id", "inquiry_id", "id"),)

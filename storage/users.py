@@ -60,3 +60,7 @@ async def get_invite(session: AsyncSession, token: str) -> Invite | None:
 
 async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
     return list(await session.scalars(select(User).where(User.role == role).order_by(User.id)))
+
+
+async def mark_blocked(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(blocked_at=now))

@@ -20,9 +20,7 @@ class BotRunner:
             await app.post_init(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
-        )
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
         self.app = app
         return app
 

@@ -57,7 +57,7 @@ async def test_form_needs_a_title_and_survives_restart(bot: BotRunner, tg: FakeT
     await seed_catalog(bot.sessions, count=1)
     admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
     await admin.send_and_wait("/newprogram")
-    await admin.press("Training")
+    await admin.press("Customised training")
     await admin.expect_message()
     await admin.send_and_wait("New Department of Robotics")  # typed: a new department
     await admin.send_and_wait("-")
@@ -89,7 +89,7 @@ async def test_cancel_at_any_step(bot: BotRunner, tg: FakeTelegram) -> None:
     await seed_catalog(bot.sessions, count=1)
     admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
     await admin.send_and_wait("/newprogram")
-    await admin.press("Training")
+    await admin.press("Customised training")
     await admin.expect_message()
     cancelled = await admin.send_and_wait("/cancel")
     assert "Cancelled. Nothing was saved." in cancelled.text

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 
 from bot.program_files import FileFormat, read_rows, write_rows
 from bot.program_import import export_rows
 from storage.models import Program
 from tests.constants import ADMIN_ID
-from tests.fakebot import FakeTelegram
+from tests.fakebot import FakeTelegram, FakeUser
 from tests.harness import BotRunner
 
 GOOD = (
@@ -27,13 +25,14 @@ BAD = (
 
 
 # The two places that speak the fake server's file API.
-async def upload(user: Any, filename: str, data: bytes) -> None:
-    await user.send_document(data, filename=filename)
+async def upload(user: FakeUser, filename: str, data: bytes) -> None:
+    await user.send_document(filename=filename, content=data)
 
 
-async def received_file(user: Any) -> tuple[str, bytes]:
+async def received_file(user: FakeUser) -> tuple[str, bytes]:
     message = await user.expect_message()
-    return message.document_name, message.document_bytes
+    assert message.document is not None, message
+    return str(message.document.filename), message.document.content
 
 
 async def program_count(bot: BotRunner) -> int:

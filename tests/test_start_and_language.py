@@ -16,12 +16,12 @@ async def test_start_in_english_and_chinese(bot: BotRunner, tg: FakeTelegram) ->
     reply = await alice.send_and_wait("/start")
     assert "Hello, Alice!" in reply.text
     assert "Main menu" in reply.text
-    assert reply.button_labels() == ["❓ Help", "🌐 Language"]
+    assert reply.button_labels() == ["📚 Programmes", "🔍 Search", "❓ Help", "🌐 Language"]
 
     reply = await li.send_and_wait("/start")
     assert "您好，李雷！" in reply.text
     assert "主菜单" in reply.text
-    assert reply.button_labels() == ["❓ 帮助", "🌐 语言"]
+    assert reply.button_labels() == ["📚 合作项目", "🔍 搜索", "❓ 帮助", "🌐 语言"]
 
 
 async def test_language_switch_is_remembered_across_restart(
@@ -69,7 +69,10 @@ async def test_help_button_and_back(bot: BotRunner, tg: FakeTelegram) -> None:
 async def test_fallbacks_answer_everything(bot: BotRunner, tg: FakeTelegram) -> None:
     eve = tg.user(1006, first_name="Eve", language_code="en")
     assert "don't know that command" in (await eve.send_and_wait("/frobnicate")).text
-    assert "didn't catch that" in (await eve.send_and_wait("hello?")).text
+    # Plain text outside a form is a catalog search; no hit gets suggestions, not silence.
+    searched = await eve.send_and_wait("hello?")
+    assert "No programme matches “hello?”" in searched.text
+    assert "Joint research & labs (0)" in searched.button_labels()
     await eve.send_sticker()
     assert "can't use this kind of message" in (await eve.expect_message()).text
     assert "nothing to cancel" in (await eve.send_and_wait("/cancel")).text
@@ -87,7 +90,7 @@ async def test_stale_and_forged_buttons_get_the_menu(bot: BotRunner, tg: FakeTel
     for data in ("zzz:nothing", "lang:set:xx", "m:menu:extra:\x00", "", "a" * 64):
         await frank.press_data(menu.message_id, data)
         answer = await frank.expect_callback_answer()
-        assert answer["text"] == "This button is no longer valid."
+        assert answer.get("text") == "This button is no longer valid.", (data, answer)
     reply = await frank.send_and_wait("/start")
     assert "Main menu" in reply.text  # still alive and well
 
@@ -95,10 +98,11 @@ async def test_stale_and_forged_buttons_get_the_menu(bot: BotRunner, tg: FakeTel
 async def test_commands_registered_in_both_languages(bot: BotRunner, tg: FakeTelegram) -> None:
     english = tg.commands[("default", None)]
     chinese = tg.commands[("default", "zh")]
-    assert [c["command"] for c in english] == ["start", "help", "language", "cancel"]
-    assert [c["command"] for c in chinese] == ["start", "help", "language", "cancel"]
-    assert english[2]["description"] == "Choose English or Chinese"
-    assert chinese[2]["description"] == "选择语言"
+    expected = ["start", "catalog", "search", "help", "language", "cancel"]
+    assert [c["command"] for c in english] == expected
+    assert [c["command"] for c in chinese] == expected
+    assert english[4]["description"] == "Choose English or Chinese"
+    assert chinese[4]["description"] == "选择语言"
 
 
 async def test_foreign_groups_are_ignored(bot: BotRunner, tg: FakeTelegram) -> None:

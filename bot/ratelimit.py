@@ -1,0 +1,134 @@
+"""One rate limiter for everything the bot sends (plugged into PTB's request layer).
+
+- At most SEND_RATE sends per second overall, spaced evenly: no burst at start-up.
+- Interactive sends (replies to a person's own click or message) go ahead of queued
+  bulk sends (outbox: notifications, reminders, broadcasts), so the bot stays
+  responsive while a broadcast runs; both share the one overall budget.
+- Bulk sends also keep 1 per second per private chat and 20 per minute per group.
+- 429 (RetryAfter) pauses every send for the time Telegram asks, then retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+BULK = "bulk"
+LIMITED_METHODS = frozenset(
+    m.lower()
+    for m in (
+        "sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendVideo",
+        "sendAudio", "sendVoice", "sendAnimation", "sendContact", "sendLocation",
+        "copyMessage", "forwardMessage", "editMessageText", "editMessageCaption",
+        "editMessageReplyMarkup", "editMessageMedia",
+    )
+)  # fmt: skip
+PRIVATE_CHAT_INTERVAL = 1.0
+GROUP_CHAT_INTERVAL = 3.0  # 20 per minute
+INTERACTIVE, QUEUED = 0, 1
+MAX_RETRIES = 3
+
+
+class SendLimiter(BaseRateLimiter[str]):
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._chat_next: dict[int | str, float] = {}
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.retry_after_seen = 0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        for _, _, fut in self._waiters:
+            if not fut.done():
+                fut.cancel()
+        self._waiters.clear()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: str | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint.lower() not in LIMITED_METHODS:
+            return await callback(*args, **kwargs)
+        bulk = rate_limit_args == BULK
+        chat_id = data.get("chat_id")
+        for attempt in range(MAX_RETRIES + 1):
+            if bulk and chat_id is not None:
+                await self._chat_turn(chat_id)
+            await self._slot(QUEUED if bulk else INTERACTIVE)
+            try:
+                result = await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.retry_after_seen += 1
+                delay = _seconds(exc.retry_after)
+                loop = asyncio.get_running_loop()
+                self._paused_until = max(self._paused_until, loop.time() + delay + 0.1)
+                log.warning("Telegram asked us to wait %.1f s (%s)", delay, endpoint)
+                if attempt == MAX_RETRIES:
+                    raise
+                continue
+            self.sent += 1
+            return result
+        raise AssertionError("unreachable")
+
+    async def _chat_turn(self, chat_id: int | str) -> None:
+        loop = asyncio.get_running_loop()
+        is_group = isinstance(chat_id, str) or int(chat_id) < 0
+        spacing = GROUP_CHAT_INTERVAL if is_group else PRIVATE_CHAT_INTERVAL
+        now = loop.time()
+        turn = max(now, self._chat_next.get(chat_id, 0.0))
+        self._chat_next[chat_id] = turn + spacing
+        if len(self._chat_next) > 50_000:  # forget chats whose turn is long past
+            self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
+    async def _slot(self, priority: int) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._waiters, (priority, next(self._seq), future))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = loop.create_task(self._dispatch())
+        await future
+
+    async def _dispatch(self) -> None:
+        """Hands out one slot per interval, always to the most urgent waiter."""
+        loop = asyncio.get_running_loop()
+        while self._waiters:
+            now = loop.time()
+            start = max(self._next_slot, self._paused_until)
+            if start > now:
+                await asyncio.sleep(start - now)
+                continue  # a more urgent waiter may have arrived meanwhile
+            _, _, future = heapq.heappop(self._waiters)
+            if future.done():  # its sender was cancelled
+                continue
+            self._next_slot = max(now, self._next_slot) + self.interval
+            future.set_result(None)
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
