@@ -1,0 +1,294 @@
+"""Records and JSON builders of the fake Bot API: calls, files, messages, HTML checks."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+BOT_ID = 7000001
+BOT_USERNAME = "partnerbot_test_bot"
+BOT_FIRST_NAME = "Partnerbot Test"
+
+
+class ApiError(Exception):
+    """A Telegram-shaped error answer: ``{"ok": false, "error_code": .., "description": ..}``."""
+
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+    def payload(self) -> JSON:
+        body: JSON = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def bad_request(text: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {text}")
+
+
+@dataclass
+class Call:
+    """One HTTP call to the fake API (the token never stored)."""
+
+    method: str
+    params: JSON
+    time: float
+    status: int = 200
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    content: bytes
+    filename: str | None = None
+    mime_type: str | None = None
+
+    @property
+    def file_path(self) -> str:
+        return f"files/{self.file_unique_id}/{self.filename or 'file'}"
+
+    def document_json(self) -> JSON:
+        doc: JSON = {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.content),
+        }
+        if self.filename:
+            doc["file_name"] = self.filename
+        if self.mime_type:
+            doc["mime_type"] = self.mime_type
+        return doc
+
+    def photo_json(self) -> list[JSON]:
+        width, height = image_size(self.content)
+        return [
+            {
+                "file_id": self.file_id,
+                "file_unique_id": self.file_unique_id,
+                "file_size": len(self.content),
+                "width": width,
+                "height": height,
+            }
+        ]
+
+    def file_json(self) -> JSON:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.content),
+            "file_path": self.file_path,
+        }
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, else a plausible default."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return 512, 512
+
+
+@dataclass
+class SentMessage:
+    """A message as the user sees it in the chat (bot messages; also user messages internally)."""
+
+    chat_id: int
+    message_id: int
+    raw_text: str | None = None  # the text (or caption) exactly as the bot sent it
+    parse_mode: str | None = None
+    entities: list[JSON] | None = None
+    reply_markup: list[list[JSON]] = field(default_factory=list)  # inline keyboard rows
+    raw_markup: JSON | None = None  # any reply_markup as sent (reply keyboards too)
+    document: StoredFile | None = None
+    photo: bytes | None = None
+    photo_file: StoredFile | None = None
+    edits: int = 0
+    deleted: bool = False
+    date: int = 0
+    from_bot: bool = True
+    payload: JSON = field(default_factory=dict)  # the JSON Message last returned for it
+
+    @property
+    def text(self) -> str:
+        """The text (or caption) as displayed: HTML tags stripped, entities unescaped."""
+        if self.raw_text is None:
+            return ""
+        if (self.parse_mode or "").lower() == "html":
+            try:
+                return parse_html(self.raw_text)
+            except ApiError:
+                return self.raw_text
+        return self.raw_text
+
+    @property
+    def document_name(self) -> str | None:
+        return self.document.filename if self.document else None
+
+    @property
+    def document_bytes(self) -> bytes | None:
+        return self.document.content if self.document else None
+
+    @property
+    def document_mime(self) -> str | None:
+        return self.document.mime_type if self.document else None
+
+    @property
+    def caption(self) -> str | None:
+        return self.raw_text if (self.document or self.photo_file) else None
+
+    def buttons(self) -> list[tuple[str, str | None]]:
+        """Inline buttons flattened: (label, callback_data or url or None)."""
+        return [
+            (str(b.get("text", "")), b.get("callback_data", b.get("url")))
+            for row in self.reply_markup
+            for b in row
+        ]
+
+    def button_labels(self) -> list[str]:
+        return [label for label, _ in self.buttons()]
+
+    def __repr__(self) -> str:
+        extra = " deleted" if self.deleted else ""
+        extra += f" edits={self.edits}" if self.edits else ""
+        extra += f" document={self.document.filename!r}" if self.document else ""
+        extra += " photo" if self.photo else ""
+        return (
+            f"<SentMessage #{self.message_id}{extra} text={self.text[:200]!r}"
+            f" buttons={self.button_labels()}>"
+        )
+
+
+def bot_user_json() -> JSON:
+    return {
+        "id": BOT_ID,
+        "is_bot": True,
+        "first_name": BOT_FIRST_NAME,
+        "username": BOT_USERNAME,
+        "can_join_groups": True,
+        "can_read_all_group_messages": False,
+        "supports_inline_queries": False,
+        "can_connect_to_business": False,
+        "has_main_web_app": False,
+    }
+
+
+def chat_type(chat_id: int) -> str:
+    if chat_id > 0:
+        return "private"
+    return "supergroup" if str(chat_id).startswith("-100") else "group"
+
+
+def message_json(msg: SentMessage, chat: JSON, sender: JSON) -> JSON:
+    out: JSON = {
+        "message_id": msg.message_id,
+        "date": msg.date,
+        "chat": chat,
+        "from": sender,
+    }
+    if msg.edits:
+        out["edit_date"] = int(time.time())
+    body_key = "caption" if (msg.document or msg.photo_file) else "text"
+    if msg.raw_text is not None:
+        out[body_key] = msg.text
+        if msg.entities:
+            out["entities" if body_key == "text" else "caption_entities"] = msg.entities
+    if msg.document:
+        out["document"] = msg.document.document_json()
+    if msg.photo_file:
+        out["photo"] = msg.photo_file.photo_json()
+    if msg.raw_markup is not None and "inline_keyboard" in msg.raw_markup:
+        out["reply_markup"] = msg.raw_markup
+    return out
+
+
+def command_entities(text: str) -> list[JSON]:
+    """A bot_command entity for a leading /command (with an optional @botname)."""
+    match = re.match(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{3,32})?", text)
+    if not match:
+        return []
+    return [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --- Telegram's HTML flavour -------------------------------------------------------------
+
+ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+    "tg-spoiler", "span", "blockquote", "tg-emoji",
+}  # fmt: skip
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)"
+    r"\s*>"
+)
+_ATTR = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|lt|gt|amp|quot);")
+
+
+def parse_html(text: str) -> str:
+    """Validate like Telegram's HTML parse mode; return the displayed text.
+
+    Raises ApiError(400, "Bad Request: can't parse entities: ...") on errors.
+    """
+
+    def fail(reason: str, pos: int) -> ApiError:
+        offset = len(text[:pos].encode("utf-8"))
+        return bad_request(f"can't parse entities: {reason} at byte offset {offset}")
+
+    out: list[str] = []
+    stack: list[tuple[str, int]] = []
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch == "&":
+            entity = _ENTITY.match(text, pos)
+            if not entity:
+                raise fail("Unsupported HTML entity or bare '&'", pos)
+            out.append(html.unescape(entity.group(0)))
+            pos = entity.end()
+        elif ch == "<":
+            tag = _TAG.match(text, pos)
+            if not tag:
+                raise fail("Unexpected '<' (use &lt;)", pos)
+            closing, name, attrs = tag.group(1) == "/", tag.group(2).lower(), tag.group(3)
+            if closing:
+                if not stack:
+                    raise fail(f'Unexpected end tag "{name}"', pos)
+                if stack[-1][0] != name:
+                    raise fail(
+                        f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"', pos
+                    )
+                stack.pop()
+            else:
+                if name not in ALLOWED_TAGS:
+                    raise fail(f'Unsupported start tag "{name}"', pos)
+                _check_attrs(name, attrs, lambda reason, p=pos: fail(reason, p))
+                stack.append((name, pos))
+            pos = tag.end()
+        else:
+            out.append(ch)
+            pos += 1
+    if stack:
+        name, where = stack[-1]
+        raise fail(f'Can\'t find end tag corresponding to start tag "{name}"', where)
+    return "".join(out)
+
+
+def _check_attrs(name: str, attrs: str, fail: Any) -> None:
+    values = {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in
+              _ATTR.finditer(attrs)}  # fmt: skip
+    if name == "a" and not values.get("href"):
+        raise fail('Tag "a" must have attribute "href"')
+    if name == "span" and values.get("class") != "tg-spoiler":
+        raise fail('Tag "span" must have class "tg-spoiler"')
+    if name == "tg-emoji" and not values.get("emoji-id"):
+        raise fail('Tag "tg-emoji" must have attribute "emoji-id"')
