@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import logs
+from bot import inquiries, logs
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
 from bot.ratelimit import SendLimiter
+from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.updates import PerUserOrderedProcessor
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
-USER_COMMANDS = ("start", "catalog", "search", "help", "language", "cancel")
-ADMIN_COMMANDS = (*USER_COMMANDS, "newprogram", "invite", "export")
+USER_COMMANDS = (
+    "start", "catalog", "search", "my", "ask", "profile", "help", "language", "cancel", "forget",
+)  # fmt: skip
+ADMIN_COMMANDS = (
+    *USER_COMMANDS, "newprogram", "invite", "export", "inquiries", "stats", "export_inquiries"
+)
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -86,9 +93,26 @@ def start_engines(app: PartnerApp) -> None:
     runtime.outbox = OutboxSender(app.bot, runtime.sessions)
     runtime.outbox.start()
     runtime.outbox.wake()  # whatever was queued while we were down goes out now
+    settings, sessions, outbox = runtime.settings, runtime.sessions, runtime.outbox
+    assert settings is not None
+
+    async def first_response() -> datetime | None:
+        async with sessions() as session, session.begin():
+            queued = await inquiries.escalate_due(session, settings, utcnow())
+            next_due = await inquiries.next_escalation_at(session, settings)
+        if queued:
+            outbox.wake()
+        return next_due
+
+    ticker = Ticker("first-response", first_response, tick=settings.safety_tick_seconds)
+    ticker.start()
+    runtime.tickers.append(ticker)
 
 
 async def stop_engines(app: PartnerApp) -> None:
+    for ticker in app.bot_data.tickers:
+        await ticker.stop()
+    app.bot_data.tickers.clear()
     if app.bot_data.outbox is not None:
         await app.bot_data.outbox.stop()
         app.bot_data.outbox = None
@@ -102,11 +126,14 @@ def register_handlers(app: PartnerApp) -> None:
         errors,
         fallback,
         forms,
+        inquiry_admin,
+        interest,
         language,
         people,
         program_files,
         start,
     )
+    from handlers import inquiries as inquiries_handlers
 
     # Group -1: who is this, and is this a chat we talk in? Stops foreign updates.
     app.add_handlers(people.handlers(), group=-1)
@@ -122,8 +149,11 @@ def register_handlers(app: PartnerApp) -> None:
             *catalog.handlers(),
             *catalog_admin.handlers(),
             *forms.handlers(),
+            *interest.handlers(),
+            *inquiries_handlers.handlers(),
             *admin.handlers(),
             *program_files.handlers(),
+            *inquiry_admin.handlers(),
             *fallback.handlers(),
         ],
         group=1,

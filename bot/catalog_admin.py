@@ -19,6 +19,7 @@ from bot.forms import Field, FieldError, FormSpec, Saved
 from bot.i18n import t
 from bot.roles import Person
 from bot.search import search_text_for
+from bot.settings import Settings
 from storage import program_admin as admin_repo
 from storage import programs as repo
 from storage.models import Department, Program, ProgramKind, ProgramStatus, User, utcnow
@@ -125,7 +126,9 @@ async def _unique_code(session: AsyncSession, kind: ProgramKind) -> str:
             return code
 
 
-async def save_new_program(session: AsyncSession, person: Person, data: dict[str, Any]) -> Saved:
+async def save_new_program(
+    session: AsyncSession, person: Person, data: dict[str, Any], _settings: Settings
+) -> Saved:
     kind = ProgramKind(data["kind"])
     department = await _resolve_department(session, str(data["department"]))
     program = Program(
@@ -140,7 +143,9 @@ async def save_new_program(session: AsyncSession, person: Person, data: dict[str
     return Saved("program.created", {"code": program.code}, program_id=program.id)
 
 
-async def save_field(session: AsyncSession, person: Person, data: dict[str, Any]) -> Saved:
+async def save_field(
+    session: AsyncSession, person: Person, data: dict[str, Any], _settings: Settings
+) -> Saved:
     program = await admin_repo.lock_program(session, int(data["program_id"]))
     name = str(data["field"])
     if program is None or name not in TEXT_FIELDS:

@@ -157,7 +157,20 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
     if p.tags:
         parts.append(f"🏷 {escape(p.tags)}")
     text = "\n".join(parts)
-    rows = [[button(lang, "catalog.share", cb("c", "share", p.id))]]
+    rows = []
+    if p.status is ProgramStatus.OPEN:
+        rows.append(
+            [
+                button(lang, "interest.btn", cb("i", "one", p.id)),
+                button(lang, "basket.add_btn", cb("i", "add", p.id)),
+            ]
+        )
+    rows.append(
+        [
+            button(lang, "question.btn", cb("i", "ask", p.id)),
+            button(lang, "catalog.share", cb("c", "share", p.id)),
+        ]
+    )
     if person.is_admin:
         rows.append(
             [

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from bot import cli_programs, logs
+from bot import cli_inquiries, cli_programs, logs
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("partnerbot")
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         handler=cmd_db_upgrade
     )
     cli_programs.add_commands(commands)
+    cli_inquiries.add_commands(commands)
     return parser
 
 

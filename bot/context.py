@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.outbox import OutboxSender
 from bot.roles import Person
+from bot.scheduler import Ticker
 from bot.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession] | None = None
     bot_username: str = ""
     outbox: OutboxSender | None = None
+    tickers: list[Ticker] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

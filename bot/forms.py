@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.roles import Person
+from bot.settings import Settings
 from storage import forms as repo
 
 CONFIRM = "_confirm"
@@ -45,7 +46,10 @@ class Field:
 class Saved:
     key: str
     values: dict[str, object] = field(default_factory=dict)
-    program_id: int | None = None
+    program_id: int | None = None  # show this programme's card after the message
+    html: str | None = None  # a ready (escaped) text to show instead of `key`
+    then_form: str | None = None  # a form to start right after (e.g. interest after profile)
+    then_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,10 @@ class FormSpec:
     name: str
     fields: tuple[Field, ...]
     summary: Callable[[str, dict[str, Any]], Awaitable[str] | str]
-    save: Callable[[AsyncSession, Person, dict[str, Any]], Awaitable[Saved]]
+    save: Callable[[AsyncSession, Person, dict[str, Any], Settings], Awaitable[Saved]]
     title: str  # message key
     admin_only: bool = False
+    staff_only: bool = False  # teachers and admins
     validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
 
     def field_named(self, name: str) -> Field | None:
@@ -182,17 +187,20 @@ async def reopen(session: AsyncSession, user_id: int, field_name: str) -> Step |
     return _step(spec, field_name, data, None)
 
 
-async def finish(session: AsyncSession, person: Person) -> Saved | Confirm | None:
+async def finish(
+    session: AsyncSession, person: Person, settings: Settings
+) -> Saved | Confirm | None:
     """Save a confirmed form. Returns Confirm again (with an error) if it doesn't validate."""
     draft = await repo.get_draft(session, person.id)
     spec = FORMS.get(draft.form) if draft else None
     if draft is None or spec is None or draft.step != CONFIRM:
         return None
-    data = {k: v for k, v in draft.data.items() if not k.startswith("_")}
+    # Bookkeeping keys stay out; `_then` (what follows the form) is passed on.
+    data = {k: v for k, v in draft.data.items() if not k.startswith("_") or k == "_then"}
     try:
         if spec.validate is not None:
             spec.validate(data)
-        saved = await spec.save(session, person, data)
+        saved = await spec.save(session, person, data, settings)
     except FieldError as error:
         return Confirm(spec, data, error)
     await repo.drop_draft(session, person.id)

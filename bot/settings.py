@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0, le=30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    first_response_hours: float = Field(default=24, gt=0, le=24 * 30)
+    show_staff_names: bool = False
+    safety_tick_seconds: float = Field(default=30, gt=0, le=3600)
 
     @field_validator("bot_token")
     @classmethod

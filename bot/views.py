@@ -33,6 +33,7 @@ def main_menu(person: Person) -> Screen:
             button(lang, "btn.catalog", cb("c", "home")),
             button(lang, "btn.search", cb("c", "search")),
         ],
+        [button(lang, "btn.my", cb("my", "list")), button(lang, "btn.ask", cb("i", "ask", 0))],
         [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
     ]
     if person.is_admin:

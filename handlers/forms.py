@@ -30,10 +30,13 @@ from storage.models import Role
 
 
 async def _allowed(context: BotContext, person: Person, spec: FormSpec | None) -> bool:
-    if spec is None or not spec.admin_only:
+    if spec is None or not (spec.admin_only or spec.staff_only):
         return True
     async with context.db() as session:
-        return await current_role(session, person.id, context.settings.admin_ids) is Role.ADMIN
+        role = await current_role(session, person.id, context.settings.admin_ids)
+    if spec.admin_only:
+        return role is Role.ADMIN
+    return role in (Role.ADMIN, Role.TEACHER)
 
 
 async def _refuse_and_drop(update: Update, context: BotContext, person: Person) -> None:
@@ -141,7 +144,7 @@ async def form_button(update: Update, context: BotContext) -> None:
 async def _save(update: Update, context: BotContext, person: Person) -> None:
     lang = person.language
     async with context.db() as session:
-        outcome = await forms.finish(session, person)
+        outcome = await forms.finish(session, person, context.settings)
         screen = (
             await form_views.render(session, lang, outcome)
             if isinstance(outcome, Confirm)
@@ -162,10 +165,27 @@ async def _save(update: Update, context: BotContext, person: Person) -> None:
 async def after_save(update: Update, context: BotContext, person: Person, saved: Saved) -> None:
     """Echo what was saved; features that own the form may show more (the catalog shows
     the programme's card)."""
+    context.wake_outbox()  # a save may have queued notifications
     values = {k: escape(str(v)) for k, v in saved.values.items()}
-    await show(update, views.Screen(t(person.language, saved.key, **values)))
+    text = saved.html if saved.html is not None else t(person.language, saved.key, **values)
+    await show(update, views.Screen(text))
     if saved.program_id is not None:
         await catalog.send_card(update, context, person, saved.program_id)
+    spec = forms.FORMS.get(saved.then_form) if saved.then_form else None
+    if spec is not None:
+        await begin_form(update, context, person, spec, saved.then_data)
+
+
+async def begin_form(
+    update: Update, context: BotContext, person: Person, spec: FormSpec,
+    data: dict[str, object] | None = None, *, start_at: str | None = None,
+) -> None:  # fmt: skip
+    """Start (or restart) a form for this person and ask its first question."""
+    async with context.db() as session:
+        step = await forms.begin(session, person.id, spec, dict(data or {}), start_at=start_at)
+        screen = await form_views.render(session, person.language, step)
+    context.person = replace(person, form=spec.name)
+    await reply(update, screen)
 
 
 def input_handlers() -> list[BaseHandler[Update, BotContext, None]]:

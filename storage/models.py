@@ -305,3 +305,17 @@ class InquiryEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_inquiry_events_inquiry_id", "inquiry_id", "id"),)
+
+
+class BasketItem(Base):
+    """Programmes a contact collected to register interest in together."""
+
+    __tablename__ = "interest_basket"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    program_id: Mapped[int] = mapped_column(
+        ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

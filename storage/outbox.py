@@ -159,3 +159,17 @@ async def counts_by_state(session: AsyncSession, ref_prefix: str | None = None) 
     if ref_prefix is not None:
         stmt = stmt.where(OutboxMessage.ref.startswith(ref_prefix))
     return {str(state): int(n) for state, n in (await session.execute(stmt)).all()}
+
+
+async def first_sent_for(session: AsyncSession, chat_id: int, ref: str) -> OutboxMessage | None:
+    """The first message about `ref` that reached `chat_id` (to thread replies under it)."""
+    return await session.scalar(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.ref == ref,
+            OutboxMessage.state == OutboxState.SENT,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )

@@ -72,10 +72,24 @@ async def test_run_process_polls_answers_and_survives_restart(
         zh = tg.user(3002, first_name="张伟", language_code="zh-hans")
         reply = await en.send_and_wait("/start", timeout=30)
         assert "Main menu" in reply.text
-        assert reply.button_labels() == ["📚 Programmes", "🔍 Search", "❓ Help", "🌐 Language"]
+        assert reply.button_labels() == [
+            "📚 Programmes",
+            "🔍 Search",
+            "📋 My inquiries",
+            "💬 Ask a question",
+            "❓ Help",
+            "🌐 Language",
+        ]
         reply = await zh.send_and_wait("/start", timeout=10)
         assert "主菜单" in reply.text
-        assert reply.button_labels() == ["📚 合作项目", "🔍 搜索", "❓ 帮助", "🌐 语言"]
+        assert reply.button_labels() == [
+            "📚 合作项目",
+            "🔍 搜索",
+            "📋 我的咨询",
+            "💬 提问",
+            "❓ 帮助",
+            "🌐 语言",
+        ]
         await en.send_and_wait("/language")
         await en.press("简体中文")
         await en.expect_message()

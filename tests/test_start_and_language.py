@@ -16,12 +16,26 @@ async def test_start_in_english_and_chinese(bot: BotRunner, tg: FakeTelegram) ->
     reply = await alice.send_and_wait("/start")
     assert "Hello, Alice!" in reply.text
     assert "Main menu" in reply.text
-    assert reply.button_labels() == ["📚 Programmes", "🔍 Search", "❓ Help", "🌐 Language"]
+    assert reply.button_labels() == [
+        "📚 Programmes",
+        "🔍 Search",
+        "📋 My inquiries",
+        "💬 Ask a question",
+        "❓ Help",
+        "🌐 Language",
+    ]
 
     reply = await li.send_and_wait("/start")
     assert "您好，李雷！" in reply.text
     assert "主菜单" in reply.text
-    assert reply.button_labels() == ["📚 合作项目", "🔍 搜索", "❓ 帮助", "🌐 语言"]
+    assert reply.button_labels() == [
+        "📚 合作项目",
+        "🔍 搜索",
+        "📋 我的咨询",
+        "💬 提问",
+        "❓ 帮助",
+        "🌐 语言",
+    ]
 
 
 async def test_language_switch_is_remembered_across_restart(
@@ -98,11 +112,13 @@ async def test_stale_and_forged_buttons_get_the_menu(bot: BotRunner, tg: FakeTel
 async def test_commands_registered_in_both_languages(bot: BotRunner, tg: FakeTelegram) -> None:
     english = tg.commands[("default", None)]
     chinese = tg.commands[("default", "zh")]
-    expected = ["start", "catalog", "search", "help", "language", "cancel"]
+    expected = [
+        "start", "catalog", "search", "my", "ask", "profile", "help", "language", "cancel", "forget"
+    ]  # fmt: skip
     assert [c["command"] for c in english] == expected
     assert [c["command"] for c in chinese] == expected
-    assert english[4]["description"] == "Choose English or Chinese"
-    assert chinese[4]["description"] == "选择语言"
+    assert english[7]["description"] == "Choose English or Chinese"
+    assert chinese[7]["description"] == "选择语言"
 
 
 async def test_foreign_groups_are_ignored(bot: BotRunner, tg: FakeTelegram) -> None:

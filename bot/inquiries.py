@@ -1,0 +1,417 @@
+"""The inquiry pipeline: interest and questions in, notifications out, status changes,
+answers relayed both ways, and the first-response deadline.
+
+Every notification is queued in the outbox inside the same unit of work as the change
+that caused it: committed together, or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import inquiry_views as render
+from bot import outbox
+from bot.forms import FieldError
+from bot.roles import Person
+from bot.settings import Settings
+from storage import inquiries as repo
+from storage import outbox as outbox_repo
+from storage import programs as programs_repo
+from storage import users as users_repo
+from storage.models import (
+    OPEN_INQUIRY_STATUSES,
+    Inquiry,
+    InquiryEvent,
+    InquiryKind,
+    InquiryStatus,
+    Program,
+    Role,
+    utcnow,
+)
+
+MAX_MESSAGE = 3000  # user text kept; longer is cut with a note (Telegram's limit is 4096)
+STATUS_FLOW = (
+    InquiryStatus.NEW,
+    InquiryStatus.CONTACTED,
+    InquiryStatus.MEETING,
+    InquiryStatus.AGREEMENT,
+    InquiryStatus.DECLINED,
+    InquiryStatus.CLOSED,
+)
+
+
+class InquiryError(FieldError):
+    """A plain refusal the handler turns into a message key (a FieldError, so a form
+    that hits one shows it on its confirmation screen)."""
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> tuple[str, bool]:
+    text = text.strip()
+    return (text, False) if len(text) <= limit else (text[:limit].rstrip(), True)
+
+
+@dataclass(frozen=True)
+class InterestResult:
+    created: list[Inquiry]
+    already: list[tuple[Program, Inquiry]]
+
+
+async def _staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+    """Where staff notifications go: the staff chat, else every admin (with language)."""
+    if settings.staff_chat_id is not None:
+        return [(settings.staff_chat_id, settings.default_language)]
+    targets: dict[int, str] = {}
+    for admin_id in settings.admin_ids:
+        user = await users_repo.get_user(session, admin_id)
+        if user is None or user.blocked_at is None:
+            targets[admin_id] = user.language if user else settings.default_language
+    for admin_id in await repo.staff_ids(session, Role.ADMIN):
+        user = await users_repo.get_user(session, admin_id)
+        targets.setdefault(admin_id, user.language if user else settings.default_language)
+    return sorted(targets.items())
+
+
+async def _notify_staff(
+    session: AsyncSession, settings: Settings, inquiry: Inquiry, program: Program | None,
+    *, exclude: int | None = None,
+) -> None:  # fmt: skip
+    profile = await repo.get_profile(session, inquiry.user_id) if inquiry.user_id else None
+    contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
+    owner_id = program.owner_id if program is not None else None
+    targets = await _staff_targets(session, settings)
+    if owner_id is not None and owner_id != exclude:
+        owner = await users_repo.get_user(session, owner_id)
+        if owner is not None and owner.blocked_at is None:
+            targets = [(owner_id, owner.language), *[t for t in targets if t[0] != owner_id]]
+    for chat_id, lang in targets:
+        if chat_id == exclude:
+            continue
+        text, keyboard = render.staff_card(lang, inquiry, program, profile, contact, settings)
+        await outbox.queue(
+            session, chat_id, outbox.payload_text(text, keyboard),
+            ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:new:{chat_id}",
+        )  # fmt: skip
+
+
+async def register_interest(
+    session: AsyncSession, settings: Settings, person: Person, program_ids: list[int],
+    message: str, source: str | None = None,
+) -> InterestResult:  # fmt: skip
+    profile = await repo.get_profile(session, person.id)
+    if profile is None:
+        raise InquiryError("interest.need_profile")
+    programs = await repo.programs_by_ids(session, program_ids)
+    text, _ = clip(message)
+    created: list[Inquiry] = []
+    already: list[tuple[Program, Inquiry]] = []
+    for program_id in dict.fromkeys(program_ids):
+        program = programs.get(program_id)
+        if program is None or program.status.value != "open":
+            continue
+        existing = await repo.open_inquiry_for(session, person.id, program_id)
+        if existing is not None:
+            already.append((program, existing))
+            continue
+        inquiry = await repo.add_inquiry(
+            session,
+            Inquiry(
+                user_id=person.id, program_id=program_id, kind=InquiryKind.INTEREST,
+                message=text, source=source, organization=profile.organization,
+                status=InquiryStatus.NEW, assignee_id=program.owner_id,
+            ),
+        )  # fmt: skip
+        await repo.add_event(
+            session,
+            InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="created",
+                         status=InquiryStatus.NEW, text=text),
+        )  # fmt: skip
+        await _notify_staff(session, settings, inquiry, program)
+        created.append(inquiry)
+    return InterestResult(created, already)
+
+
+async def ask_question(
+    session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
+) -> Inquiry:
+    body, _ = clip(text)
+    if not body:
+        raise InquiryError("question.empty")
+    program = await programs_repo.get_program(session, program_id) if program_id else None
+    profile = await repo.get_profile(session, person.id)
+    inquiry = await repo.add_inquiry(
+        session,
+        Inquiry(
+            user_id=person.id, program_id=program.id if program else None,
+            kind=InquiryKind.QUESTION, message=body,
+            organization=profile.organization if profile else "",
+            status=InquiryStatus.NEW, assignee_id=program.owner_id if program else None,
+        ),
+    )  # fmt: skip
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="created",
+                     status=InquiryStatus.NEW, text=body),
+    )  # fmt: skip
+    await _notify_staff(session, settings, inquiry, program)
+    return inquiry
+
+
+async def _require_staff(session: AsyncSession, settings: Settings, person: Person) -> None:
+    from bot.roles import current_role
+
+    role = await current_role(session, person.id, settings.admin_ids)
+    if role not in (Role.ADMIN, Role.TEACHER):
+        raise InquiryError("inquiry.staff_only")
+
+
+def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
+    if inquiry.first_response_at is None:
+        inquiry.first_response_at = now
+
+
+async def staff_reply(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
+) -> Inquiry:
+    """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
+    await _require_staff(session, settings, staff)
+    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
+    if inquiry is None:
+        raise InquiryError("inquiry.gone")
+    body, _ = clip(text)
+    if not body:
+        raise InquiryError("question.empty")
+    now = utcnow()
+    _mark_answered(inquiry, now)
+    if inquiry.status is InquiryStatus.NEW:
+        inquiry.status = InquiryStatus.CONTACTED
+    inquiry.updated_at = now
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="reply", text=body),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = (
+                await programs_repo.get_program(session, inquiry.program_id)
+                if inquiry.program_id else None
+            )  # fmt: skip
+            name = staff.first_name if settings.show_staff_names else None
+            text_out, keyboard = render.answer_to_contact(
+                contact.language, inquiry, program, body, name
+            )
+            await outbox.queue(
+                session, contact.id, outbox.payload_text(text_out, keyboard),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def follow_up(
+    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str
+) -> Inquiry:
+    """The contact writes again on their own inquiry; staff get it threaded."""
+    inquiry = await repo.get_inquiry(session, inquiry_id)
+    if inquiry is None or inquiry.user_id != person.id:
+        raise InquiryError("inquiry.gone")
+    body, _ = clip(text)
+    if not body:
+        raise InquiryError("question.empty")
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="follow_up", text=body),
+    )
+    inquiry.updated_at = utcnow()
+    profile = await repo.get_profile(session, person.id)
+    for chat_id, lang in await _followup_targets(session, settings, inquiry):
+        original = await outbox_repo.first_sent_for(session, chat_id, f"inquiry:{inquiry.id}")
+        payload = outbox.payload_text(render.follow_up_for_staff(lang, inquiry, profile, body))
+        if original is not None and original.message_id is not None:
+            payload["reply_parameters"] = {
+                "message_id": original.message_id,
+                "allow_sending_without_reply": True,
+            }
+        await outbox.queue(session, chat_id, payload, ref=f"inquiry:{inquiry.id}")
+    return inquiry
+
+
+async def _followup_targets(
+    session: AsyncSession, settings: Settings, inquiry: Inquiry
+) -> list[tuple[int, str]]:
+    targets = await _staff_targets(session, settings)
+    if inquiry.assignee_id is not None:
+        assignee = await users_repo.get_user(session, inquiry.assignee_id)
+        if assignee is not None and all(t[0] != assignee.id for t in targets):
+            targets.append((assignee.id, assignee.language))
+    return targets
+
+
+async def change_status(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
+    status: InquiryStatus,
+) -> Inquiry:  # fmt: skip
+    await _require_staff(session, settings, staff)
+    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
+    if inquiry is None:
+        raise InquiryError("inquiry.gone")
+    if inquiry.status is status:
+        return inquiry
+    now = utcnow()
+    inquiry.status = status
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="status", status=status),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = (
+                await programs_repo.get_program(session, inquiry.program_id)
+                if inquiry.program_id else None
+            )  # fmt: skip
+            await outbox.queue(
+                session, contact.id,
+                outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def assign_to(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> Inquiry:
+    await _require_staff(session, settings, staff)
+    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
+    if inquiry is None:
+        raise InquiryError("inquiry.gone")
+    now = utcnow()
+    inquiry.assignee_id = staff.id
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
+    )
+    return inquiry
+
+
+@dataclass(frozen=True)
+class StaffView:
+    inquiry: Inquiry
+    program: Program | None
+
+
+async def staff_view(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> StaffView:
+    await _require_staff(session, settings, staff)
+    inquiry = await repo.get_inquiry(session, inquiry_id)
+    if inquiry is None:
+        raise InquiryError("inquiry.gone")
+    program = (
+        await programs_repo.get_program(session, inquiry.program_id) if inquiry.program_id else None
+    )
+    return StaffView(inquiry, program)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    inquiry: Inquiry
+    program: Program | None
+    events: list[InquiryEvent]
+
+
+async def my_inquiries(
+    session: AsyncSession, person: Person
+) -> list[tuple[Inquiry, Program | None]]:
+    rows = await repo.inquiries_of(session, person.id)
+    programs = await repo.programs_by_ids(session, [r.program_id for r in rows if r.program_id])
+    return [(r, programs.get(r.program_id) if r.program_id else None) for r in rows]
+
+
+async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Timeline:
+    inquiry = await repo.get_inquiry(session, inquiry_id)
+    if inquiry is None or inquiry.user_id != person.id:
+        raise InquiryError("inquiry.gone")
+    program = (
+        await programs_repo.get_program(session, inquiry.program_id) if inquiry.program_id else None
+    )
+    events = await repo.events_of(session, inquiry.id, public_only=True)
+    return Timeline(inquiry, program, events)
+
+
+async def forget(session: AsyncSession, person: Person) -> int:
+    if person.is_staff:
+        raise InquiryError("forget.staff")
+    await outbox_repo.cancel_pending(session, [person.id])
+    return await repo.forget_user(session, person.id)
+
+
+# The first-response deadline ------------------------------------------------------------
+
+
+async def escalate_due(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Remind the owner of inquiries untouched for FIRST_RESPONSE_HOURS, and tell the
+    admins of those untouched twice as long. Returns how many messages were queued."""
+    window = timedelta(hours=settings.first_response_hours)
+    queued = 0
+    for inquiry in await repo.overdue_first_response(session, now - window, escalation_below=1):
+        inquiry.escalation = 1
+        program = (
+            await programs_repo.get_program(session, inquiry.program_id)
+            if inquiry.program_id else None
+        )  # fmt: skip
+        owner_id = inquiry.assignee_id or (program.owner_id if program else None)
+        targets: list[tuple[int, str]] = []
+        if owner_id is not None:
+            owner = await users_repo.get_user(session, owner_id)
+            if owner is not None:
+                targets = [(owner.id, owner.language)]
+        if not targets:  # nobody owns it: straight to the staff
+            targets = await _staff_targets(session, settings)
+        for chat_id, lang in targets:
+            text, keyboard = render.first_response_reminder(lang, inquiry, program, settings)
+            await outbox.queue(
+                session, chat_id, outbox.payload_text(text, keyboard),
+                ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:remind:{chat_id}",
+            )  # fmt: skip
+            queued += 1
+    for inquiry in await repo.overdue_first_response(session, now - 2 * window, escalation_below=2):
+        inquiry.escalation = 2
+        program = (
+            await programs_repo.get_program(session, inquiry.program_id)
+            if inquiry.program_id else None
+        )  # fmt: skip
+        for chat_id, lang in await _admin_targets(session, settings):
+            text, keyboard = render.escalation(lang, inquiry, program, settings)
+            await outbox.queue(
+                session, chat_id, outbox.payload_text(text, keyboard),
+                ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:escalate:{chat_id}",
+            )  # fmt: skip
+            queued += 1
+    return queued
+
+
+async def _admin_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+    ids = set(settings.admin_ids) | set(await repo.staff_ids(session, Role.ADMIN))
+    out = []
+    for admin_id in sorted(ids):
+        user = await users_repo.get_user(session, admin_id)
+        out.append((admin_id, user.language if user else settings.default_language))
+    return out
+
+
+async def next_escalation_at(session: AsyncSession, settings: Settings) -> datetime | None:
+    window = timedelta(hours=settings.first_response_hours)
+    first = await repo.oldest_untouched(session, escalation_below=1)
+    second = await repo.oldest_untouched(session, escalation_below=2)
+    moments = [m + window for m in (first,) if m] + [m + 2 * window for m in (second,) if m]
+    return min(moments) if moments else None
+
+
+def is_open(inquiry: Inquiry) -> bool:
+    return inquiry.status in OPEN_INQUIRY_STATUSES

@@ -1,0 +1,140 @@
+"""Staff side of the pipeline: the buttons on an inquiry card (assign, status, reply) and
+answers given by replying to a notification. Staff rights are re-read on every update."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot import inquiries, inquiry_forms, views
+from bot import inquiry_views as iviews
+from bot.callbacks import parse
+from bot.context import BotContext
+from bot.i18n import t
+from bot.inquiries import InquiryError
+from bot.roles import Person
+from handlers import catalog
+from handlers.forms import begin_form
+from handlers.render import answer, reply
+from storage import outbox as outbox_repo
+from storage.models import InquiryStatus
+
+
+async def staff_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    query = update.callback_query
+    data = parse(query.data if query else None)
+    inquiry_id = data.int_arg(0) if data else None
+    if data is None or inquiry_id is None or query is None:
+        await answer(update, t(person.language, "button.stale"))
+        return
+    settings = context.settings
+    lang = person.language
+    try:
+        if data.action == "assign":
+            async with context.db() as session:
+                await inquiries.assign_to(session, settings, person, inquiry_id)
+            await answer(update, t(lang, "inquiry.assigned"))
+        elif data.action == "status":
+            async with context.db() as session:
+                view = await inquiries.staff_view(session, settings, person, inquiry_id)
+            await answer(update)
+            await query.edit_message_reply_markup(iviews.status_menu(lang, view.inquiry))
+        elif data.action == "set" and len(data.args) == 2:
+            value = data.args[1]
+            if value not in InquiryStatus._value2member_map_:
+                raise InquiryError("button.stale")
+            async with context.db() as session:
+                await inquiries.change_status(
+                    session, settings, person, inquiry_id, InquiryStatus(value)
+                )
+            context.wake_outbox()
+            await answer(
+                update,
+                t(
+                    lang,
+                    "inquiry.status_set",
+                    status=iviews.status_name(lang, InquiryStatus(value)),
+                ),
+            )
+            await query.edit_message_reply_markup(iviews.staff_keyboard(lang, inquiry_id))
+        elif data.action == "reply":
+            async with context.db() as session:
+                await inquiries.staff_view(session, settings, person, inquiry_id)
+            await _reply_in_private(update, context, person, inquiry_id)
+        else:
+            raise InquiryError("button.stale")
+    except InquiryError as refusal:
+        key = "admin.only" if refusal.key == "inquiry.staff_only" else refusal.key
+        await answer(update, t(lang, key), alert=True)
+
+
+async def _reply_in_private(
+    update: Update, context: BotContext, person: Person, inquiry_id: int
+) -> None:
+    """The answer is typed in the staff member's private chat (forms live there)."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await answer(update)
+        await begin_form(
+            update, context, person, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
+        )
+        return
+    async with context.db() as session:
+        from bot import form_views, forms
+
+        step = await forms.begin(
+            session, person.id, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
+        )
+        screen = await form_views.render(session, person.language, step)
+    try:
+        await context.bot.send_message(person.id, screen.text, reply_markup=screen.keyboard)
+    except Forbidden:
+        async with context.db() as session:
+            await forms.cancel(session, person.id)
+        await answer(update, t(person.language, "inquiry.open_private"), alert=True)
+        return
+    await answer(update, t(person.language, "inquiry.see_private"))
+
+
+async def replied_message(update: Update, context: BotContext) -> None:
+    """A Telegram reply to one of our notifications: staff answering an inquiry, or a
+    contact writing back on theirs. Anything else is treated like plain text."""
+    message = update.effective_message
+    chat = update.effective_chat
+    person = context.sender
+    target = message.reply_to_message if message else None
+    if message is None or chat is None or target is None or not message.text:
+        return
+    async with context.db() as session:
+        row = await outbox_repo.find_by_message(session, chat.id, target.message_id)
+    ref = row.ref if row is not None else None
+    if ref is None or not ref.startswith("inquiry:") or not ref[8:].isdigit():
+        if chat.type == ChatType.PRIVATE:
+            await catalog.run_search(update, context, message.text)
+        return
+    inquiry_id = int(ref[8:])
+    settings = context.settings
+    try:
+        async with context.db() as session:
+            if person.is_staff or chat.id == settings.staff_chat_id:
+                await inquiries.staff_reply(session, settings, person, inquiry_id, message.text)
+                key = "staffreply.sent"
+            else:
+                await inquiries.follow_up(session, settings, person, inquiry_id, message.text)
+                key = "followup.sent"
+    except InquiryError as refusal:
+        if chat.type == ChatType.PRIVATE or refusal.key != "inquiry.staff_only":
+            await reply(update, views.Screen(t(person.language, refusal.key)))
+        return
+    context.wake_outbox()
+    await message.reply_text(t(person.language, key, id=inquiry_id))
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CallbackQueryHandler(staff_button, pattern=r"^iq:"),
+        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replied_message),
+    ]

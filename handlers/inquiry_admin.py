@@ -1,0 +1,398 @@
+"""Admin views of the inquiry pipeline: /inquiries (filtered, paginated), /stats and
+/export_inquiries. Callback prefix `ia:`.
+
+Every command and every button re-reads the sender's role from the database (see
+handlers/admin.py): commands can be typed and buttons forged by anyone. The three commands
+answer in private chats only — the list and the file carry contacts' personal data.
+
+Callback data (the list state travels in it, see bot.inquiry_admin.ListState):
+  ia:l:<status>:<kind>:<age>:<program>:<page>        a page of the list
+  ia:f:<s|k|a>:<status>:<kind>:<age>:<program>:<page> choose a status / kind / age filter
+  ia:o:<inquiry id>:<status>:<kind>:<age>:<program>:<page>  one inquiry, Back to that page
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot import inquiry_admin as service
+from bot import views
+from bot.callbacks import cb, parse
+from bot.catalog import localized
+from bot.context import BotContext
+from bot.i18n import format_time, t
+from bot.inquiry_admin import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
+from bot.inquiry_export import write_rows
+from bot.program_files import FileFormat
+from bot.roles import Person
+from handlers.admin import is_admin_now, refuse
+from handlers.render import answer, reply, show
+from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
+
+EXPORT_FORMATS = {"csv": FileFormat.CSV, "xlsx": FileFormat.XLSX}
+TITLE_CHARS = 36
+MESSAGE_CHARS = 1500
+EVENT_CHARS = 300
+TEXT_BUDGET = 3900  # Telegram's limit is 4096
+
+
+# --- Texts and keyboards ------------------------------------------------------------------
+
+
+def status_name(lang: str, status: InquiryStatus) -> str:
+    return t(lang, f"istatus.{status.value}")
+
+
+def kind_name(lang: str, kind: ProgramKind) -> str:
+    return t(lang, f"kind.{kind.value}")
+
+
+def program_title(lang: str, program: Program | None) -> str:
+    if program is None:
+        return t(lang, "ia.general")
+    return localized(lang, program.title_zh, program.title_en) or program.code
+
+
+def _short(text: str, limit: int = TITLE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _status_value(lang: str, token: str) -> str:
+    if token == ANY:
+        return t(lang, "ia.all")
+    if token == OPEN:
+        return t(lang, "ia.open_only")
+    return status_name(lang, InquiryStatus(token))
+
+
+def _kind_value(lang: str, index: int | None) -> str:
+    return t(lang, "ia.all") if index is None else kind_name(lang, KINDS[index])
+
+
+def _age_value(lang: str, days: int) -> str:
+    if days == 0:
+        return t(lang, "ia.age_any")
+    return t(lang, "ia.age_day") if days == 1 else t(lang, "ia.age_days", days=days)
+
+
+def list_data(state: ListState) -> str:
+    return cb("ia", "l", *state.args())
+
+
+def list_screen(lang: str, found: InquiryPage) -> views.Screen:
+    state = found.state
+    at_first = state.with_page(1)
+    rows: list[list[InlineKeyboardButton]] = [
+        [
+            InlineKeyboardButton(
+                t(lang, "ia.status_btn", value=_status_value(lang, state.status)),
+                callback_data=cb("ia", "f", "s", *at_first.args()),
+            ),
+            InlineKeyboardButton(
+                t(lang, "ia.kind_btn", value=_kind_value(lang, state.kind)),
+                callback_data=cb("ia", "f", "k", *at_first.args()),
+            ),
+        ],
+        [
+            InlineKeyboardButton(
+                t(lang, "ia.age_btn", value=_age_value(lang, state.age)),
+                callback_data=cb("ia", "f", "a", *at_first.args()),
+            )
+        ],
+    ]
+    code = found.program.code if found.program is not None else None
+    if state.program_id is not None:
+        rows[1].append(
+            InlineKeyboardButton(
+                t(lang, "ia.program_clear", code=code or "?"),
+                callback_data=list_data(ListState(state.status, state.kind, state.age)),
+            )
+        )
+    for item in found.items:
+        label = (
+            f"#{item.id} · {_short(program_title(lang, item.program))} · "
+            f"{status_name(lang, item.status)}"
+        )
+        rows.append(
+            [InlineKeyboardButton(label, callback_data=cb("ia", "o", item.id, *state.args()))]
+        )
+    nav = []
+    if state.page > 1:
+        nav.append(views.button(lang, "btn.prev", list_data(state.with_page(state.page - 1))))
+    if state.page < found.pages:
+        nav.append(views.button(lang, "btn.next", list_data(state.with_page(state.page + 1))))
+    if nav:
+        rows.append(nav)
+    rows.append([views.button(lang, "btn.menu", cb("m", "menu"))])
+
+    filters_line = t(
+        lang,
+        "ia.filters",
+        status=escape(_status_value(lang, state.status)),
+        kind=escape(_kind_value(lang, state.kind)),
+        age=escape(_age_value(lang, state.age)),
+    )
+    lines = [t(lang, "ia.title"), filters_line]
+    if state.program_id is not None:
+        lines.append(t(lang, "ia.filter_program", code=escape(code or "?")))
+    if found.total:
+        lines.append(
+            t(lang, "ia.page_count", page=state.page, pages=found.pages, total=found.total)
+        )
+    else:
+        lines.append(t(lang, "ia.none"))
+    return views.Screen("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def filter_screen(lang: str, which: str, state: ListState) -> views.Screen:
+    """The choices for one filter; each goes to the first page of the list so filtered."""
+    options: list[tuple[str, ListState, bool]]
+    if which == "s":
+        tokens = [ANY, OPEN, *(s.value for s in InquiryStatus)]
+        options = [
+            (_status_value(lang, tok), ListState(tok, state.kind, state.age, state.program_id),
+             tok == state.status)
+            for tok in tokens
+        ]  # fmt: skip
+        key = "ia.choose_status"
+    elif which == "k":
+        indexes: list[int | None] = [None, *range(len(KINDS))]
+        options = [
+            (_kind_value(lang, i), ListState(state.status, i, state.age, state.program_id),
+             i == state.kind)
+            for i in indexes
+        ]  # fmt: skip
+        key = "ia.choose_kind"
+    else:
+        options = [
+            (_age_value(lang, d), ListState(state.status, state.kind, d, state.program_id),
+             d == state.age)
+            for d in AGES
+        ]  # fmt: skip
+        key = "ia.choose_age"
+    rows = [
+        [InlineKeyboardButton(("✅ " if chosen else "") + label, callback_data=list_data(new))]
+        for label, new, chosen in options
+    ]
+    rows.append([views.button(lang, "btn.back", list_data(state))])
+    return views.Screen(t(lang, key), InlineKeyboardMarkup(rows))
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return ""
+    return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
+
+
+def _event_text(lang: str, view: StaffView, index: int) -> str:
+    event = view.events[index]
+    who = escape(_name(view.actors.get(event.actor_id)) if event.actor_id else "")
+    who = who or t(lang, "ia.someone")
+    text = escape(_short(event.text, EVENT_CHARS))
+    if event.kind == "created":
+        what = t(lang, "ia.ev_created")
+    elif event.kind == "status" and event.status is not None:
+        what = t(lang, "ia.ev_status", status=escape(status_name(lang, event.status)), who=who)
+    elif event.kind == "assigned":
+        what = t(lang, "ia.ev_assigned", who=who)
+    elif event.kind == "reply":
+        what = t(lang, "ia.ev_reply", who=who, text=text)
+    elif event.kind == "follow_up":
+        what = t(lang, "ia.ev_follow_up", text=text)
+    else:
+        what = t(lang, "ia.ev_other", kind=escape(event.kind), text=text)
+    if not event.public:
+        what += " <i>" + t(lang, "ia.internal") + "</i>"
+    return what
+
+
+def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -> views.Screen:
+    inquiry = view.inquiry
+    kind_key = "ia.kind_interest" if inquiry.kind is InquiryKind.INTEREST else "ia.kind_question"
+    program = view.program
+    title = escape(program_title(lang, program))
+    if program is not None:
+        title = f"{escape(program.code)} · {title} ({escape(kind_name(lang, program.kind))})"
+    lines = [
+        t(lang, "ia.view_title", id=inquiry.id, kind=t(lang, kind_key)),
+        t(lang, "ia.line_status", status=escape(status_name(lang, inquiry.status))),
+        t(lang, "ia.line_program", title=title),
+    ]
+    organization = inquiry.organization or (view.profile.organization if view.profile else "")
+    if organization:
+        lines.append(t(lang, "ia.line_org", org=escape(organization)))
+    if view.profile is not None and view.profile.contact_person:
+        lines.append(t(lang, "ia.line_contact", name=escape(view.profile.contact_person)))
+    assignee = _name(view.assignee)
+    lines.append(
+        t(lang, "ia.line_assignee", name=escape(assignee) if assignee else t(lang, "ia.nobody"))
+    )
+    lines.append(t(lang, "ia.line_created", time=format_time(inquiry.created_at, lang, tz)))
+    if inquiry.message:
+        lines.append(
+            t(lang, "ia.line_message", text=escape(_short(inquiry.message, MESSAGE_CHARS)))
+        )
+    lines += ["", t(lang, "ia.timeline")]
+    events = [
+        f"• {format_time(e.created_at, lang, tz)} — {_event_text(lang, view, i)}"
+        for i, e in enumerate(view.events)
+    ]
+    # The newest events matter most: when the timeline is too long, the oldest give way.
+    budget = TEXT_BUDGET - sum(len(line) + 1 for line in lines)
+    shown: list[str] = []
+    for line in reversed(events):
+        if budget - len(line) - 1 < 80:
+            break
+        shown.insert(0, line)
+        budget -= len(line) + 1
+    if len(shown) < len(events):
+        lines.append(t(lang, "ia.earlier", count=len(events) - len(shown)))
+    lines += shown
+    keyboard = InlineKeyboardMarkup(
+        [
+            [views.button(lang, "btn.back", list_data(state))],
+            [views.button(lang, "btn.menu", cb("m", "menu"))],
+        ]
+    )
+    return views.Screen("\n".join(lines), keyboard)
+
+
+def stats_screen(lang: str, stats: Stats) -> views.Screen:
+    lines = [t(lang, "ia.stats_title"), "", t(lang, "ia.stats_by_status")]
+    lines += [f"• {escape(status_name(lang, s))}: {n}" for s, n in stats.by_status]
+    lines += ["", t(lang, "ia.stats_by_kind")]
+    lines += [f"• {escape(kind_name(lang, k))}: {n}" for k, n in stats.by_kind]
+    lines.append(f"• {t(lang, 'ia.stats_general')}: {stats.general}")
+    lines += ["", t(lang, "ia.stats_total", total=stats.total, open=stats.open)]
+    return views.Screen("\n".join(lines))
+
+
+# --- Handlers -----------------------------------------------------------------------------
+
+
+async def _send_list(
+    update: Update, context: BotContext, person: Person, state: ListState, *, edit: bool
+) -> None:
+    async with context.db() as session:
+        found = await service.page(session, state, datetime.now(UTC))
+    await (show if edit else reply)(update, list_screen(person.language, found))
+
+
+async def inquiries_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    lang = person.language
+    args = context.args or []
+    state = ListState()
+    if args:
+        if len(args) != 2 or args[0].lower() not in ("program", "programme"):
+            await reply(update, views.Screen(t(lang, "ia.usage")))
+            return
+        async with context.db() as session:
+            program = await service.program_by_code(session, args[1])
+        if program is None:
+            await reply(update, views.Screen(t(lang, "ia.no_program", code=escape(args[1][:40]))))
+            return
+        state = ListState(program_id=program.id)
+    await _send_list(update, context, person, state, edit=False)
+
+
+async def stale(update: Update, context: BotContext, person: Person) -> None:
+    """Forged or outdated data: a polite word and the list's first page, never an error."""
+    await answer(update, t(person.language, "button.stale"))
+    await _send_list(update, context, person, ListState(), edit=True)
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    data = parse(update.callback_query.data if update.callback_query else None)
+    if data is None:
+        await stale(update, context, person)
+        return
+    lang = person.language
+    if data.action == "l":
+        state = ListState.from_args(data.args)
+        if state is None:
+            await stale(update, context, person)
+            return
+        await answer(update)
+        await _send_list(update, context, person, state, edit=True)
+    elif data.action == "f" and data.args and data.args[0] in ("s", "k", "a"):
+        state = ListState.from_args(data.args[1:])
+        if state is None:
+            await stale(update, context, person)
+            return
+        await answer(update)
+        await show(update, filter_screen(lang, data.args[0], state))
+    elif data.action == "o":
+        inquiry_id = data.int_arg(0)
+        state = ListState.from_args(data.args[1:])
+        if inquiry_id is None or state is None:
+            await stale(update, context, person)
+            return
+        async with context.db() as session:
+            view = await service.staff_view(session, inquiry_id)
+        if view is None:
+            await stale(update, context, person)
+            return
+        await answer(update)
+        await show(update, inquiry_screen(lang, view, state, context.settings.tz))
+    else:
+        await stale(update, context, person)
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    async with context.db() as session:
+        stats = await service.stats(session)
+    await reply(update, stats_screen(person.language, stats))
+
+
+async def export_command(update: Update, context: BotContext) -> None:
+    from bot.inquiry_export import export_rows
+
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    lang = person.language
+    choice = context.args[0].lower().lstrip(".") if context.args else "xlsx"
+    fmt = EXPORT_FORMATS.get(choice)
+    chat = update.effective_chat
+    if fmt is None or chat is None or len(context.args or []) > 1:
+        await reply(update, views.Screen(t(lang, "ia.export_usage")))
+        return
+    tz = context.settings.tz
+    async with context.db() as session:
+        rows = await export_rows(session, tz)
+    data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
+    now = datetime.now(UTC)
+    await chat.send_document(
+        document=data,
+        filename=f"inquiries-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt.value}",
+        caption=t(lang, "ia.export_caption", count=len(rows), time=format_time(now, lang, tz)),
+    )
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("inquiries", inquiries_command, filters=private),
+        CommandHandler("stats", stats_command, filters=private),
+        CommandHandler("export_inquiries", export_command, filters=private),
+        CallbackQueryHandler(on_button, pattern=r"^ia:"),
+    ]

@@ -1,0 +1,234 @@
+"""Queries for enterprise profiles, inquiries and their timelines. No commits here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    OPEN_INQUIRY_STATUSES,
+    BasketItem,
+    EnterpriseProfile,
+    Inquiry,
+    InquiryEvent,
+    InquiryKind,
+    InquiryStatus,
+    Program,
+    ProgramKind,
+    Role,
+    User,
+)
+
+
+async def get_profile(session: AsyncSession, user_id: int) -> EnterpriseProfile | None:
+    return await session.get(EnterpriseProfile, user_id)
+
+
+async def put_profile(session: AsyncSession, profile: EnterpriseProfile) -> EnterpriseProfile:
+    merged = await session.merge(profile)
+    await session.flush()
+    return merged
+
+
+async def open_inquiry_for(session: AsyncSession, user_id: int, program_id: int) -> Inquiry | None:
+    stmt = select(Inquiry).where(
+        Inquiry.user_id == user_id,
+        Inquiry.program_id == program_id,
+        Inquiry.kind == InquiryKind.INTEREST,
+        Inquiry.status.in_(OPEN_INQUIRY_STATUSES),
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def add_inquiry(session: AsyncSession, inquiry: Inquiry) -> Inquiry:
+    session.add(inquiry)
+    await session.flush()
+    return inquiry
+
+
+async def add_event(session: AsyncSession, event: InquiryEvent) -> None:
+    session.add(event)
+    await session.flush()
+
+
+async def get_inquiry(
+    session: AsyncSession, inquiry_id: int, *, lock: bool = False
+) -> Inquiry | None:
+    return await session.get(Inquiry, inquiry_id, with_for_update=lock)
+
+
+async def events_of(
+    session: AsyncSession, inquiry_id: int, *, public_only: bool
+) -> list[InquiryEvent]:
+    stmt = select(InquiryEvent).where(InquiryEvent.inquiry_id == inquiry_id)
+    if public_only:
+        stmt = stmt.where(InquiryEvent.public.is_(True))
+    return list(await session.scalars(stmt.order_by(InquiryEvent.id)))
+
+
+async def inquiries_of(session: AsyncSession, user_id: int, limit: int = 20) -> list[Inquiry]:
+    stmt = (
+        select(Inquiry).where(Inquiry.user_id == user_id).order_by(Inquiry.id.desc()).limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def staff_ids(session: AsyncSession, role: Role) -> list[int]:
+    stmt = select(User.id).where(User.role == role, User.blocked_at.is_(None))
+    return list(await session.scalars(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryFilter:
+    status: InquiryStatus | None = None
+    program_id: int | None = None
+    kind: ProgramKind | None = None
+    older_than: datetime | None = None
+    open_only: bool = False
+
+
+def _filtered(flt: InquiryFilter):  # type: ignore[no-untyped-def]
+    stmt = select(Inquiry).outerjoin(Program, Inquiry.program_id == Program.id)
+    if flt.status is not None:
+        stmt = stmt.where(Inquiry.status == flt.status)
+    if flt.open_only:
+        stmt = stmt.where(Inquiry.status.in_(OPEN_INQUIRY_STATUSES))
+    if flt.program_id is not None:
+        stmt = stmt.where(Inquiry.program_id == flt.program_id)
+    if flt.kind is not None:
+        stmt = stmt.where(Program.kind == flt.kind)
+    if flt.older_than is not None:
+        stmt = stmt.where(Inquiry.created_at <= flt.older_than)
+    return stmt
+
+
+async def list_inquiries(
+    session: AsyncSession, flt: InquiryFilter, offset: int, limit: int
+) -> tuple[list[Inquiry], int]:
+    base = _filtered(flt)
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = await session.scalars(base.order_by(Inquiry.id.desc()).offset(offset).limit(limit))
+    return list(rows), int(total or 0)
+
+
+async def counts_by_status(session: AsyncSession) -> dict[InquiryStatus, int]:
+    stmt = select(Inquiry.status, func.count(Inquiry.id)).group_by(Inquiry.status)
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
+async def counts_by_kind(session: AsyncSession) -> dict[ProgramKind | None, int]:
+    stmt = (
+        select(Program.kind, func.count(Inquiry.id))
+        .select_from(Inquiry)
+        .outerjoin(Program, Inquiry.program_id == Program.id)
+        .group_by(Program.kind)
+    )
+    return {kind: int(n) for kind, n in (await session.execute(stmt)).all()}
+
+
+async def overdue_first_response(
+    session: AsyncSession, created_before: datetime, escalation_below: int
+) -> list[Inquiry]:
+    stmt = select(Inquiry).where(
+        Inquiry.status == InquiryStatus.NEW,
+        Inquiry.first_response_at.is_(None),
+        Inquiry.escalation < escalation_below,
+        Inquiry.created_at <= created_before,
+    )
+    return list(await session.scalars(stmt.order_by(Inquiry.id).limit(500)))
+
+
+async def oldest_untouched(session: AsyncSession, escalation_below: int) -> datetime | None:
+    stmt = select(func.min(Inquiry.created_at)).where(
+        Inquiry.status == InquiryStatus.NEW,
+        Inquiry.first_response_at.is_(None),
+        Inquiry.escalation < escalation_below,
+    )
+    return await session.scalar(stmt)
+
+
+async def forget_user(session: AsyncSession, user_id: int) -> int:
+    """Detach and blank a contact's inquiries (they stay, anonymous), then delete the
+    user row; the profile, drafts and saved searches go with it (ON DELETE CASCADE)."""
+    ids = list(await session.scalars(select(Inquiry.id).where(Inquiry.user_id == user_id)))
+    if ids:
+        await session.execute(
+            update(InquiryEvent)
+            .where(InquiryEvent.inquiry_id.in_(ids), InquiryEvent.actor_id == user_id)
+            .values(text="", actor_id=None)
+        )
+        await session.execute(
+            update(Inquiry).where(Inquiry.id.in_(ids)).values(user_id=None, message="")
+        )
+    await session.execute(delete(EnterpriseProfile).where(EnterpriseProfile.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))
+    return len(ids)
+
+
+async def programs_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Program]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Program).where(Program.id.in_(ids)))
+    return {p.id: p for p in rows}
+
+
+async def basket(session: AsyncSession, user_id: int) -> list[int]:
+    stmt = select(BasketItem.program_id).where(BasketItem.user_id == user_id)
+    return list(await session.scalars(stmt.order_by(BasketItem.added_at, BasketItem.program_id)))
+
+
+async def add_to_basket(session: AsyncSession, user_id: int, program_id: int) -> bool:
+    if await session.get(BasketItem, (user_id, program_id)) is not None:
+        return False
+    session.add(BasketItem(user_id=user_id, program_id=program_id))
+    await session.flush()
+    return True
+
+
+async def clear_basket(session: AsyncSession, user_id: int, program_ids: Sequence[int]) -> None:
+    await session.execute(
+        delete(BasketItem).where(
+            BasketItem.user_id == user_id, BasketItem.program_id.in_(list(program_ids))
+        )
+    )
+
+
+# --- Admin views and exports (bot/inquiry_admin.py, bot/inquiry_export.py) ----------------
+
+
+async def program_by_code(session: AsyncSession, code: str) -> Program | None:
+    return (await session.scalars(select(Program).where(Program.code == code))).first()
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(list(set(ids)))))
+    return {u.id: u for u in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    inquiry: Inquiry
+    program: Program | None
+    profile: EnterpriseProfile | None  # None once the contact used /forget
+    assignee: User | None
+
+
+async def export_inquiries(session: AsyncSession) -> list[ExportRow]:
+    """Every inquiry with its programme, the contact's profile and the assignee, by id."""
+    from sqlalchemy.orm import aliased
+
+    assignee = aliased(User)
+    stmt = (
+        select(Inquiry, Program, EnterpriseProfile, assignee)
+        .outerjoin(Program, Inquiry.program_id == Program.id)
+        .outerjoin(EnterpriseProfile, Inquiry.user_id == EnterpriseProfile.user_id)
+        .outerjoin(assignee, Inquiry.assignee_id == assignee.id)
+        .order_by(Inquiry.id)
+    )
+    return [ExportRow(*row) for row in (await session.execute(stmt)).all()]
