@@ -30,7 +30,13 @@ USER_COMMANDS = (
     "start", "catalog", "search", "my", "ask", "profile", "help", "language", "cancel", "forget",
 )  # fmt: skip
 ADMIN_COMMANDS = (
-    *USER_COMMANDS, "newprogram", "invite", "export", "inquiries", "stats", "export_inquiries"
+    *USER_COMMANDS,
+    "newprogram",
+    "invite",
+    "export",
+    "inquiries",
+    "stats",
+    "export_inquiries",
 )
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
@@ -60,6 +66,10 @@ def build_application(
         if engines:
             start_engines(app)
 
+    async def post_stop(app: PartnerApp) -> None:
+        # Engines stop while the bot can still send: in-flight sends finish cleanly.
+        await stop_engines(app)
+
     async def post_shutdown(app: PartnerApp) -> None:
         await stop_engines(app)
         if app.bot_data.engine is not None:
@@ -75,6 +85,7 @@ def build_application(
         .concurrent_updates(PerUserOrderedProcessor(32))
         .rate_limiter(SendLimiter(settings.send_rate))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

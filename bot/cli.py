@@ -134,6 +134,8 @@ async def _worker(settings: Settings) -> None:
             await app.post_init(app)
         log.info("worker running")
         await stop.wait()
+        if app.post_stop is not None:
+            await app.post_stop(app)
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
 

@@ -6,7 +6,13 @@ import inspect
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot.callbacks import cb
 from bot.forms import Ask, Confirm, Step
@@ -77,7 +83,16 @@ async def _ask(session: AsyncSession, lang: str, step: Ask, title: str, error: s
         last.append(button(lang, "form.skip", cb("f", "skip", field.name)))
     last.append(button(lang, "form.cancel", cb("f", "cancel")))
     rows.append(last)
-    return Screen("\n".join(lines) + error, InlineKeyboardMarkup(rows))
+    text = "\n".join(lines) + error
+    if field.accepts_contact:
+        share = KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)
+        keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
+        return Screen(text, reply_keyboard=keyboard)
+    previous = names.index(field.name) - 1
+    if previous >= 0 and spec.fields[previous].accepts_contact:
+        # The share-contact keyboard must go; a message carries one keyboard only.
+        return Screen(text, reply_keyboard=ReplyKeyboardRemove())
+    return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def change_menu(lang: str, step: Confirm) -> Screen:

@@ -41,7 +41,7 @@ class Ticker:
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
+            except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot.callbacks import cb
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
@@ -20,6 +25,8 @@ class Screen:
     text: str
     keyboard: InlineKeyboardMarkup | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # A reply keyboard (share-contact) or its removal; such a screen is always sent anew.
+    reply_keyboard: ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
 
 
 def button(lang: str, key: str, data: str) -> InlineKeyboardButton:

@@ -3,7 +3,7 @@ answers given by replying to a notification. Staff rights are re-read on every u
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
@@ -108,14 +108,17 @@ async def replied_message(update: Update, context: BotContext) -> None:
     target = message.reply_to_message if message else None
     if message is None or chat is None or target is None or not message.text:
         return
-    async with context.db() as session:
-        row = await outbox_repo.find_by_message(session, chat.id, target.message_id)
-    ref = row.ref if row is not None else None
-    if ref is None or not ref.startswith("inquiry:") or not ref[8:].isdigit():
+    inquiry_id = _inquiry_of_markup(target)
+    if inquiry_id is None:
+        async with context.db() as session:
+            row = await outbox_repo.find_by_message(session, chat.id, target.message_id)
+        ref = row.ref if row is not None else None
+        if ref is not None and ref.startswith("inquiry:") and ref[8:].isdigit():
+            inquiry_id = int(ref[8:])
+    if inquiry_id is None:
         if chat.type == ChatType.PRIVATE:
             await catalog.run_search(update, context, message.text)
         return
-    inquiry_id = int(ref[8:])
     settings = context.settings
     try:
         async with context.db() as session:
@@ -131,6 +134,18 @@ async def replied_message(update: Update, context: BotContext) -> None:
         return
     context.wake_outbox()
     await message.reply_text(t(person.language, key, id=inquiry_id))
+
+
+def _inquiry_of_markup(message: Message) -> int | None:
+    """Our inquiry messages carry their id in their buttons; Telegram copies the replied-to
+    message (buttons included) into the reply, so this needs no lookup and cannot be forged."""
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup else ():
+        for key in row:
+            data = parse(key.callback_data)
+            if data is not None and data.ns in ("iq", "my") and data.int_arg(0) is not None:
+                return data.int_arg(0)
+    return None
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -264,11 +264,14 @@ def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -
 
 
 def stats_screen(lang: str, stats: Stats) -> views.Screen:
+    def line(name: str, count: int) -> str:
+        return t(lang, "ia.stats_line", name=escape(name), count=count)
+
     lines = [t(lang, "ia.stats_title"), "", t(lang, "ia.stats_by_status")]
-    lines += [f"• {escape(status_name(lang, s))}: {n}" for s, n in stats.by_status]
+    lines += [line(status_name(lang, s), n) for s, n in stats.by_status]
     lines += ["", t(lang, "ia.stats_by_kind")]
-    lines += [f"• {escape(kind_name(lang, k))}: {n}" for k, n in stats.by_kind]
-    lines.append(f"• {t(lang, 'ia.stats_general')}: {stats.general}")
+    lines += [line(kind_name(lang, k), n) for k, n in stats.by_kind]
+    lines.append(line(t(lang, "ia.stats_general"), stats.general))
     lines += ["", t(lang, "ia.stats_total", total=stats.total, open=stats.open)]
     return views.Screen("\n".join(lines))
 

@@ -19,7 +19,7 @@ async def reply(update: Update, screen: Screen) -> None:
     await chat.send_message(
         screen.text,
         parse_mode=ParseMode.HTML,
-        reply_markup=screen.keyboard,
+        reply_markup=screen.reply_keyboard or screen.keyboard,
         disable_web_page_preview=True,
     )
 
@@ -27,7 +27,12 @@ async def reply(update: Update, screen: Screen) -> None:
 async def show(update: Update, screen: Screen) -> None:
     """Edit the pressed button's message in place; otherwise send a new message."""
     query = update.callback_query
-    if query is None or query.message is None or not query.message.is_accessible:
+    if (
+        query is None
+        or query.message is None
+        or not query.message.is_accessible
+        or screen.reply_keyboard is not None
+    ):
         await reply(update, screen)
         return
     try:
