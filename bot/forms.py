@@ -28,6 +28,7 @@ class FieldError(Exception):
         self.key, self.values = key, values
 
 
+Save = Callable[[AsyncSession, Person, dict[str, Any], Settings], Awaitable["Saved"]]
 Choices = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[Sequence[tuple[str, str]]]]
 
 
@@ -57,7 +58,7 @@ class FormSpec:
     name: str
     fields: tuple[Field, ...]
     summary: Callable[[str, dict[str, Any]], Awaitable[str] | str]
-    save: Callable[[AsyncSession, Person, dict[str, Any], Settings], Awaitable[Saved]]
+    save: Save
     title: str  # message key
     admin_only: bool = False
     staff_only: bool = False  # teachers and admins

@@ -166,6 +166,12 @@ async def _require_staff(session: AsyncSession, settings: Settings, person: Pers
         raise InquiryError("inquiry.staff_only")
 
 
+async def _program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
+    if inquiry.program_id is None:
+        return None
+    return await programs_repo.get_program(session, inquiry.program_id)
+
+
 def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
     if inquiry.first_response_at is None:
         inquiry.first_response_at = now
@@ -194,10 +200,7 @@ async def staff_reply(
     if inquiry.user_id is not None:
         contact = await users_repo.get_user(session, inquiry.user_id)
         if contact is not None:
-            program = (
-                await programs_repo.get_program(session, inquiry.program_id)
-                if inquiry.program_id else None
-            )  # fmt: skip
+            program = await _program_of(session, inquiry)
             name = staff.first_name if settings.show_staff_names else None
             text_out, keyboard = render.answer_to_contact(
                 contact.language, inquiry, program, body, name
@@ -269,10 +272,7 @@ async def change_status(
     if inquiry.user_id is not None:
         contact = await users_repo.get_user(session, inquiry.user_id)
         if contact is not None:
-            program = (
-                await programs_repo.get_program(session, inquiry.program_id)
-                if inquiry.program_id else None
-            )  # fmt: skip
+            program = await _program_of(session, inquiry)
             await outbox.queue(
                 session, contact.id,
                 outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
@@ -312,9 +312,7 @@ async def staff_view(
     inquiry = await repo.get_inquiry(session, inquiry_id)
     if inquiry is None:
         raise InquiryError("inquiry.gone")
-    program = (
-        await programs_repo.get_program(session, inquiry.program_id) if inquiry.program_id else None
-    )
+    program = await _program_of(session, inquiry)
     return StaffView(inquiry, program)
 
 
@@ -337,9 +335,7 @@ async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Ti
     inquiry = await repo.get_inquiry(session, inquiry_id)
     if inquiry is None or inquiry.user_id != person.id:
         raise InquiryError("inquiry.gone")
-    program = (
-        await programs_repo.get_program(session, inquiry.program_id) if inquiry.program_id else None
-    )
+    program = await _program_of(session, inquiry)
     events = await repo.events_of(session, inquiry.id, public_only=True)
     return Timeline(inquiry, program, events)
 
@@ -361,10 +357,7 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
     queued = 0
     for inquiry in await repo.overdue_first_response(session, now - window, escalation_below=1):
         inquiry.escalation = 1
-        program = (
-            await programs_repo.get_program(session, inquiry.program_id)
-            if inquiry.program_id else None
-        )  # fmt: skip
+        program = await _program_of(session, inquiry)
         owner_id = inquiry.assignee_id or (program.owner_id if program else None)
         targets: list[tuple[int, str]] = []
         if owner_id is not None:
@@ -374,7 +367,9 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
         if not targets:  # nobody owns it: straight to the staff
             targets = await _staff_targets(session, settings)
         for chat_id, lang in targets:
-            text, keyboard = render.first_response_reminder(lang, inquiry, program, settings)
+            text, keyboard = render.overdue_notice(
+                lang, inquiry, program, settings, escalated=False
+            )
             await outbox.queue(
                 session, chat_id, outbox.payload_text(text, keyboard),
                 ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:remind:{chat_id}",
@@ -382,12 +377,9 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
             queued += 1
     for inquiry in await repo.overdue_first_response(session, now - 2 * window, escalation_below=2):
         inquiry.escalation = 2
-        program = (
-            await programs_repo.get_program(session, inquiry.program_id)
-            if inquiry.program_id else None
-        )  # fmt: skip
+        program = await _program_of(session, inquiry)
         for chat_id, lang in await _admin_targets(session, settings):
-            text, keyboard = render.escalation(lang, inquiry, program, settings)
+            text, keyboard = render.overdue_notice(lang, inquiry, program, settings, escalated=True)
             await outbox.queue(
                 session, chat_id, outbox.payload_text(text, keyboard),
                 ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:escalate:{chat_id}",

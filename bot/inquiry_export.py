@@ -8,17 +8,14 @@ they used /forget), never Telegram usernames or anyone's internal user id.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import spreadsheets
 from bot.program_files import FileFormat
 from storage import inquiries as repo
 from storage.models import User
@@ -48,8 +45,6 @@ WIDTHS = {"program_title_zh": 30, "program_title_en": 30, "organization": 28, "m
 # A spreadsheet runs a cell that starts with one of these as a formula. Messages come from
 # outside the college, so in CSV such a cell is prefixed with an apostrophe — unless it is
 # a plain number or phone number ("+86 138 0000 0000"), which no spreadsheet abuses.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_LIKE = re.compile(r"^[+\-]?[\d\s().\-]*$")
 
 
 def detect_format(filename: str) -> FileFormat | None:
@@ -105,64 +100,9 @@ async def export_rows(session: AsyncSession, tz: ZoneInfo) -> list[dict[str, str
 
 def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
     if fmt is FileFormat.CSV:
-        return write_csv(COLUMNS, rows)
+        return spreadsheets.write_csv(COLUMNS, rows)
     if fmt is FileFormat.XLSX:
-        return write_xlsx(COLUMNS, rows, title="inquiries", widths=WIDTHS, numeric=NUMERIC)
+        return spreadsheets.write_xlsx(
+            COLUMNS, rows, title="inquiries", widths=WIDTHS, numeric=NUMERIC
+        )
     raise ValueError(f"inquiries are exported as CSV or XLSX, not {fmt}")
-
-
-# --- Table writers: any columns, every value a string --------------------------------------
-
-
-def _csv_cell(value: str) -> str:
-    if value.startswith(_FORMULA_START) and not _NUMBER_LIKE.match(value):
-        return "'" + value
-    return value
-
-
-def write_csv(columns: Sequence[str], rows: Sequence[Mapping[str, str]]) -> bytes:
-    """UTF-8 with a BOM and CRLF line ends: what Excel opens correctly, Chinese included."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(name, "")) for name in columns])
-    return out.getvalue().encode("utf-8-sig")
-
-
-def write_xlsx(
-    columns: Sequence[str], rows: Sequence[Mapping[str, str]], *, title: str,
-    widths: Mapping[str, int], numeric: frozenset[str] = frozenset(),
-) -> bytes:  # fmt: skip
-    """A single sheet with a bold, frozen header; text stays text (never a formula)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "B2"
-    for row in rows:
-        values: list[Any] = []
-        for name in columns:
-            value = row.get(name, "")
-            if name in numeric and value:
-                values.append(float(value) if "." in value else int(value))
-            else:
-                values.append(value or None)
-        sheet.append(values)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # openpyxl would make "=…" a formula
-                if "\n" in cell.value:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index, name in enumerate(columns, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = widths.get(name, 16)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -157,6 +157,20 @@ INTEREST = forms.register(
 )  # fmt: skip
 
 
+def _message_form(
+    name: str, title: str, prompt: str, save: forms.Save, *, staff_only: bool = False
+) -> FormSpec:
+    """A one-question form whose answer is a message (cut cleanly if very long)."""
+    return FormSpec(
+        name=name,
+        title=title,
+        staff_only=staff_only,
+        fields=(Field("message", prompt, validate.long_text(MESSAGE_LIMIT)),),
+        summary=_message_summary,
+        save=save,
+    )
+
+
 async def save_question(
     session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
 ) -> Saved:
@@ -169,13 +183,7 @@ async def save_question(
 
 
 QUESTION = forms.register(
-    FormSpec(
-        name="question",
-        title="question.form_title",
-        fields=(Field("message", "question.ask", validate.long_text(MESSAGE_LIMIT)),),
-        summary=_message_summary,
-        save=save_question,
-    )
+    _message_form("question", "question.form_title", "question.ask", save_question)
 )
 
 
@@ -189,13 +197,7 @@ async def save_follow_up(
 
 
 FOLLOW_UP = forms.register(
-    FormSpec(
-        name="follow_up",
-        title="followup.form_title",
-        fields=(Field("message", "followup.ask", validate.long_text(MESSAGE_LIMIT)),),
-        summary=_message_summary,
-        save=save_follow_up,
-    )
+    _message_form("follow_up", "followup.form_title", "followup.ask", save_follow_up)
 )
 
 
@@ -209,12 +211,7 @@ async def save_staff_reply(
 
 
 STAFF_REPLY = forms.register(
-    FormSpec(
-        name="staff_reply",
-        title="staffreply.form_title",
-        staff_only=True,
-        fields=(Field("message", "staffreply.ask", validate.long_text(MESSAGE_LIMIT)),),
-        summary=_message_summary,
-        save=save_staff_reply,
+    _message_form(
+        "staff_reply", "staffreply.form_title", "staffreply.ask", save_staff_reply, staff_only=True
     )
 )

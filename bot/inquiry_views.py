@@ -126,23 +126,14 @@ def follow_up_for_staff(
     return t(lang, "inquiry.follow_up", id=inquiry.id, who=who, text=escape(body))
 
 
-def first_response_reminder(
-    lang: str, inquiry: Inquiry, program: Program | None, settings: Settings
+def overdue_notice(
+    lang: str, inquiry: Inquiry, program: Program | None, settings: Settings, *, escalated: bool
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The first-response reminder (to the owner) or its escalation (to the admins)."""
+    hours = settings.first_response_hours * (2 if escalated else 1)
     text = t(
-        lang, "inquiry.remind_owner", id=inquiry.id, title=escape(program_title(lang, program)),
-        hours=f"{settings.first_response_hours:g}",
-        since=format_time(inquiry.created_at, lang, settings.tz),
-    )  # fmt: skip
-    return text, staff_keyboard(lang, inquiry.id)
-
-
-def escalation(
-    lang: str, inquiry: Inquiry, program: Program | None, settings: Settings
-) -> tuple[str, InlineKeyboardMarkup]:
-    text = t(
-        lang, "inquiry.escalated", id=inquiry.id, title=escape(program_title(lang, program)),
-        hours=f"{2 * settings.first_response_hours:g}",
+        lang, "inquiry.escalated" if escalated else "inquiry.remind_owner",
+        id=inquiry.id, title=escape(program_title(lang, program)), hours=f"{hours:g}",
         since=format_time(inquiry.created_at, lang, settings.tz),
     )  # fmt: skip
     return text, staff_keyboard(lang, inquiry.id)

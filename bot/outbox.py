@@ -9,7 +9,6 @@ notification exists exactly when the change that caused it was committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -24,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ExtBot
 
 from bot.ratelimit import BULK
+from bot.scheduler import Ticker
 from storage import outbox as repo
 from storage import users as users_repo
 from storage.models import OutboxMessage, OutboxState, utcnow
@@ -95,38 +95,23 @@ class OutboxSender:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stats = SenderStats()
         self.on_sent = on_sent
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._ticker = Ticker("outbox", self._round, tick=poll)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._ticker.wake()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+        self._ticker.start()
 
     async def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
-            self._task = None
+        await self._ticker.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                sent_any = await self.run_once()
-            except Exception:  # the loop must outlive any one bad moment (db restart…)
-                log.exception("outbox round failed; trying again shortly")
-                sent_any = False
-            if not sent_any and not self._stopping:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+    async def _round(self) -> datetime | None:
+        """One batch; if there was one, straight on to the next (due now), else the
+        ticker waits for a wake-up or the poll interval."""
+        return utcnow() if await self.run_once() else None
 
     async def run_once(self) -> bool:
         """Claim one batch and send it; True if there was anything to send."""

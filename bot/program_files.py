@@ -13,9 +13,10 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
 
 import yaml
+
+from bot import spreadsheets
 
 COLUMNS: tuple[str, ...] = (
     "code",
@@ -243,51 +244,15 @@ def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
 
 
 def _write_csv(rows: Sequence[Mapping[str, str]]) -> bytes:
-    out = io.StringIO(newline="")
-    # Excel's own line ending; cells with commas, quotes or newlines are quoted.
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([row.get(name, "") for name in COLUMNS])
-    # The BOM makes Excel read the file as UTF-8 instead of the system code page.
-    return out.getvalue().encode("utf-8-sig")
+    # No formula guard: the file must import back unchanged.
+    return spreadsheets.write_csv(COLUMNS, rows, guard_formulas=False)
 
 
 def _write_xlsx(rows: Sequence[Mapping[str, str]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "programs"
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "B2"
-    for row in rows:
-        values: list[Any] = []
-        for name in COLUMNS:
-            value = row.get(name, "")
-            if name == "owner_id" and value.isdigit():
-                values.append(int(value))
-            else:
-                values.append(value or None)
-        sheet.append(values)
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                # openpyxl turns any string starting with "=" into a formula; a text
-                # cell must stay text (and not run in the reader's Excel).
-                cell.data_type = "s"
-                if "\n" in cell.value:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
     widths = {"code": 18, "title_zh": 30, "title_en": 36, "summary_zh": 50, "summary_en": 50}
-    for index, name in enumerate(COLUMNS, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = widths.get(name, 16)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return spreadsheets.write_xlsx(
+        COLUMNS, rows, title="programs", widths=widths, numeric=frozenset({"owner_id"})
+    )
 
 
 class _Dumper(yaml.SafeDumper):

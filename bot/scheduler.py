@@ -47,6 +47,7 @@ class Ticker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before the work: a wake-up during it is not lost
             try:
                 next_due = await self.work()
             except Exception:
@@ -55,6 +56,5 @@ class Ticker:
             delay = self.tick
             if next_due is not None:
                 delay = max(0.0, min(delay, (next_due - utcnow()).total_seconds()))
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -334,3 +334,18 @@ async def test_forget_removes_personal_data_keeps_counts(
     assert len(inquiries) == 1
     assert inquiries[0].user_id is None and inquiries[0].message == ""
     assert inquiries[0].status is InquiryStatus.NEW
+
+
+async def test_long_question_is_cut_with_a_note(staffed: BotRunner, tg: FakeTelegram) -> None:
+    contact = tg.user(6009, first_name="Long", language_code="en")
+    await contact.send_and_wait("/ask")
+    confirm = await contact.send_and_wait("很长的问题。" * 1000)  # 6,000 characters
+    assert "(shortened to 3000 characters)" in confirm.text
+    assert len(confirm.raw_text or "") < 4096
+    await contact.press("✅ Save")
+    await contact.expect_message()
+    card = await tg.group(STAFF_CHAT).expect_message(timeout=10)
+    assert len(card.raw_text or "") < 4096
+    async with staffed.sessions() as session:
+        inquiry = await session.scalar(select(Inquiry).where(Inquiry.user_id == 6009))
+    assert inquiry is not None and len(inquiry.message) <= 3002
