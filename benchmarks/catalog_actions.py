@@ -18,7 +18,7 @@ from bot.roles import Person
 from bot.search import search_text_for
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
-from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User
+from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User, utcnow
 
 TARGET_P95_MS = 20.0
 WORDS_EN = ["laboratory", "robotics", "materials", "logistics", "software", "energy", "design"]
@@ -108,6 +108,14 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
 
             return work
 
+        async def search_after_change(session: Any) -> None:
+            # Worst case: a programme changed since the last search, so this process
+            # reloads its copy of the search texts before searching.
+            program = await session.get(Program, some_id)
+            program.updated_at = utcnow()
+            await session.flush()
+            await search("robotics")(session)
+
         actions = {
             "kinds menu": kinds,
             "departments menu": departments,
@@ -117,6 +125,7 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
             "search 'robotics'": search("robotics"),
             "search '智能' (substring)": search("智能"),
             "search, no result": search("quantumgravity"),
+            "search after a change (reload)": search_after_change,
         }
         rows = []
         for name, work in actions.items():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_left
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,12 +119,69 @@ async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
     return Page(ref, items, number, pages, total, prev, nxt, heading)
 
 
+@dataclass
+class _Copy:
+    version: tuple[object, ...]
+    loaded_at: float
+    texts: dict[int, str]  # open programmes only
+    ordered: list[tuple[int, str]]
+
+
+class SearchCache:
+    """The open programmes' search texts, held in this process and checked against the
+    catalog's version (latest change, latest id) on every search.
+
+    A substring test over 10,000 texts in Python takes 2-5 ms, where the same scan in
+    SQL took 11-20 ms (every row's wide record read from disk pages). The version check
+    is two index lookups; after a change only the rows changed since are fetched. Each
+    instance keeps its own copy, so scale-out stays correct; a writer whose clock runs
+    behind could slip past the `updated_at` check, so copies are rebuilt in full after
+    `MAX_AGE` seconds regardless."""
+
+    MAX_AGE = 600.0
+
+    def __init__(self) -> None:
+        self._copies: dict[str, _Copy] = {}
+
+    async def matching_ids(self, session: AsyncSession, words: tuple[str, ...]) -> list[int]:
+        copy = await self._fresh(session)
+        items = copy.ordered
+        for word in words:  # narrow word by word; a plain `in` is the fastest test Python has
+            items = [(pid, text) for pid, text in items if word in text]
+        return [pid for pid, _ in items]
+
+    async def _fresh(self, session: AsyncSession) -> _Copy:
+        key = session.get_bind().engine.url.render_as_string(hide_password=True)
+        version = await repo.catalog_version(session)
+        now = time.monotonic()
+        copy = self._copies.get(key)
+        if copy is not None and copy.version == version and now - copy.loaded_at <= self.MAX_AGE:
+            return copy
+        full = copy is None or now - copy.loaded_at > self.MAX_AGE
+        since = None if full or copy is None else copy.version[0]
+        texts = {} if full or copy is None else dict(copy.texts)
+        for pid, is_open, text in await repo.search_texts_changed_since(
+            session, since if isinstance(since, datetime) else None
+        ):
+            if is_open:
+                texts[pid] = text
+            else:
+                texts.pop(pid, None)
+        copy = _Copy(version, now if full else (copy.loaded_at if copy else now), texts,
+                     sorted(texts.items()))  # fmt: skip
+        self._copies[key] = copy
+        return copy
+
+
+SEARCH_CACHE = SearchCache()
+
+
 async def _search_page(
     session: AsyncSession, ref: ListRef, flt: ProgramFilter,
     heading: tuple[str, dict[str, object]], direction: str, anchor_id: int,
 ) -> Page:  # fmt: skip
     """Search results: one scan yields every matching id; the page is cut from them."""
-    ids = await repo.matching_ids(session, flt.words)
+    ids = await SEARCH_CACHE.matching_ids(session, flt.words)
     position = bisect_left(ids, anchor_id)
     start = max(0, position - PAGE_SIZE) if direction == "b" else position
     if start >= len(ids):

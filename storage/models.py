@@ -151,6 +151,7 @@ class Program(Base):
         Index("ix_programs_status_kind_id", "status", "kind", "id"),
         Index("ix_programs_status_department_id_id", "status", "department_id", "id"),
         Index("ix_programs_owner_id", "owner_id"),
+        Index("ix_programs_updated_at", "updated_at"),  # the search cache's version check
     )
 
 

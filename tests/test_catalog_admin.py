@@ -122,8 +122,13 @@ async def test_edit_close_reopen_and_owner(bot: BotRunner, tg: FakeTelegram) -> 
     assert "Status: closed" in closed.text
     visitor = tg.user(5002, first_name="V", language_code="en")
     assert "closed" in (await visitor.send_and_wait(f"/start p_{lab}")).text
+    # The search (served from each process's copy of the texts) follows the change.
+    hidden = await visitor.send_and_wait("Intelligent Manufacturing Lab")
+    assert "No programme matches" in hidden.text
     await admin.press("✅ Open programme")
     assert "Status: open for cooperation" in (await admin.expect_message()).text
+    found = await visitor.send_and_wait("intelligent manufacturing lab")
+    assert found.button_labels()[0] == "Intelligent Manufacturing Lab"
 
     await admin.press("👤 Owner")
     await admin.expect_message()
