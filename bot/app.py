@@ -10,7 +10,7 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Up
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import inquiries, logs
+from bot import inquiries, logs, next_steps
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
@@ -27,10 +27,12 @@ log = logging.getLogger(__name__)
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
 USER_COMMANDS = (
-    "start", "catalog", "search", "my", "ask", "profile", "help", "language", "cancel", "forget",
+    "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
+    "language", "cancel", "forget",
 )  # fmt: skip
 ADMIN_COMMANDS = (
     *USER_COMMANDS,
+    "overdue",
     "newprogram",
     "invite",
     "export",
@@ -115,9 +117,33 @@ def start_engines(app: PartnerApp) -> None:
             outbox.wake()
         return next_due
 
-    ticker = Ticker("first-response", first_response, tick=settings.safety_tick_seconds)
-    ticker.start()
-    runtime.tickers.append(ticker)
+    async def reminders() -> datetime | None:
+        while True:  # drain everything due, a batch per transaction
+            async with sessions() as session, session.begin():
+                queued = await next_steps.dispatch_due(session, settings, utcnow())
+            if queued:
+                outbox.wake()
+            if queued < next_steps.DISPATCH_BATCH:
+                break
+        async with sessions() as session:
+            return await next_steps.next_due_at(session)
+
+    async def digests() -> datetime | None:
+        now = utcnow()
+        async with sessions() as session, session.begin():
+            queued = await next_steps.send_digests(session, settings, now)
+        if queued:
+            outbox.wake()
+        return await next_steps.next_digest_at(settings, now)
+
+    for name, work in (
+        ("first-response", first_response),
+        ("reminders", reminders),
+        ("digests", digests),
+    ):
+        ticker = Ticker(name, work, tick=settings.safety_tick_seconds)
+        ticker.start()
+        runtime.tickers.append(ticker)
 
 
 async def stop_engines(app: PartnerApp) -> None:
@@ -145,6 +171,7 @@ def register_handlers(app: PartnerApp) -> None:
         start,
     )
     from handlers import inquiries as inquiries_handlers
+    from handlers import next_steps as next_steps_handlers
 
     # Group -1: who is this, and is this a chat we talk in? Stops foreign updates.
     app.add_handlers(people.handlers(), group=-1)
@@ -161,6 +188,7 @@ def register_handlers(app: PartnerApp) -> None:
             *catalog_admin.handlers(),
             *forms.handlers(),
             *interest.handlers(),
+            *next_steps_handlers.handlers(),
             *inquiries_handlers.handlers(),
             *admin.handlers(),
             *program_files.handlers(),

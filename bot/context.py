@@ -60,10 +60,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
             raise RuntimeError("update reached a feature handler without a recognized sender")
         return self.person
 
-    def wake_outbox(self) -> None:
-        """Call after committing queued messages, so they go out now, not at the next poll."""
+    def wake_engines(self) -> None:
+        """Call after committing queued messages or new reminders, so the engines look now
+        rather than at their next tick."""
         if self.bot_data.outbox is not None:
             self.bot_data.outbox.wake()
+        for ticker in self.bot_data.tickers:
+            ticker.wake()
 
     @property
     def lang(self) -> str:

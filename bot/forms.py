@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +35,15 @@ Choices = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[Sequence[tuple
 
 
 @dataclass(frozen=True)
+class ParseContext:
+    """What a parser may need besides the text: the time, the zone and the language."""
+
+    now: datetime
+    tz: ZoneInfo
+    lang: str
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     prompt: str  # message key
@@ -41,6 +52,7 @@ class Field:
     choices: Choices | None = None  # buttons (label, value)
     free_text: bool = False  # with choices: typed text is also accepted (through parse)
     accepts_contact: bool = False
+    parse_in: Callable[[str, ParseContext], Any] | None = None  # a parser that needs context
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,7 @@ async def current(session: AsyncSession, user_id: int) -> Step | None:
 
 async def give(
     session: AsyncSession, user_id: int, *, text: str | None = None, choice: str | None = None,
-    expected_step: str | None = None,
+    expected_step: str | None = None, ctx: ParseContext | None = None,
 ) -> Step | None:  # fmt: skip
     """Answer the current question with typed text or a button's value."""
     draft = await repo.get_draft(session, user_id)
@@ -153,10 +165,12 @@ async def give(
         elif choice is not None:
             if current_field.choices is None:
                 return None
-            allowed = {value for _, value in await current_field.choices(session, "en", data)}
-            if choice not in allowed:
+            options = await current_field.choices(session, ctx.lang if ctx else "en", data)
+            labels = {value: label for label, value in options}
+            if choice not in labels:
                 return None
             data[current_field.name] = choice
+            data[f"_{current_field.name}_label"] = labels[choice]  # for the check screen
         else:
             if current_field.choices is not None and not current_field.free_text:
                 raise FieldError("form.use_buttons")
@@ -165,6 +179,10 @@ async def give(
                 raise FieldError("form.required")
             if current_field.optional and value == "-":
                 data.pop(current_field.name, None)
+            elif current_field.parse_in is not None:
+                if ctx is None:
+                    raise FieldError("form.required")
+                data[current_field.name] = current_field.parse_in(value, ctx)
             else:
                 data[current_field.name] = current_field.parse(value)
     except FieldError as error:

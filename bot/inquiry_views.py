@@ -47,7 +47,10 @@ def staff_keyboard(lang: str, inquiry_id: int) -> InlineKeyboardMarkup:
                 button(lang, "inquiry.assign_me", cb("iq", "assign", inquiry_id)),
                 button(lang, "inquiry.status_btn", cb("iq", "status", inquiry_id)),
             ],
-            [button(lang, "inquiry.reply_btn", cb("iq", "reply", inquiry_id))],
+            [
+                button(lang, "inquiry.reply_btn", cb("iq", "reply", inquiry_id)),
+                button(lang, "step.add_btn", cb("iq", "step", inquiry_id)),
+            ],
         ]
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,31 @@ class Settings(BaseSettings):
     first_response_hours: float = Field(default=24, gt=0, le=24 * 30)
     show_staff_names: bool = False
     safety_tick_seconds: float = Field(default=30, gt=0, le=3600)
+    reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(days=1),
+        timedelta(hours=1),
+    )
+    overdue_reminder_limit: int = Field(default=7, ge=0, le=60)
+    digest_time: time = time(8, 30)
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(parse_duration(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _clock(cls, value: object) -> object:
+        if isinstance(value, str):
+            hours, sep, minutes = value.strip().partition(":")
+            if not (sep and hours.isdigit() and minutes.isdigit()):
+                raise ValueError("expected HH:MM, e.g. 08:30")
+            if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+                raise ValueError("expected HH:MM, e.g. 08:30")
+            return time(int(hours), int(minutes))
+        return value
 
     @field_validator("bot_token")
     @classmethod
@@ -121,6 +147,19 @@ class Settings(BaseSettings):
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return None
         return Path(url.database)
+
+
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'1d', '1h', '30m', '2w' → a timedelta (for REMINDER_OFFSETS)."""
+    value = text.strip().lower()
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number) :]
+    if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+        raise ValueError(f"not a duration like 1d, 1h or 30m: {text.strip()!r}")
+    return timedelta(seconds=int(number) * _UNITS[unit])
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -26,7 +26,7 @@ from bot.i18n import t
 from bot.roles import Person, current_role
 from handlers import catalog
 from handlers.render import answer, reply, show
-from storage.models import Role
+from storage.models import Role, utcnow
 
 
 async def _allowed(context: BotContext, person: Person, spec: FormSpec | None) -> bool:
@@ -69,7 +69,8 @@ async def form_input(update: Update, context: BotContext) -> None:
             if step is not None:
                 step = _with_error(step, "form.text_please")
         else:
-            step = await forms.give(session, person.id, text=text)
+            ctx = forms.ParseContext(utcnow(), context.settings.tz, person.language)
+            step = await forms.give(session, person.id, text=text, ctx=ctx)
         screen = await form_views.render(session, person.language, step) if step else None
     if screen is not None:
         await reply(update, screen)
@@ -114,8 +115,9 @@ async def form_button(update: Update, context: BotContext) -> None:
     step: Step | None
     async with context.db() as session:
         if data.action == "pick" and len(data.args) == 2:
+            ctx = forms.ParseContext(utcnow(), context.settings.tz, lang)
             step = await forms.give(
-                session, person.id, choice=data.args[1], expected_step=data.args[0]
+                session, person.id, choice=data.args[1], expected_step=data.args[0], ctx=ctx
             )
         elif data.action == "skip" and data.args:
             step = await forms.give(
@@ -165,7 +167,7 @@ async def _save(update: Update, context: BotContext, person: Person) -> None:
 async def after_save(update: Update, context: BotContext, person: Person, saved: Saved) -> None:
     """Echo what was saved; features that own the form may show more (the catalog shows
     the programme's card)."""
-    context.wake_outbox()  # a save may have queued notifications
+    context.wake_engines()  # a save may have queued notifications
     values = {k: escape(str(v)) for k, v in saved.values.items()}
     text = saved.html if saved.html is not None else t(person.language, saved.key, **values)
     await show(update, views.Screen(text))

@@ -8,10 +8,11 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot import inquiries, inquiry_forms, views
+from bot import form_views, forms, inquiries, inquiry_forms, step_forms, views
 from bot import inquiry_views as iviews
 from bot.callbacks import parse
 from bot.context import BotContext
+from bot.forms import FormSpec
 from bot.i18n import t
 from bot.inquiries import InquiryError
 from bot.roles import Person
@@ -50,7 +51,7 @@ async def staff_button(update: Update, context: BotContext) -> None:
                 await inquiries.change_status(
                     session, settings, person, inquiry_id, InquiryStatus(value)
                 )
-            context.wake_outbox()
+            context.wake_engines()
             await answer(
                 update,
                 t(
@@ -60,10 +61,18 @@ async def staff_button(update: Update, context: BotContext) -> None:
                 ),
             )
             await query.edit_message_reply_markup(iviews.staff_keyboard(lang, inquiry_id))
-        elif data.action == "reply":
+        elif data.action in ("reply", "step"):
             async with context.db() as session:
                 await inquiries.staff_view(session, settings, person, inquiry_id)
-            await _reply_in_private(update, context, person, inquiry_id)
+            if data.action == "reply":
+                await form_in_private(
+                    update, context, person, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
+                )
+            else:
+                await form_in_private(
+                    update, context, person, step_forms.NEW_STEP,
+                    {"inquiry_id": inquiry_id, "actor_id": person.id},
+                )  # fmt: skip
         else:
             raise InquiryError("button.stale")
     except InquiryError as refusal:
@@ -71,23 +80,17 @@ async def staff_button(update: Update, context: BotContext) -> None:
         await answer(update, t(lang, key), alert=True)
 
 
-async def _reply_in_private(
-    update: Update, context: BotContext, person: Person, inquiry_id: int
+async def form_in_private(
+    update: Update, context: BotContext, person: Person, spec: FormSpec, data: dict[str, object]
 ) -> None:
-    """The answer is typed in the staff member's private chat (forms live there)."""
+    """Forms are answered in the staff member's private chat, wherever the button was."""
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
         await answer(update)
-        await begin_form(
-            update, context, person, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
-        )
+        await begin_form(update, context, person, spec, data)
         return
     async with context.db() as session:
-        from bot import form_views, forms
-
-        step = await forms.begin(
-            session, person.id, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
-        )
+        step = await forms.begin(session, person.id, spec, data)
         screen = await form_views.render(session, person.language, step)
     try:
         await context.bot.send_message(person.id, screen.text, reply_markup=screen.keyboard)
@@ -132,7 +135,7 @@ async def replied_message(update: Update, context: BotContext) -> None:
         if chat.type == ChatType.PRIVATE or refusal.key != "inquiry.staff_only":
             await reply(update, views.Screen(t(person.language, refusal.key)))
         return
-    context.wake_outbox()
+    context.wake_engines()
     await message.reply_text(t(person.language, key, id=inquiry_id))
 
 

@@ -320,3 +320,76 @@ class BasketItem(Base):
         ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StepStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class NextStep(Base):
+    """An agreed next step on an inquiry: what, who, by when."""
+
+    __tablename__ = "next_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiries.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[StepStatus] = mapped_column(
+        _enum(StepStatus, "step_status"), default=StepStatus.OPEN
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_next_steps_owner_status_due", "owner_id", "status", "due_at"),
+        Index("ix_next_steps_inquiry_id", "inquiry_id"),
+        Index("ix_next_steps_status_due", "status", "due_at"),
+    )
+
+
+class ReminderState(enum.StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"  # handed to the outbox (which delivers it at least once)
+    MERGED = "merged"  # fell due together with a later one of its step: said in that one
+    CANCELLED = "cancelled"
+
+
+class Reminder(Base):
+    """One reminder of a next step; the database is the truth for what is due."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("next_steps.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # before:<seconds> | due | overdue:<n> | snooze
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[ReminderState] = mapped_column(
+        _enum(ReminderState, "reminder_state"), default=ReminderState.PENDING
+    )
+    late: Mapped[bool] = mapped_column(default=False)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outbox_id: Mapped[int | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_reminders_state_due_at", "state", "due_at"),
+        Index("ix_reminders_step_id", "step_id"),
+    )
+
+
+class EngineMark(Base):
+    """Once-only work (a day's digest, a week's overview): the first instance to insert
+    the key does it; everyone else sees the key and does nothing."""
+
+    __tablename__ = "engine_marks"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

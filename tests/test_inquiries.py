@@ -104,7 +104,12 @@ async def test_profile_then_interest_notifies_owner_and_staff(
     assert "We need <b>robots</b> & vision AI" in card.text
     staff_card = await tg.group(STAFF_CHAT).expect_message(timeout=10)
     assert "New interest" in staff_card.text
-    assert staff_card.button_labels() == ["🙋 Assign to me", "📋 Status…", "💬 Reply"]
+    assert staff_card.button_labels() == [
+        "🙋 Assign to me",
+        "📋 Status…",
+        "💬 Reply",
+        "➕ Next step",
+    ]
 
     async with staffed.sessions() as session:
         profile = await session.get(EnterpriseProfile, 6001)

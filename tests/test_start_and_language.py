@@ -113,12 +113,13 @@ async def test_commands_registered_in_both_languages(bot: BotRunner, tg: FakeTel
     english = tg.commands[("default", None)]
     chinese = tg.commands[("default", "zh")]
     expected = [
-        "start", "catalog", "search", "my", "ask", "profile", "help", "language", "cancel", "forget"
+        "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
+        "language", "cancel", "forget",
     ]  # fmt: skip
     assert [c["command"] for c in english] == expected
     assert [c["command"] for c in chinese] == expected
-    assert english[7]["description"] == "Choose English or Chinese"
-    assert chinese[7]["description"] == "选择语言"
+    assert english[9]["description"] == "Choose English or Chinese"
+    assert chinese[9]["description"] == "选择语言"
 
 
 async def test_foreign_groups_are_ignored(bot: BotRunner, tg: FakeTelegram) -> None:
