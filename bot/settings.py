@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
-    send_rate: float = Field(default=25.0, gt=0, le=30)
+    # Telegram allows about 30/s; up to 1000 is accepted for a local test server only.
+    send_rate: float = Field(default=25.0, gt=0, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     first_response_hours: float = Field(default=24, gt=0, le=24 * 30)
