@@ -21,6 +21,10 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     if chat.type != ChatType.PRIVATE and chat.id != context.settings.staff_chat_id:
         raise ApplicationHandlerStop
+    # Editing a sent message does not send it again: a command, an answer or a reply was
+    # handled when it arrived, so edits are ignored on purpose.
+    if update.edited_message is not None:
+        raise ApplicationHandlerStop
     settings = context.settings
     async with context.db() as session:
         context.person = await recognize(

@@ -128,3 +128,13 @@ async def test_foreign_groups_are_ignored(bot: BotRunner, tg: FakeTelegram) -> N
     await group.send(grace, "/start")
     await grace.send_and_wait("/start")  # the next private reply proves the group update passed
     assert tg.chat(-100777) == []
+
+
+async def test_edited_messages_are_ignored(bot: BotRunner, tg: FakeTelegram) -> None:
+    ivy = tg.user(1010, first_name="Ivy", language_code="en")
+    await ivy.send_and_wait("/help")
+    await ivy.edit_last_text("/start")
+    # The next reply belongs to the next message, not to the edit.
+    reply = await ivy.send_and_wait("/language")
+    assert "Choose your language" in reply.text
+    assert len(tg.chat(1010)) == 2
