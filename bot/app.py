@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import inquiries, logs, next_steps
+from bot import broadcast_views, broadcasts, inquiries, logs, next_steps
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
@@ -18,6 +18,8 @@ from bot.ratelimit import SendLimiter
 from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.updates import PerUserOrderedProcessor
+from storage import broadcasts as broadcast_repo
+from storage import users as users_repo
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import utcnow
@@ -28,11 +30,13 @@ PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
 USER_COMMANDS = (
     "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-    "language", "cancel", "forget",
+    "language", "cancel", "forget", "unsubscribe",
 )  # fmt: skip
 ADMIN_COMMANDS = (
     *USER_COMMANDS,
     "overdue",
+    "broadcast",
+    "broadcasts",
     "newprogram",
     "invite",
     "export",
@@ -98,12 +102,22 @@ def build_application(
     return app
 
 
+def runtime_settings_of(app: PartnerApp) -> Settings:
+    settings = app.bot_data.settings
+    if settings is None:
+        raise RuntimeError("settings are not loaded")
+    return settings
+
+
 def start_engines(app: PartnerApp) -> None:
     """The parts that outlive one update: the outbox sender."""
     runtime = app.bot_data
     if runtime.sessions is None:
         raise RuntimeError("database is not open")
-    runtime.outbox = OutboxSender(app.bot, runtime.sessions)
+    # About two seconds of sending per claim: a paused or cancelled broadcast stops
+    # within that, and a crash repeats at most that many sends.
+    batch = max(1, min(50, int(runtime_settings_of(app).send_rate * 2)))
+    runtime.outbox = OutboxSender(app.bot, runtime.sessions, batch=batch)
     runtime.outbox.start()
     runtime.outbox.wake()  # whatever was queued while we were down goes out now
     settings, sessions, outbox = runtime.settings, runtime.sessions, runtime.outbox
@@ -136,14 +150,71 @@ def start_engines(app: PartnerApp) -> None:
             outbox.wake()
         return await next_steps.next_digest_at(settings, now)
 
+    bot = app.bot
+    last_edit: dict[int, datetime] = {}
+
+    async def announcements() -> datetime | None:
+        now = utcnow()
+        async with sessions() as session, session.begin():
+            reports = await broadcasts.tick(session, settings, runtime.bot_username, now)
+            chats = {r.broadcast.id: await _progress_chat(session, r.broadcast) for r in reports}
+        if reports:
+            outbox.wake()
+        for report in reports:
+            target = chats.get(report.broadcast.id)
+            last = last_edit.get(report.broadcast.id)
+            if target is None or (
+                not report.finished and last is not None and now - last < PROGRESS_EVERY
+            ):
+                continue
+            last_edit[report.broadcast.id] = now
+            # Read again right before editing: an admin may have paused it meanwhile.
+            async with sessions() as session:
+                fresh = await broadcast_repo.get(session, report.broadcast.id)
+                if fresh is None:
+                    continue
+                latest = await broadcasts.progress(session, fresh, utcnow())
+            await _edit_progress(bot, target, latest, settings, now)
+        if any(not r.finished for r in reports):
+            return now + PROGRESS_EVERY
+        async with sessions() as session:
+            return await broadcast_repo.next_scheduled_at(session)
+
     for name, work in (
         ("first-response", first_response),
         ("reminders", reminders),
         ("digests", digests),
+        ("broadcasts", announcements),
     ):
         ticker = Ticker(name, work, tick=settings.safety_tick_seconds)
         ticker.start()
         runtime.tickers.append(ticker)
+
+
+PROGRESS_EVERY = timedelta(seconds=3)  # live progress edits, at most this often
+
+
+async def _progress_chat(session: Any, broadcast: Any) -> tuple[int, int, str] | None:
+    if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+        return None
+    author = (
+        await users_repo.get_user(session, broadcast.author_id) if broadcast.author_id else None
+    )
+    lang = author.language if author else "en"
+    return broadcast.progress_chat_id, broadcast.progress_message_id, lang
+
+
+async def _edit_progress(
+    bot: Any, target: tuple[int, int, str], report: Any, settings: Settings, now: datetime
+) -> None:
+    chat_id, message_id, lang = target
+    screen = broadcast_views.progress(lang, report, settings, now)
+    try:
+        await bot.edit_message_text(
+            screen.text, chat_id=chat_id, message_id=message_id, reply_markup=screen.keyboard
+        )
+    except TelegramError as exc:  # "not modified" and the like: the next tick tries again
+        log.debug("progress edit skipped: %s", exc)
 
 
 async def stop_engines(app: PartnerApp) -> None:
@@ -158,6 +229,7 @@ async def stop_engines(app: PartnerApp) -> None:
 def register_handlers(app: PartnerApp) -> None:
     from handlers import (
         admin,
+        broadcast,
         catalog,
         catalog_admin,
         errors,
@@ -189,6 +261,7 @@ def register_handlers(app: PartnerApp) -> None:
             *forms.handlers(),
             *interest.handlers(),
             *next_steps_handlers.handlers(),
+            *broadcast.handlers(),
             *inquiries_handlers.handlers(),
             *admin.handlers(),
             *program_files.handlers(),

@@ -52,6 +52,7 @@ class Field:
     choices: Choices | None = None  # buttons (label, value)
     free_text: bool = False  # with choices: typed text is also accepted (through parse)
     accepts_contact: bool = False
+    accepts_media: bool = False  # a photo or document answers it ({"kind", "file_id"})
     parse_in: Callable[[str, ParseContext], Any] | None = None  # a parser that needs context
 
 
@@ -60,6 +61,7 @@ class Saved:
     key: str
     values: dict[str, object] = field(default_factory=dict)
     program_id: int | None = None  # show this programme's card after the message
+    broadcast_id: int | None = None  # a broadcast draft: preview it and offer to send
     html: str | None = None  # a ready (escaped) text to show instead of `key`
     then_form: str | None = None  # a form to start right after (e.g. interest after profile)
     then_data: dict[str, Any] = field(default_factory=dict)
@@ -145,6 +147,7 @@ async def current(session: AsyncSession, user_id: int) -> Step | None:
 async def give(
     session: AsyncSession, user_id: int, *, text: str | None = None, choice: str | None = None,
     expected_step: str | None = None, ctx: ParseContext | None = None,
+    media: dict[str, str] | None = None,
 ) -> Step | None:  # fmt: skip
     """Answer the current question with typed text or a button's value."""
     draft = await repo.get_draft(session, user_id)
@@ -158,7 +161,11 @@ async def give(
     if current_field is None:
         return _step(spec, draft.step, data, None)
     try:
-        if choice == SKIP:
+        if media is not None:
+            if not current_field.accepts_media:
+                raise FieldError("form.text_please")
+            data[current_field.name] = media
+        elif choice == SKIP:
             if not current_field.optional:
                 raise FieldError("form.required")
             data.pop(current_field.name, None)

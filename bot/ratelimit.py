@@ -5,7 +5,8 @@
   bulk sends (outbox: notifications, reminders, broadcasts), so the bot stays
   responsive while a broadcast runs; both share the one overall budget.
 - Bulk sends also keep 1 per second per private chat and 20 per minute per group.
-- 429 (RetryAfter) pauses every send for the time Telegram asks, then retries.
+- 429 (RetryAfter): the chat it came from waits the time Telegram asks (everything waits
+  when it looks like the bot's overall limit), then the send is retried.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SendLimiter(BaseRateLimiter[str]):
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int | str, float] = {}
+        self._recent_floods: list[tuple[float, int | str | None]] = []
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -75,17 +77,14 @@ class SendLimiter(BaseRateLimiter[str]):
         bulk = rate_limit_args == BULK
         chat_id = data.get("chat_id")
         for attempt in range(MAX_RETRIES + 1):
-            if bulk and chat_id is not None:
-                await self._chat_turn(chat_id)
+            if chat_id is not None:
+                await self._chat_turn(chat_id, paced=bulk)
             await self._slot(QUEUED if bulk else INTERACTIVE)
             try:
                 result = await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.retry_after_seen += 1
-                delay = _seconds(exc.retry_after)
-                loop = asyncio.get_running_loop()
-                self._paused_until = max(self._paused_until, loop.time() + delay + 0.1)
-                log.warning("Telegram asked us to wait %.1f s (%s)", delay, endpoint)
+                self._flood(chat_id, _seconds(exc.retry_after), endpoint)
                 if attempt == MAX_RETRIES:
                     raise
                 continue
@@ -93,13 +92,32 @@ class SendLimiter(BaseRateLimiter[str]):
             return result
         raise AssertionError("unreachable")
 
-    async def _chat_turn(self, chat_id: int | str) -> None:
+    def _flood(self, chat_id: int | str | None, delay: float, endpoint: str) -> None:
+        """Telegram's 429 does not say whether one chat or the whole bot went too fast.
+        One chat: only that chat waits (a busy admin conversation must not stall a
+        broadcast). Two chats within a couple of seconds, or no chat: everything waits."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        until = now + delay + 0.1
+        self._recent_floods = [(t, c) for t, c in self._recent_floods if now - t < 2.0]
+        others = any(c != chat_id for _, c in self._recent_floods)
+        self._recent_floods.append((now, chat_id))
+        if chat_id is not None:
+            self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), until)
+        if chat_id is None or others:
+            self._paused_until = max(self._paused_until, until)
+        log.warning("Telegram asked us to wait %.1f s (%s)", delay, endpoint)
+
+    async def _chat_turn(self, chat_id: int | str, *, paced: bool) -> None:
+        """Wait for this chat's turn: bulk sends keep Telegram's per-chat spacing; replies
+        only wait out a flood pause of their chat."""
         loop = asyncio.get_running_loop()
         is_group = isinstance(chat_id, str) or int(chat_id) < 0
-        spacing = GROUP_CHAT_INTERVAL if is_group else PRIVATE_CHAT_INTERVAL
+        spacing = (GROUP_CHAT_INTERVAL if is_group else PRIVATE_CHAT_INTERVAL) if paced else 0.0
         now = loop.time()
         turn = max(now, self._chat_next.get(chat_id, 0.0))
-        self._chat_next[chat_id] = turn + spacing
+        if paced or turn > now:
+            self._chat_next[chat_id] = turn + spacing
         if len(self._chat_next) > 50_000:  # forget chats whose turn is long past
             self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
         if turn > now:

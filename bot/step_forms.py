@@ -32,6 +32,11 @@ def _when(text: str, ctx: ParseContext) -> dict[str, str]:
     }
 
 
+def when_field(name: str, prompt: str) -> Field:
+    """A field that takes a naturally typed time and keeps how it was understood."""
+    return Field(name, prompt, parse_in=_when)
+
+
 async def _owner_choices(
     session: AsyncSession, lang: str, data: dict[str, Any]
 ) -> Sequence[tuple[str, str]]:
@@ -101,7 +106,7 @@ NEW_STEP = forms.register(
         fields=(
             Field("title", "step.ask_title", short_text(300)),
             Field("owner", "step.ask_owner", choices=_owner_choices),
-            Field("due", "step.ask_due", parse_in=_when),
+            when_field("due", "step.ask_due"),
             Field("note", "step.ask_note", long_text(1000), optional=True),
         ),
         summary=_summary,
@@ -123,7 +128,7 @@ MOVE_STEP = forms.register(
     FormSpec(
         name="step_move",
         title="step.move_title",
-        fields=(Field("due", "step.ask_due", parse_in=_when),),
+        fields=(when_field("due", "step.ask_due"),),
         summary=_summary,
         save=save_move,
     )

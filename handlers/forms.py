@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from html import escape
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -63,8 +63,11 @@ async def form_input(update: Update, context: BotContext) -> None:
     text = message.text if message is not None else None
     if message is not None and message.contact is not None:
         text = message.contact.phone_number
+    media = _media_of(message)
     async with context.db() as session:
-        if text is None:  # a sticker, photo… where an answer is expected
+        if media is not None:
+            step = await forms.give(session, person.id, media=media)
+        elif text is None:  # a sticker, a voice note… where an answer is expected
             step = await forms.current(session, person.id)
             if step is not None:
                 step = _with_error(step, "form.text_please")
@@ -75,6 +78,16 @@ async def form_input(update: Update, context: BotContext) -> None:
     if screen is not None:
         await reply(update, screen)
     raise ApplicationHandlerStop
+
+
+def _media_of(message: Message | None) -> dict[str, str] | None:
+    if message is None:
+        return None
+    if message.photo:
+        return {"kind": "photo", "file_id": message.photo[-1].file_id}
+    if message.document is not None:
+        return {"kind": "document", "file_id": message.document.file_id}
+    return None
 
 
 def _with_error(step: Step, key: str) -> Step:
@@ -173,6 +186,10 @@ async def after_save(update: Update, context: BotContext, person: Person, saved:
     await show(update, views.Screen(text))
     if saved.program_id is not None:
         await catalog.send_card(update, context, person, saved.program_id)
+    if saved.broadcast_id is not None:
+        from handlers import broadcast  # it starts forms through this module, so import late
+
+        await broadcast.show_preview(update, context, person, saved.broadcast_id)
     spec = forms.FORMS.get(saved.then_form) if saved.then_form else None
     if spec is not None:
         await begin_form(update, context, person, spec, saved.then_data)

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from bot.calendar_file import CalendarItem, steps_to_ics
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import inquiries, next_steps, step_forms, views
 from bot import inquiry_views as iviews
 from bot import step_views as render
+from bot.calendar_file import CalendarItem, steps_to_ics
 from bot.callbacks import parse
 from bot.context import BotContext
 from bot.i18n import format_time, t

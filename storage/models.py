@@ -189,6 +189,7 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"  # gave up after bounded retries; the error is kept
     BLOCKED = "blocked"  # the recipient blocked the bot (403)
     CANCELLED = "cancelled"
+    HELD = "held"  # a paused broadcast's delivery, waiting to be resumed
 
 
 class OutboxMessage(Base):
@@ -393,3 +394,42 @@ class EngineMark(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BroadcastStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class Broadcast(Base):
+    """An announcement. Its deliveries are outbox rows (ref "broadcast:<id>", one per
+    recipient by dedupe key), so they share the outbox's crash safety and rate limit."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(10))  # photo | document
+    media_file_id: Mapped[str | None] = mapped_column(String(200))
+    button_text: Mapped[str | None] = mapped_column(String(64))
+    button_url: Mapped[str | None] = mapped_column(String(300))
+    segment: Mapped[str] = mapped_column(String(60))
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    total: Mapped[int] = mapped_column(default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),)

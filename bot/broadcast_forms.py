@@ -1,0 +1,94 @@
+"""The compose form (/broadcast) and the form that schedules a draft."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from typing import Any, NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import broadcasts, forms
+from bot.forms import Field, FormSpec, Saved
+from bot.i18n import t
+from bot.roles import Person
+from bot.settings import Settings
+from bot.step_forms import when_field
+from storage import broadcasts as repo
+
+
+async def _audience_choices(
+    session: AsyncSession, lang: str, _data: dict[str, Any]
+) -> Sequence[tuple[str, str]]:
+    out = []
+    for segment in broadcasts.SEGMENTS:
+        n = await repo.count_audience(session, segment)
+        out.append((f"{broadcasts.segment_label(lang, segment)} ({n})", segment))
+    return out
+
+
+def _media_only(_text: str) -> NoReturn:
+    raise forms.FieldError("bc.media_please")
+
+
+def _summary(lang: str, data: dict[str, Any]) -> str:
+    lines = [t(lang, "bc.sum_text", text=escape(str(data.get("text", ""))[:500]))]
+    media = data.get("media")
+    if isinstance(media, dict):
+        lines.append(t(lang, "bc.sum_media", kind=t(lang, f"bc.media_{media['kind']}")))
+    button = data.get("button")
+    if isinstance(button, dict):
+        target = button.get("url") or f"p_{button.get('program')}"
+        lines.append(t(lang, "bc.sum_button", text=escape(button["text"]), target=escape(target)))
+    if data.get("audience"):
+        label = data.get("_audience_label") or data["audience"]
+        lines.append(t(lang, "bc.sum_audience", audience=escape(str(label))))
+    if isinstance(data.get("due"), dict):
+        lines.append(t(lang, "step.understood", typed=escape(data["due"]["typed"]),
+                       shown=escape(data["due"]["shown"])))  # fmt: skip
+    return "\n".join(lines)
+
+
+async def save_draft(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    draft = await broadcasts.create_draft(session, settings, person, data)
+    return Saved("bc.draft_saved", {"id": draft.id}, broadcast_id=draft.id)
+
+
+COMPOSE = forms.register(
+    FormSpec(
+        name="broadcast",
+        title="bc.form_title",
+        admin_only=True,
+        fields=(
+            Field("text", "bc.ask_text", broadcasts.check_html),
+            Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True),
+            Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
+            Field("audience", "bc.ask_audience", choices=_audience_choices),
+        ),
+        summary=_summary,
+        save=save_draft,
+    )
+)  # fmt: skip
+
+
+async def save_schedule(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    at = datetime.fromisoformat(data["due"]["at"])
+    broadcast = await broadcasts.schedule(session, settings, person, int(data["broadcast_id"]), at)
+    return Saved("bc.scheduled_saved", {"id": broadcast.id, "time": data["due"]["shown"]})
+
+
+SCHEDULE = forms.register(
+    FormSpec(
+        name="broadcast_schedule",
+        title="bc.schedule_title",
+        admin_only=True,
+        fields=(when_field("due", "bc.ask_when"),),
+        summary=_summary,
+        save=save_schedule,
+    )
+)
