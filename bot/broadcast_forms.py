@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
@@ -28,6 +29,14 @@ async def _audience_choices(
     return out
 
 
+def _program_audience(text: str) -> str:
+    """Typed `p_12`: the people interested in programme 12."""
+    value = text.strip()
+    if re.fullmatch(r"p_\d{1,12}", value):
+        return f"program-{value[2:]}"
+    raise forms.FieldError("bc.audience_typed")
+
+
 def _media_only(_text: str) -> NoReturn:
     raise forms.FieldError("bc.media_please")
 
@@ -42,7 +51,7 @@ def _summary(lang: str, data: dict[str, Any]) -> str:
         target = button.get("url") or f"p_{button.get('program')}"
         lines.append(t(lang, "bc.sum_button", text=escape(button["text"]), target=escape(target)))
     if data.get("audience"):
-        label = data.get("_audience_label") or data["audience"]
+        label = data.get("_audience_label") or broadcasts.segment_label(lang, data["audience"])
         lines.append(t(lang, "bc.sum_audience", audience=escape(str(label))))
     if isinstance(data.get("due"), dict):
         lines.append(t(lang, "step.understood", typed=escape(data["due"]["typed"]),
@@ -66,7 +75,8 @@ COMPOSE = forms.register(
             Field("text", "bc.ask_text", broadcasts.check_html),
             Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True),
             Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
-            Field("audience", "bc.ask_audience", choices=_audience_choices),
+            Field("audience", "bc.ask_audience", _program_audience, choices=_audience_choices,
+                  free_text=True),
         ),
         summary=_summary,
         save=save_draft,

@@ -108,6 +108,13 @@ async def test_broadcast_to_1000_within_limits(
             }
             assert blocked_users == len(BLOCKED)
             assert broadcast is not None and broadcast.status is BroadcastStatus.DONE
+            assert "⬇️ Failed recipients" in final.button_labels()
+            await admin.press_data(final.message_id, "bc:failed:1")
+            report = await admin.expect_message(timeout=10)
+            assert report.document is not None
+            lines = report.document.content.decode("utf-8-sig").splitlines()
+            assert lines[0] == "chat_id,state,error" and len(lines) == 1 + len(BLOCKED)
+            assert {int(line.split(",")[0]) for line in lines[1:]} == BLOCKED
             # Each recipient got it once, in their language's stop button.
             chats = [
                 c.params["chat_id"] for c in tg.calls_to("sendMessage")
@@ -217,3 +224,56 @@ async def test_pause_resume_and_list(
         assert "#1" in listing.text and "31/31 delivered" in listing.text
     finally:
         await bot.stop()
+
+
+async def test_photo_to_people_interested_in_a_programme(
+    make_settings: Callable[..., Settings], tg: FakeTelegram
+) -> None:
+    bot = BotRunner(make_settings(tg, safety_tick_seconds=0.2, send_rate=200))
+    await bot.start()
+    try:
+        await seed_people(bot, tg, 4)
+        lab = await seed_interest(bot, interested=[2001, 2003])
+        admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+        await admin.send_and_wait("/broadcast")
+        await admin.send_and_wait("Lab open day: <i>bring your engineers</i>")
+        await admin.send_photo(b"\x89PNG fake image bytes", caption=None)
+        await admin.expect_message()
+        await admin.send_and_wait(f"See the lab | p_{lab}")
+        wrong = await admin.send_and_wait("everyone please")
+        assert "type p_ and a programme number" in wrong.text
+        confirm = await admin.send_and_wait(f"p_{lab}")
+        assert f"Audience: Interested in programme #{lab}" in confirm.text
+        assert "With: a photo" in confirm.text
+        await admin.press("✅ Save")
+        await admin.expect_message()
+        preview = await admin.expect_message()
+        assert preview.photo_file is not None and "Lab open day" in preview.text
+        control = await admin.expect_message()
+        assert "Ready to send to <b>2</b>" in control.raw_text or "to 2 recipient" in control.text
+        await admin.press("🚀 Send now")
+        for user_id in (2001, 2003):
+            got = await tg.user(user_id).expect_message(timeout=10)
+            assert got.photo_file is not None and "bring your engineers" in got.text
+            assert got.buttons()[0] == (
+                "See the lab",
+                f"https://t.me/{tg.bot_username}?start=p_{lab}",
+            )
+        assert tg.chat(2000) == [] and tg.chat(2002) == []
+    finally:
+        await bot.stop()
+
+
+async def seed_interest(bot: BotRunner, interested: list[int]) -> int:
+    from storage.models import Inquiry, InquiryKind, InquiryStatus
+    from tests.seed import seed_catalog, special_id
+
+    await seed_catalog(bot.sessions, count=1)
+    lab = await special_id(bot.sessions, "LAB-AI")
+    async with bot.sessions() as session, session.begin():
+        session.add_all(
+            Inquiry(user_id=user_id, program_id=lab, kind=InquiryKind.INTEREST,
+                    status=InquiryStatus.NEW, organization="Org")
+            for user_id in interested
+        )  # fmt: skip
+    return lab
