@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+from telegram.error import InvalidToken, NetworkError
+
 from bot import cli_inquiries, cli_programs, logs
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -31,6 +33,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except InvalidToken:
+        print(
+            "partnerbot: BOT_TOKEN was rejected by Telegram (check it with @BotFather)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except NetworkError as exc:
+        reason = logs.redact(str(exc))
+        print(
+            f"partnerbot: cannot reach the Bot API at TELEGRAM_API_URL: {reason}", file=sys.stderr
+        )
+        return 1
     except SettingsError as exc:
         print(f"partnerbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
