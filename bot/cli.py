@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import cli_inquiries, cli_programs, logs
+from bot import cli_check, cli_copy, cli_inquiries, cli_programs, logs
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("partnerbot")
@@ -73,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply all pending migrations").set_defaults(
         handler=cmd_db_upgrade
     )
+    cli_copy.add_command(db_commands)
     cli_programs.add_commands(commands)
     cli_inquiries.add_commands(commands)
+    cli_check.add_command(commands)
     return parser
 
 
