@@ -234,6 +234,7 @@ def register_handlers(app: PartnerApp) -> None:
         catalog_admin,
         errors,
         fallback,
+        flood,
         forms,
         inquiry_admin,
         interest,
@@ -245,6 +246,9 @@ def register_handlers(app: PartnerApp) -> None:
     from handlers import inquiries as inquiries_handlers
     from handlers import next_steps as next_steps_handlers
 
+    # Group -2: flood protection, before anything touches the database; drops a user's
+    # updates beyond FLOOD_BURST/FLOOD_RATE (others are unaffected).
+    app.add_handlers(flood.handlers(), group=-2)
     # Group -1: who is this, and is this a chat we talk in? Stops foreign updates.
     app.add_handlers(people.handlers(), group=-1)
     # Group 0: the answer to an open form's question (and /cancel); stops the update

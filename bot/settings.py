@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     # Telegram allows about 30/s; up to 1000 is accepted for a local test server only.
     send_rate: float = Field(default=25.0, gt=0, le=1000)
+    # Per-user flood limit (bot/flood.py): a burst of this many updates, refilled at
+    # FLOOD_RATE per second; beyond it updates are dropped with one polite note.
+    flood_burst: int = Field(default=8, ge=1, le=1000)
+    flood_rate: float = Field(default=3.0, gt=0, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     first_response_hours: float = Field(default=24, gt=0, le=24 * 30)

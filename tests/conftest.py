@@ -84,6 +84,9 @@ def make_settings(db_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "admin_ids": str(ADMIN_ID),
             "timezone": "Asia/Shanghai",
             "default_language": "en",
+            # The harness types and taps at machine speed, far beyond FLOOD_BURST; tests
+            # of flood protection (test_hostile, test_flood) set their own limits.
+            "flood_burst": 1000,
         }
         if tg is not None:
             values["telegram_api_url"] = tg.base_url
