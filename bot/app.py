@@ -43,6 +43,7 @@ ADMIN_COMMANDS = (
     "inquiries",
     "stats",
     "export_inquiries",
+    "audit",
 )
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
@@ -229,6 +230,7 @@ async def stop_engines(app: PartnerApp) -> None:
 def register_handlers(app: PartnerApp) -> None:
     from handlers import (
         admin,
+        audit,
         broadcast,
         catalog,
         catalog_admin,
@@ -270,6 +272,7 @@ def register_handlers(app: PartnerApp) -> None:
             *admin.handlers(),
             *program_files.handlers(),
             *inquiry_admin.handlers(),
+            *audit.handlers(),
             *fallback.handlers(),
         ],
         group=1,

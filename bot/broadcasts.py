@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import outbox
+from bot import audit, outbox
+from bot.audit import Action
 from bot.callbacks import cb
 from bot.deeplinks import link
 from bot.forms import FieldError
@@ -35,6 +36,11 @@ SEGMENTS = (
     "all", "enterprise", "teachers", "no_meeting", "lang-en", "lang-zh",
     *(f"kind-{k.value}" for k in ProgramKind),
 )  # fmt: skip
+STEERS = {
+    "pause": Action.BROADCAST_PAUSE,
+    "resume": Action.BROADCAST_RESUME,
+    "cancel": Action.BROADCAST_CANCEL,
+}
 
 
 class BroadcastError(FieldError):
@@ -184,7 +190,11 @@ async def send_now(
         raise BroadcastError("bc.not_draft")
     if progress is not None:
         broadcast.progress_chat_id, broadcast.progress_message_id = progress
-    await start(session, settings, broadcast, bot_username, utcnow())
+    total = await start(session, settings, broadcast, bot_username, utcnow())
+    detail = f"{broadcast.segment}: {total} recipients · {broadcast.text}"
+    await audit.record(
+        session, admin.id, Action.BROADCAST_SEND, f"broadcast:{broadcast.id}", detail
+    )
     return broadcast
 
 
@@ -195,6 +205,10 @@ async def schedule(
     if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         raise BroadcastError("bc.not_draft")
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, at
+    detail = f"{broadcast.segment} at {audit.stamp(at)} · {broadcast.text}"
+    await audit.record(
+        session, admin.id, Action.BROADCAST_SCHEDULE, f"broadcast:{broadcast.id}", detail
+    )
     return broadcast
 
 
@@ -221,6 +235,7 @@ async def steer(
         broadcast.status, broadcast.finished_at = BroadcastStatus.CANCELLED, utcnow()
     else:
         raise BroadcastError("bc.cannot")
+    await audit.record(session, admin.id, STEERS[action], f"broadcast:{broadcast.id}")
     return broadcast
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import forms
+from bot import audit, forms
+from bot.audit import Action
 from bot.catalog import localized
 from bot.forms import Field, FieldError, FormSpec, Saved
 from bot.i18n import t
@@ -119,6 +120,11 @@ async def _resolve_department(session: AsyncSession, value: str) -> Department:
     return found
 
 
+def _named(program: Program) -> str:
+    """A programme in a detail: its code and titles."""
+    return " ".join(p for p in (program.code, program.title_zh, program.title_en) if p)
+
+
 async def _unique_code(session: AsyncSession, kind: ProgramKind) -> str:
     while True:
         code = f"{KIND_PREFIX[kind]}-{secrets.token_hex(3).upper()}"
@@ -140,6 +146,9 @@ async def save_new_program(
     )
     program.search_text = search_text_for(program, department)
     await repo.add_program(session, program)
+    await audit.record(
+        session, person.id, Action.PROGRAM_CREATE, f"program:{program.id}", _named(program)
+    )
     return Saved("program.created", {"code": program.code}, program_id=program.id)
 
 
@@ -159,6 +168,8 @@ async def save_field(
     department = await repo.get_department(session, program.department_id)
     program.search_text = search_text_for(program, department)
     program.updated_at = utcnow()
+    detail = f"{program.code} {name}: {value}"
+    await audit.record(session, person.id, Action.PROGRAM_EDIT, f"program:{program.id}", detail)
     return Saved("program.updated", program_id=program.id)
 
 
@@ -230,11 +241,16 @@ def check_edit_limit(data: dict[str, Any]) -> None:
 
 
 async def set_status(
-    session: AsyncSession, program_id: int, status: ProgramStatus
+    session: AsyncSession, program_id: int, status: ProgramStatus, *, actor_id: int | None
 ) -> Program | None:
     program = await admin_repo.lock_program(session, program_id)
     if program is None:
         return None
+    if program.status is not status:
+        detail = f"{program.code}: {program.status.value} → {status.value}"
+        await audit.record(
+            session, actor_id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
+        )
     program.status = status
     program.updated_at = utcnow()
     return program
@@ -251,11 +267,15 @@ async def owner_choices(session: AsyncSession, page_no: int) -> tuple[list[User]
     return people, pages
 
 
-async def set_owner(session: AsyncSession, program_id: int, owner_id: int) -> Program | None:
+async def set_owner(
+    session: AsyncSession, program_id: int, owner_id: int, *, actor_id: int | None
+) -> Program | None:
     program = await admin_repo.lock_program(session, program_id)
     owner = await admin_repo.staff_user(session, owner_id)
     if program is None or owner is None:
         return None
+    detail = f"{program.code}: {owner.first_name} ({owner.id})"
+    await audit.record(session, actor_id, Action.PROGRAM_OWNER, f"program:{program.id}", detail)
     program.owner_id = owner.id
     program.updated_at = utcnow()
     return program

@@ -132,7 +132,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     # import_programs writes nothing unless every row is valid, so committing a rejected
     # import commits nothing.
-    report = _run(settings, lambda session: import_programs(session, table.rows))
+    report = _run(settings, lambda session: import_programs(session, table.rows, source=path.name))
     print_report(report, path.name, fmt)
     return EXIT_OK if report.ok else EXIT_REJECTED
 

@@ -20,4 +20,4 @@ DEMO_FILE: Final = Path(__file__).parent / "data" / "demo_programs.yaml"
 
 async def load_demo(session: AsyncSession) -> ImportReport:
     table = read_rows(DEMO_FILE.read_bytes(), FileFormat.YAML)
-    return await import_programs(session, table.rows)
+    return await import_programs(session, table.rows, source="demo")

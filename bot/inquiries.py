@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit, outbox
 from bot import inquiry_views as render
-from bot import outbox
+from bot.audit import Action
 from bot.forms import FieldError
 from bot.roles import Person
 from bot.settings import Settings
@@ -190,6 +191,8 @@ async def staff_reply(
         raise InquiryError("question.empty")
     now = utcnow()
     _mark_answered(inquiry, now)
+    moved = "new → contacted" if inquiry.status is InquiryStatus.NEW else ""
+    await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
     if inquiry.status is InquiryStatus.NEW:
         inquiry.status = InquiryStatus.CONTACTED
     inquiry.updated_at = now
@@ -262,6 +265,8 @@ async def change_status(
     if inquiry.status is status:
         return inquiry
     now = utcnow()
+    detail = f"{inquiry.status.value} → {status.value}"
+    await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
     inquiry.status = status
     inquiry.updated_at = now
     _mark_answered(inquiry, now)
@@ -289,6 +294,8 @@ async def assign_to(
     if inquiry is None:
         raise InquiryError("inquiry.gone")
     now = utcnow()
+    detail = f"{staff.first_name} ({staff.id})"
+    await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
     inquiry.assignee_id = staff.id
     inquiry.updated_at = now
     _mark_answered(inquiry, now)

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import audit, outbox
 from bot import step_views as render
+from bot.audit import Action
 from bot.forms import FieldError
 from bot.roles import Person, current_role
 from bot.settings import Settings
@@ -67,6 +68,8 @@ async def create(
                  due_at=due_at, created_by=actor.id),
     )  # fmt: skip
     await repo.add_reminders(session, plan(step, settings, utcnow()))
+    detail = f"inquiry {inquiry_id}: {title} · owner {owner_id} · due {audit.stamp(due_at)}"
+    await audit.record(session, actor.id, Action.STEP_CREATE, f"step:{step.id}", detail)
     return step
 
 
@@ -89,6 +92,7 @@ async def complete(
     if step.status is StepStatus.OPEN:
         step.status, step.done_at = StepStatus.DONE, utcnow()
         await repo.cancel_pending(session, step.id)
+        await audit.record(session, person.id, Action.STEP_DONE, f"step:{step.id}", step.title)
     return step
 
 
@@ -99,6 +103,7 @@ async def cancel(
     if step.status is StepStatus.OPEN:
         step.status = StepStatus.CANCELLED
         await repo.cancel_pending(session, step.id)
+        await audit.record(session, person.id, Action.STEP_CANCEL, f"step:{step.id}", step.title)
     return step
 
 
@@ -120,6 +125,8 @@ async def reschedule(
     step = await _step_for(session, settings, person, step_id)
     if step.status is not StepStatus.OPEN:
         raise StepError("step.not_open")
+    detail = f"{step.title}: due {audit.stamp(step.due_at)} → {audit.stamp(due_at)}"
+    await audit.record(session, person.id, Action.STEP_EDIT, f"step:{step.id}", detail)
     step.due_at = due_at
     await repo.cancel_pending(session, step.id)
     await repo.add_reminders(session, plan(step, settings, utcnow()))

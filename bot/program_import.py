@@ -29,6 +29,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
+from bot.audit import Action
 from bot.i18n import t
 from bot.program_files import COLUMNS, RawRow
 from bot.search import search_text_for
@@ -343,12 +345,15 @@ def _merged_title(row: ProgramRow, stored: Program | None) -> bool:
     return bool(zh or en)
 
 
-async def import_programs(session: AsyncSession, rows: Sequence[RawRow]) -> ImportReport:
+async def import_programs(
+    session: AsyncSession, rows: Sequence[RawRow], *, actor_id: int | None = None,
+    source: str = "",
+) -> ImportReport:  # fmt: skip
     """Validate every row, then upsert them all; with any error, nothing is written.
 
     The caller owns the transaction (commits on success). Nothing touches the session
     before every check has passed, so a rejected file leaves no trace even if the caller
-    commits anyway.
+    commits anyway. An accepted import is audited (`actor_id` None: the command line).
     """
     valid, errors = _validate_all(rows)
     names = _department_names(valid)
@@ -369,7 +374,18 @@ async def import_programs(session: AsyncSession, rows: Sequence[RawRow]) -> Impo
         return ImportReport(rows=len(rows), errors=sorted(errors, key=lambda e: e.row))
     report = await _apply(session, valid, names, departments, programs)
     report.rows = len(rows)
+    await audit.record(
+        session, actor_id, Action.PROGRAMS_IMPORT, "programs", _summary(report, source)
+    )
     return report
+
+
+def _summary(report: ImportReport, source: str) -> str:
+    counts = (
+        f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.departments_created} new departments"
+    )
+    return f"{source}: {counts}" if source else counts
 
 
 async def _apply(

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
+from bot.audit import Action
 from bot.i18n import LANGUAGES, pick_language
 from storage import forms as forms_repo
 from storage import users as repo
@@ -138,6 +140,10 @@ async def create_invite(
         expires_at=now + ttl,
     )
     await repo.add_invite(session, invite)
+    detail = f"{role.value}, valid until {audit.stamp(invite.expires_at)}"
+    await audit.record(
+        session, admin_id, Action.INVITE_CREATE, f"invite:{invite.token[:4]}…", detail
+    )
     return invite
 
 
@@ -165,4 +171,7 @@ async def redeem_invite(
         # An admin opening a teacher link keeps admin rights; the link is spent anyway.
         return InviteResult(role=current)
     await repo.set_role(session, user_id, invite.role)
+    action = Action.ROLE_ADMIN if invite.role is Role.ADMIN else Action.ROLE_TEACHER
+    detail = f"{current.value} → {invite.role.value}, invited by {invite.created_by}"
+    await audit.record(session, user_id, action, f"user:{user_id}", detail)
     return InviteResult(role=invite.role)

@@ -67,7 +67,9 @@ async def admin_button(update: Update, context: BotContext) -> None:
     elif data.action == "owner" and program_id is not None and data.int_arg(1) is not None:
         owner_id = data.int_arg(1) or 0
         async with context.db() as session:
-            program = await catalog_admin.set_owner(session, program_id, owner_id)
+            program = await catalog_admin.set_owner(
+                session, program_id, owner_id, actor_id=person.id
+            )
         if program is None:
             await catalog.stale(update, person)
             return
@@ -97,7 +99,9 @@ async def _set_status(
         await catalog.stale(update, person)
         return
     async with context.db() as session:
-        program = await catalog_admin.set_status(session, program_id, ProgramStatus(value))
+        program = await catalog_admin.set_status(
+            session, program_id, ProgramStatus(value), actor_id=person.id
+        )
     if program is None:
         await catalog.stale(update, person)
         return

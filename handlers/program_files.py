@@ -103,7 +103,7 @@ async def on_document(update: Update, context: BotContext) -> None:
     async with context.db() as session:
         # Nothing is written when any row is rejected, so the commit at the end of the
         # unit of work commits nothing in that case.
-        report = await import_programs(session, table.rows)
+        report = await import_programs(session, table.rows, actor_id=person.id, source=name)
     await reply(update, views.Screen(report_text(report, name, fmt, lang)))
 
 

@@ -433,3 +433,20 @@ class Broadcast(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),)
+
+
+class AuditEntry(Base):
+    """Who did what to what, and when: one row per admin or staff action, written in the
+    same transaction as the action. `actor_id` is a plain id, not a foreign key, so the
+    trail outlives the people in it; None means the command line or the system."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(40))  # a stable code, "program.create"
+    subject: Mapped[str] = mapped_column(String(60), default="")  # "program:12"
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -1,0 +1,122 @@
+"""/audit: the trail of admin actions, newest first, ten a page, and its export.
+Callback prefix `au:`.
+
+Admins only, re-checked on every command and button (buttons can be forged). Private
+chats only: the trail names people.
+
+Callback data:
+  au:p[:<top id>]   the page whose newest entry is the newest with id <= top (keyset)
+  au:x              export everything as a CSV and an XLSX document
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot import audit, views
+from bot.audit import AuditPage
+from bot.callbacks import cb, parse
+from bot.context import BotContext
+from bot.i18n import format_time, t
+from bot.program_files import FileFormat
+from bot.roles import Person
+from handlers.admin import is_admin_now, refuse
+from handlers.render import answer, reply, show
+from storage.models import AuditEntry
+
+DETAIL_CHARS = 200  # per entry on screen; the export has it whole (up to audit.DETAIL_LIMIT)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def entry_text(lang: str, entry: AuditEntry, page: AuditPage, tz: ZoneInfo) -> str:
+    when = entry.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    who = escape(audit.actor_label(lang, entry.actor_id, page.actors))
+    what = f"<b>{escape(audit.action_name(lang, entry.action))}</b>"
+    if entry.subject:
+        what += f" · {escape(entry.subject)}"
+    lines = [f"<code>{when}</code> · {who}", what]
+    if entry.detail:
+        lines.append(f"<i>{escape(_short(entry.detail, DETAIL_CHARS))}</i>")
+    return "\n".join(lines)
+
+
+def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
+    parts = [t(lang, "audit.title")]
+    if not page.entries:
+        parts.append(t(lang, "audit.empty"))
+        return views.Screen("\n".join(parts))
+    parts[0] += "\n" + t(
+        lang, "audit.page", page=page.page, pages=page.pages, total=page.total, zone=tz.key
+    )
+    parts += [entry_text(lang, entry, page, tz) for entry in page.entries]
+    nav = []
+    if page.newer_top is not None:
+        nav.append(views.button(lang, "btn.prev", cb("au", "p", page.newer_top)))
+    if page.older_top is not None:
+        nav.append(views.button(lang, "btn.next", cb("au", "p", page.older_top)))
+    rows = [nav] if nav else []
+    rows.append([views.button(lang, "audit.export_btn", cb("au", "x"))])
+    return views.Screen("\n\n".join(parts), InlineKeyboardMarkup(rows))
+
+
+async def audit_command(update: Update, context: BotContext) -> None:
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    async with context.db() as session:
+        found = await audit.page(session)
+    await reply(update, page_screen(person.language, found, context.settings.tz))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    if data is None or not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    if data.action == "x" and not data.args:
+        await answer(update)
+        await _export(update, context, person)
+        return
+    if data.action != "p" or len(data.args) > 1:
+        await refuse(update, person)  # not a button we make
+        return
+    async with context.db() as session:
+        found = await audit.page(session, data.int_arg(0))
+    await answer(update)
+    await show(update, page_screen(person.language, found, context.settings.tz))
+
+
+async def _export(update: Update, context: BotContext, person: Person) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang, tz = person.language, context.settings.tz
+    async with context.db() as session:
+        rows = await audit.export_rows(session, lang, tz)
+    now = datetime.now(UTC)
+    caption = t(lang, "audit.export_caption", count=len(rows), time=format_time(now, lang, tz))
+    for fmt in (FileFormat.CSV, FileFormat.XLSX):
+        data = await asyncio.to_thread(audit.write_rows, rows, fmt)  # XLSX takes a moment
+        await chat.send_document(
+            document=data,
+            filename=f"audit-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt.value}",
+            caption=caption,
+        )
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("audit", audit_command, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(on_button, pattern=r"^au:"),
+    ]
