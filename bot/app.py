@@ -14,7 +14,7 @@ from bot import broadcast_views, broadcasts, inquiries, logs, next_steps
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
-from bot.ratelimit import SendLimiter
+from bot.ratelimit import PACED, SendLimiter
 from bot.scheduler import Ticker
 from bot.settings import Settings
 from bot.updates import PerUserOrderedProcessor
@@ -212,7 +212,11 @@ async def _edit_progress(
     screen = broadcast_views.progress(lang, report, settings, now)
     try:
         await bot.edit_message_text(
-            screen.text, chat_id=chat_id, message_id=message_id, reply_markup=screen.keyboard
+            screen.text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=screen.keyboard,
+            rate_limit_args=PACED,  # the admin's chat also gets the announcement itself
         )
     except TelegramError as exc:  # "not modified" and the like: the next tick tries again
         log.debug("progress edit skipped: %s", exc)

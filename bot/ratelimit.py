@@ -4,7 +4,9 @@
 - Interactive sends (replies to a person's own click or message) go ahead of queued
   bulk sends (outbox: notifications, reminders, broadcasts), so the bot stays
   responsive while a broadcast runs; both share the one overall budget.
-- Bulk sends also keep 1 per second per private chat and 20 per minute per group.
+- Bulk sends also keep 1 per second per private chat and 20 per minute per group, counting
+  the replies that went to that chat too. PACED sends (live progress edits) keep that
+  spacing but jump the bulk queue. Replies to a person never wait for spacing.
 - 429 (RetryAfter): the chat it came from waits the time Telegram asks (everything waits
   when it looks like the bot's overall limit), then the send is retried.
 """
@@ -24,6 +26,7 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 BULK = "bulk"
+PACED = "paced"
 LIMITED_METHODS = frozenset(
     m.lower()
     for m in (
@@ -33,8 +36,10 @@ LIMITED_METHODS = frozenset(
         "editMessageReplyMarkup", "editMessageMedia",
     )
 )  # fmt: skip
-PRIVATE_CHAT_INTERVAL = 1.0
-GROUP_CHAT_INTERVAL = 3.0  # 20 per minute
+# Telegram's 1 per second per chat and 20 per minute per group, with a margin: sends
+# spaced exactly 1.0 s apart can arrive closer than that after network jitter.
+PRIVATE_CHAT_INTERVAL = 1.2
+GROUP_CHAT_INTERVAL = 3.2
 INTERACTIVE, QUEUED = 0, 1
 MAX_RETRIES = 3
 
@@ -44,7 +49,8 @@ class SendLimiter(BaseRateLimiter[str]):
         self.interval = 1.0 / per_second
         self._next_slot = 0.0
         self._paused_until = 0.0
-        self._chat_next: dict[int | str, float] = {}
+        self._chat_next: dict[int | str, float] = {}  # earliest paced send per chat
+        self._chat_pause: dict[int | str, float] = {}  # a 429 on that chat: everyone waits
         self._recent_floods: list[tuple[float, int | str | None]] = []
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
@@ -75,10 +81,11 @@ class SendLimiter(BaseRateLimiter[str]):
         if endpoint.lower() not in LIMITED_METHODS:
             return await callback(*args, **kwargs)
         bulk = rate_limit_args == BULK
+        paced = bulk or rate_limit_args == PACED
         chat_id = data.get("chat_id")
         for attempt in range(MAX_RETRIES + 1):
             if chat_id is not None:
-                await self._chat_turn(chat_id, paced=bulk)
+                await self._chat_turn(chat_id, paced=paced)
             await self._slot(QUEUED if bulk else INTERACTIVE)
             try:
                 result = await callback(*args, **kwargs)
@@ -103,23 +110,26 @@ class SendLimiter(BaseRateLimiter[str]):
         others = any(c != chat_id for _, c in self._recent_floods)
         self._recent_floods.append((now, chat_id))
         if chat_id is not None:
-            self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), until)
+            self._chat_pause[chat_id] = max(self._chat_pause.get(chat_id, 0.0), until)
         if chat_id is None or others:
             self._paused_until = max(self._paused_until, until)
         log.warning("Telegram asked us to wait %.1f s (%s)", delay, endpoint)
 
     async def _chat_turn(self, chat_id: int | str, *, paced: bool) -> None:
-        """Wait for this chat's turn: bulk sends keep Telegram's per-chat spacing; replies
-        only wait out a flood pause of their chat."""
+        """Wait for this chat's turn. Paced sends keep Telegram's per-chat spacing; replies
+        only wait out a flood pause of their chat, but they count: a paced send right
+        after a reply waits its spacing."""
         loop = asyncio.get_running_loop()
         is_group = isinstance(chat_id, str) or int(chat_id) < 0
-        spacing = (GROUP_CHAT_INTERVAL if is_group else PRIVATE_CHAT_INTERVAL) if paced else 0.0
+        spacing = GROUP_CHAT_INTERVAL if is_group else PRIVATE_CHAT_INTERVAL
         now = loop.time()
-        turn = max(now, self._chat_next.get(chat_id, 0.0))
-        if paced or turn > now:
-            self._chat_next[chat_id] = turn + spacing
+        turn = max(now, self._chat_pause.get(chat_id, 0.0))
+        if paced:
+            turn = max(turn, self._chat_next.get(chat_id, 0.0))
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), turn + spacing)
         if len(self._chat_next) > 50_000:  # forget chats whose turn is long past
             self._chat_next = {k: v for k, v in self._chat_next.items() if v > now}
+            self._chat_pause = {k: v for k, v in self._chat_pause.items() if v > now}
         if turn > now:
             await asyncio.sleep(turn - now)
 

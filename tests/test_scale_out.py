@@ -1,0 +1,187 @@
+"""Scale-out on PostgreSQL: one `partnerbot run` and two `partnerbot worker` processes.
+
+Contacts register interest through the running bot, 300 reminders fall due while all
+three processes are up, and an admin broadcasts to everyone. Every engine (outbox sender,
+reminder dispatcher, broadcast ticker) runs in all three processes at once, competing for
+the same rows; nothing may be lost and nothing sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
+from storage.models import (
+    EnterpriseProfile,
+    Inquiry,
+    InquiryStatus,
+    OutboxMessage,
+    OutboxState,
+    Program,
+    User,
+    utcnow,
+)
+from tests.constants import ADMIN_ID
+from tests.databases import new_pg_database
+from tests.fakebot import FakeTelegram, FakeUser
+from tests.seed import add_teacher, seed_catalog, special_id
+from tests.test_broadcast_crash import compose_and_send
+from tests.test_reminder_durability import Proc, bot_env, seed_steps, step_title
+
+TEACHER_ID = 5001
+STAFF_CHAT = -100777
+CONTACTS = list(range(61_001, 61_009))  # 8 enterprise contacts
+OWNERS = list(range(62_001, 62_301))  # 300 next-step owners, one reminder each
+MARKER = "Scale-out open day"
+
+
+def organization(contact: int) -> str:
+    return f"Binhai Robotics No. {contact}"
+
+
+async def register_interest(contact: FakeUser, lab: int, timeout: float = 10) -> None:
+    """Card → I'm interested → no message → Save (the profile exists already)."""
+    await contact.send_and_wait(f"/start p_{lab}", timeout=timeout)
+    await contact.press("✋ I'm interested")
+    await contact.expect_message()
+    await contact.press("Skip ⏭")
+    await contact.expect_message()
+    await contact.press("✅ Save")
+    sent = await contact.expect_message(timeout=10)
+    assert "Your interest was sent" in sent.text, sent.text
+
+
+def count_with(tg: FakeTelegram, chat_id: int, needle: str) -> int:
+    return sum(needle in m.text for m in tg.chat(chat_id))
+
+
+async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
+    tg: FakeTelegram, pg_server: str | None, tmp_path: Path
+) -> None:
+    if pg_server is None:
+        pytest.skip("no PostgreSQL server binaries on this machine")
+    db_url = await new_pg_database(pg_server)
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    sessions = create_session_factory(engine)
+    # Reminders fall due a few seconds after the processes start.
+    steps = await seed_steps(engine, OWNERS, utcnow() + timedelta(seconds=8))
+    await seed_catalog(sessions, count=2)
+    await add_teacher(sessions, TEACHER_ID, "王老师")
+    lab = await special_id(sessions, "LAB-AI")
+    async with sessions() as session, session.begin():
+        await session.execute(update(Program).where(Program.id == lab).values(owner_id=TEACHER_ID))
+        session.add_all(
+            User(id=c, first_name=f"C{c}", language="en", language_chosen=True) for c in CONTACTS
+        )
+        await session.flush()
+        for c in CONTACTS:
+            session.add(
+                EnterpriseProfile(
+                    user_id=c, organization=organization(c), contact_person=f"Manager {c}",
+                    phone="+8613800000000", industry="Robotics", consent_at=utcnow(),
+                )
+            )  # fmt: skip
+    for uid in (*OWNERS, *CONTACTS):
+        tg.user(uid, first_name=f"U{uid}", language_code="en")
+    tg.user(TEACHER_ID, first_name="王老师", language_code="zh-hans")
+    admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+    tg.group(STAFF_CHAT, title="Cooperation office")
+
+    env = bot_env(tg, db_url, STAFF_CHAT_ID=str(STAFF_CHAT), SEND_RATE="100")
+    procs = [
+        Proc("run", env, tmp_path / "run.log"),
+        Proc("worker", env, tmp_path / "worker1.log"),
+        Proc("worker", env, tmp_path / "worker2.log"),
+    ]
+
+    def logs() -> str:
+        return "\n".join(f"--- {p.log_path.name}\n{p.tail(2000)}" for p in procs)
+
+    try:
+        await asyncio.gather(*(p.start() for p in procs))
+        contacts = [tg.user(c) for c in CONTACTS]
+        try:
+            await register_interest(contacts[0], lab, timeout=30)  # the bot is starting
+            await asyncio.gather(*(register_interest(c, lab) for c in contacts[1:]))
+            await tg.wait_for(
+                lambda: all(count_with(tg, o, step_title(o)) for o in OWNERS),
+                60,
+                "a reminder in every owner's chat",
+            )
+            async with sessions() as session:
+                audience = await session.scalar(select(func.count(User.id)))
+            assert audience is not None
+            await compose_and_send(admin, audience, text=f"<b>{MARKER}</b> in the science park")
+            await tg.wait_for(
+                lambda: next((m for m in admin.messages() if ": done" in m.text), None),
+                60,
+                "the broadcast's final report",
+            )
+            await tg.wait_for(
+                lambda: all(
+                    count_with(tg, chat, organization(c))
+                    for c in CONTACTS
+                    for chat in (TEACHER_ID, STAFF_CHAT)
+                ),
+                30,
+                "the teacher's and the staff's card for every inquiry",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{logs()}") from None
+        await asyncio.sleep(1.0)  # grace: would anything else arrive?
+        codes = await asyncio.gather(*(p.stop(signal.SIGTERM) for p in procs))
+        assert codes == [0, 0, 0], logs()
+
+        # Every inquiry stored once, and its two notifications delivered once each.
+        async with sessions() as session:
+            inquiries = list(
+                await session.scalars(select(Inquiry).where(Inquiry.program_id == lab))
+            )
+            outbox = list(await session.scalars(select(OutboxMessage)))
+            users = list(await session.scalars(select(User.id)))
+        assert sorted(i.user_id for i in inquiries if i.user_id) == CONTACTS
+        assert all(i.status is InquiryStatus.NEW for i in inquiries)
+        teacher_cards = {c: count_with(tg, TEACHER_ID, organization(c)) for c in CONTACTS}
+        staff_cards = {c: count_with(tg, STAFF_CHAT, organization(c)) for c in CONTACTS}
+        assert teacher_cards == dict.fromkeys(CONTACTS, 1)
+        assert staff_cards == dict.fromkeys(CONTACTS, 1)
+
+        # Every reminder once.
+        reminders = {o: count_with(tg, o, step_title(o)) for o in OWNERS}
+        assert reminders == dict.fromkeys(OWNERS, 1)
+        assert len(steps) == len(OWNERS)
+
+        # Every announcement once (the admin's count leaves out their preview).
+        announced = Counter(
+            int(c.params["chat_id"])
+            for c in tg.calls_to("sendMessage")
+            if c.status == 200 and MARKER in str(c.params.get("text", ""))
+        )
+        announced[ADMIN_ID] -= 1
+        assert {u: announced[u] for u in users} == dict.fromkeys(users, 1)
+
+        # All of it through the outbox, all sent, by more than one process.
+        assert outbox and all(r.state is OutboxState.SENT for r in outbox), Counter(
+            str(r.state) for r in outbox
+        )
+        senders = Counter((r.lease_owner or "?").split(":")[1] for r in outbox)
+        failed = [c for c in tg.calls_to("sendMessage") if c.status != 200]
+        print(
+            f"\nrun + 2 workers: {len(outbox)} outbox sends by pid {dict(senders)};"
+            f" {len(inquiries)} inquiries, {len(OWNERS)} reminders, {len(users)} announcements"
+        )
+        assert failed == []
+        assert len(senders) >= 2, senders
+    finally:
+        for p in procs:
+            await p.ensure_dead()
+        await engine.dispose()
