@@ -9,19 +9,36 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit
+from bot import audit, broadcasts, catalog_admin, inquiries, next_steps, roles
 from bot.audit import Action
 from bot.i18n import t
 from bot.program_files import COLUMNS as PROGRAM_COLUMNS
 from bot.program_files import FileFormat, write_rows
-from storage.models import AuditEntry, Inquiry, InquiryKind, InquiryStatus, User
+from bot.roles import Person
+from bot.settings import Settings
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
+from storage.models import (
+    AuditEntry,
+    Inquiry,
+    InquiryKind,
+    InquiryStatus,
+    Invite,
+    Program,
+    ProgramStatus,
+    Role,
+    User,
+)
 from tests.constants import ADMIN_ID, TOKEN
 from tests.fakebot import FakeTelegram, FakeUser, SentMessage
 from tests.harness import BotRunner
@@ -291,3 +308,117 @@ async def test_rejected_import_is_not_recorded_and_cli_import_is(
     shown = await admin.send_and_wait("/audit")
     assert "Programmes imported · programs" in shown.text
     assert "command line (system)" in shown.text
+
+
+# --- The services, without Telegram (real databases) ---------------------------------------
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+def test_every_action_has_words_in_both_languages() -> None:
+    for action in Action:
+        for lang in ("en", "zh"):
+            assert audit.action_name(lang, action.value) != action.value, (lang, action)
+    assert audit.action_name("en", "gone.away") == "gone.away"  # old codes shown as they are
+
+
+async def test_a_rolled_back_action_leaves_no_entry(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_catalog(sessions, count=1)
+    lab = await special_id(sessions, "LAB-AI")
+    with pytest.raises(RuntimeError):
+        async with sessions() as session, session.begin():
+            closed = await catalog_admin.set_status(
+                session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID
+            )
+            assert closed is not None
+            raise RuntimeError("the unit of work fails after the change")
+    async with sessions() as session:
+        program = await session.get(Program, lab)
+        assert program is not None and program.status is ProgramStatus.OPEN
+        assert list(await session.scalars(select(AuditEntry))) == []
+    async with sessions() as session, session.begin():  # the same change, committed
+        await catalog_admin.set_status(session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID)
+        await catalog_admin.set_status(session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID)
+    async with sessions() as session:
+        [entry] = await session.scalars(select(AuditEntry))  # closing twice: one change
+    assert (entry.action, entry.actor_id) == ("program.status", ADMIN_ID)
+
+
+async def test_steps_broadcasts_assignments_and_admin_invites(
+    sessions: async_sessionmaker[AsyncSession], make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    admin = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+    await seed_catalog(sessions, count=1)
+    await add_teacher(sessions, TEACHER_ID, "王老师")
+    async with sessions() as session, session.begin():
+        session.add_all([User(id=ADMIN_ID, first_name="Admin", language="en"),
+                         User(id=CONTACT_ID, first_name="Li", language="en")])  # fmt: skip
+        await session.flush()
+        session.add(Inquiry(user_id=CONTACT_ID, kind=InquiryKind.QUESTION, message="Visit?"))
+    due = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        await inquiries.assign_to(session, settings, admin, 1)
+        await inquiries.staff_reply(session, settings, admin, 1, "Welcome!")
+        first = await next_steps.create(
+            session, settings, admin, inquiry_id=1, title="Visit <lab>", owner_id=TEACHER_ID,
+            due_at=due,
+        )  # fmt: skip
+        second = await next_steps.create(
+            session, settings, admin, inquiry_id=1, title="Sign", owner_id=TEACHER_ID, due_at=due
+        )
+    teacher = Person(TEACHER_ID, "王老师", "zh", Role.TEACHER)
+    async with sessions() as session, session.begin():
+        await next_steps.reschedule(session, settings, teacher, first.id, due + timedelta(days=1))
+        await next_steps.complete(session, settings, teacher, first.id)
+        await next_steps.cancel(session, settings, admin, second.id)
+        draft = await broadcasts.create_draft(
+            session, settings, admin, {"text": "Hello", "audience": "all"}
+        )
+        await broadcasts.schedule(session, settings, admin, draft.id, due)
+        await broadcasts.send_now(session, settings, admin, draft.id, "bot", None)
+        for how in ("pause", "resume", "cancel"):
+            await broadcasts.steer(session, settings, admin, draft.id, how)
+        invite = await roles.create_invite(
+            session, admin_id=ADMIN_ID, admin_ids=settings.admin_ids, role=Role.ADMIN,
+            ttl=timedelta(hours=1),
+        )  # fmt: skip
+        assert isinstance(invite, Invite)
+        await roles.redeem_invite(
+            session, token=invite.token, user_id=TEACHER_ID, admin_ids=settings.admin_ids
+        )
+    async with sessions() as session:
+        stored = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [(e.action, e.actor_id, e.subject) for e in stored] == [
+        ("inquiry.assign", ADMIN_ID, "inquiry:1"),
+        ("inquiry.reply", ADMIN_ID, "inquiry:1"),
+        ("step.create", ADMIN_ID, f"step:{first.id}"),
+        ("step.create", ADMIN_ID, f"step:{second.id}"),
+        ("step.edit", TEACHER_ID, f"step:{first.id}"),
+        ("step.done", TEACHER_ID, f"step:{first.id}"),
+        ("step.cancel", ADMIN_ID, f"step:{second.id}"),
+        ("broadcast.schedule", ADMIN_ID, f"broadcast:{draft.id}"),
+        ("broadcast.send", ADMIN_ID, f"broadcast:{draft.id}"),
+        ("broadcast.pause", ADMIN_ID, f"broadcast:{draft.id}"),
+        ("broadcast.resume", ADMIN_ID, f"broadcast:{draft.id}"),
+        ("broadcast.cancel", ADMIN_ID, f"broadcast:{draft.id}"),
+        ("invite.create", ADMIN_ID, f"invite:{invite.token[:4]}…"),
+        ("role.admin", TEACHER_ID, f"user:{TEACHER_ID}"),
+    ]
+    details = [e.detail for e in stored]
+    assert details[1] == "new → contacted"
+    assert details[2] == (f"inquiry 1: Visit <lab> · owner {TEACHER_ID} · due 2030-01-02 03:00Z")
+    assert details[4] == "Visit <lab>: due 2030-01-02 03:00Z → 2030-01-03 03:00Z"
+    assert details[8] == "all: 3 recipients · Hello"
+    assert details[13] == f"teacher → admin, invited by {ADMIN_ID}"
+    assert invite.token not in "".join(e.subject + e.detail for e in stored)
