@@ -8,6 +8,7 @@ either returns the value or raises FieldError with a message key for the user.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -144,6 +145,12 @@ async def current(session: AsyncSession, user_id: int) -> Step | None:
     return _step(spec, draft.step, draft.data, None)
 
 
+def typed_text(text: str) -> str:
+    """Typed text without control characters, line breaks and tabs kept: a NUL in an
+    answer crashed PostgreSQL on save (text cannot hold it), and none is ever meant."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
 async def give(
     session: AsyncSession, user_id: int, *, text: str | None = None, choice: str | None = None,
     expected_step: str | None = None, ctx: ParseContext | None = None,
@@ -181,7 +188,7 @@ async def give(
         else:
             if current_field.choices is not None and not current_field.free_text:
                 raise FieldError("form.use_buttons")
-            value = (text or "").strip()
+            value = typed_text(text or "").strip()
             if not value:
                 raise FieldError("form.required")
             if current_field.optional and value == "-":

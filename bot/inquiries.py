@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit, outbox
 from bot import inquiry_views as render
 from bot.audit import Action
-from bot.forms import FieldError
+from bot.forms import FieldError, typed_text
 from bot.roles import Person
 from bot.settings import Settings
 from storage import inquiries as repo
@@ -49,7 +49,7 @@ class InquiryError(FieldError):
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> tuple[str, bool]:
-    text = text.strip()
+    text = typed_text(text).strip()  # a NUL in a relayed reply crashed PostgreSQL
     return (text, False) if len(text) <= limit else (text[:limit].rstrip(), True)
 
 

@@ -30,4 +30,7 @@ def search_text_for(program: Program, department: Department | None) -> str:
 
 
 def clean_query(raw: str) -> str:
-    return normalize(raw)[:MAX_QUERY_CHARS]
+    # Control characters become spaces: NUL in a saved search crashed PostgreSQL (text
+    # cannot hold it), and none of them ever helps a search.
+    spaced = "".join(" " if unicodedata.category(c) == "Cc" else c for c in raw)
+    return normalize(spaced)[:MAX_QUERY_CHARS]

@@ -46,7 +46,8 @@ async def open_program_link(
     update: Update, context: BotContext, person: Person, value: str
 ) -> None:
     """Deep link `p_<id>`: the programme's card, or a clear word and the catalog."""
-    if not value.isdigit():
+    # An id beyond BIGINT made the database driver overflow (a crash): it is not found.
+    if not value.isdigit() or int(value) >= 2**63:
         await reply(update, _with_home(person, "catalog.not_found"))
         return
     await _send_card(update, context, person, int(value), back=None, edit=False)

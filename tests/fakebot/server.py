@@ -237,6 +237,10 @@ class FakeTelegram:
         self._chats[chat_id] = self.groups[chat_id].chat_json()
         return self.groups[chat_id]
 
+    def push_update(self, kind: str, body: JSON) -> JSON:
+        """Queue an arbitrary update, e.g. {"channel_post": …} or a forged one, as is."""
+        return self._queue(kind, body)
+
     def block(self, user_id: int) -> None:
         self._blocked.add(user_id)
 

@@ -208,6 +208,10 @@ class FakeUser(_Chat):
         }
         return self._sent(self._message_payload(self.user_json(), sticker=sticker))
 
+    async def send_raw(self, **body: Any) -> JSON:
+        """A message with any fields (voice, location, odd text…), stored and queued."""
+        return self._sent(self._message_payload(self.user_json(), **body))
+
     async def edit_last_text(self, text: str) -> JSON:
         """Edit this user's last text message (an edited_message update)."""
         if self._last_sent is None or "text" not in self._last_sent:
@@ -263,6 +267,9 @@ class FakeGroup(_Chat):
     async def send(self, user: FakeUser, text: str) -> JSON:
         payload = self._message_payload(user.user_json(), **self._text_body(text, None))
         return self._post("message", payload)
+
+    async def send_raw(self, user: FakeUser, **body: Any) -> JSON:
+        return self._post("message", self._message_payload(user.user_json(), **body))
 
     async def send_and_wait(self, user: FakeUser, text: str, timeout: float = 5) -> SentMessage:
         await self.send(user, text)
