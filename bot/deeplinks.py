@@ -20,7 +20,8 @@ class Payload:
 
 def make_payload(kind: str, value: str) -> str:
     payload = f"{kind}_{value}"
-    if not _PAYLOAD.match(payload) or "_" in kind:
+    # An empty kind or value made a link ("_", "p_") that parse_payload then refused.
+    if not _PAYLOAD.match(payload) or "_" in kind or not kind or not value:
         raise ValueError(f"not a valid deep-link payload: {payload!r}")
     return payload
 
