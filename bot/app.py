@@ -16,6 +16,7 @@ from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
 from bot.ratelimit import PACED, SendLimiter
 from bot.scheduler import Ticker
+from bot.send_share import SendShare
 from bot.settings import Settings
 from bot.updates import PerUserOrderedProcessor
 from storage import broadcasts as broadcast_repo
@@ -71,6 +72,11 @@ def build_application(
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
         if engines:
+            limiter = app.bot.rate_limiter
+            if isinstance(limiter, SendLimiter):  # our share of SEND_RATE before any send
+                share = SendShare(runtime.sessions, limiter, runtime_settings.send_rate)
+                await share.beat()
+                runtime.send_share = share
             start_engines(app)
 
     async def post_stop(app: PartnerApp) -> None:
@@ -181,7 +187,11 @@ def start_engines(app: PartnerApp) -> None:
         async with sessions() as session:
             return await broadcast_repo.next_scheduled_at(session)
 
+    jobs: list[tuple[str, Any]] = []
+    if runtime.send_share is not None:
+        jobs.append(("send-share", runtime.send_share.beat))
     for name, work in (
+        *jobs,
         ("first-response", first_response),
         ("reminders", reminders),
         ("digests", digests),
@@ -226,6 +236,12 @@ async def stop_engines(app: PartnerApp) -> None:
     for ticker in app.bot_data.tickers:
         await ticker.stop()
     app.bot_data.tickers.clear()
+    share, app.bot_data.send_share = app.bot_data.send_share, None
+    if share is not None:
+        try:
+            await share.leave()
+        except Exception:  # the database may be gone already; the heartbeat just ages out
+            log.warning("could not sign off from the send share", exc_info=True)
     if app.bot_data.outbox is not None:
         await app.bot_data.outbox.stop()
         app.bot_data.outbox = None

@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from bot.outbox import OutboxSender
 from bot.roles import Person
 from bot.scheduler import Ticker
+from bot.send_share import SendShare
 from bot.settings import Settings
 
 
@@ -26,6 +27,7 @@ class Runtime:
     bot_username: str = ""
     outbox: OutboxSender | None = None
     tickers: list[Ticker] = field(default_factory=list)
+    send_share: SendShare | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -58,6 +58,11 @@ class SendLimiter(BaseRateLimiter[str]):
         self.sent = 0
         self.retry_after_seen = 0
 
+    def set_rate(self, per_second: float) -> None:
+        """This process's share of the bot's rate (bot.send_share); takes effect at the
+        next slot."""
+        self.interval = 1.0 / per_second
+
     async def initialize(self) -> None:
         return None
 

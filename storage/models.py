@@ -450,3 +450,14 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class SenderInstance(Base):
+    """A running process that sends (bot or worker), seen at its last heartbeat. The
+    processes split SEND_RATE between those seen lately: Telegram's limit is per bot,
+    not per process."""
+
+    __tablename__ = "sender_instances"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid:random
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,8 +7,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -24,24 +26,30 @@ def free_port() -> int:
 
 
 class BotProcess:
+    """`partnerbot run`, its output in a file: a pipe nobody reads fills up at 64 KB and
+    then stalls the process in the middle of a log line (DEBUG is chatty)."""
+
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.env, self.cwd = env, cwd
         self.proc: asyncio.subprocess.Process | None = None
         self.stderr = b""
+        self._log: IO[bytes] | None = None
 
     async def start(self) -> None:
+        self._log = tempfile.TemporaryFile(dir=self.cwd)  # noqa: SIM115 - closed in stop()
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "run",
-            cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=self.cwd, env=self.env, stdout=self._log, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
 
     async def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
+        assert self.proc is not None and self._log is not None
         if self.proc.returncode is None:
             self.proc.send_signal(sig)
-        out, err = await asyncio.wait_for(self.proc.communicate(), timeout=30)
-        self.stderr += out + err
+        await asyncio.wait_for(self.proc.wait(), timeout=30)
+        self._log.seek(0)
+        self.stderr += self._log.read()
+        self._log.close()
         return self.proc.returncode if self.proc.returncode is not None else -1
 
 

@@ -26,6 +26,7 @@ from storage.models import (
     OutboxMessage,
     OutboxState,
     Program,
+    SenderInstance,
     User,
     utcnow,
 )
@@ -41,6 +42,7 @@ STAFF_CHAT = -100777
 CONTACTS = list(range(61_001, 61_009))  # 8 enterprise contacts
 OWNERS = list(range(62_001, 62_301))  # 300 next-step owners, one reminder each
 MARKER = "Scale-out open day"
+SEND_RATE = 90  # the bot's total: the three processes take 30/s each
 
 
 def organization(contact: int) -> str:
@@ -96,7 +98,7 @@ async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
     admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
     tg.group(STAFF_CHAT, title="Cooperation office")
 
-    env = bot_env(tg, db_url, STAFF_CHAT_ID=str(STAFF_CHAT), SEND_RATE="100")
+    env = bot_env(tg, db_url, STAFF_CHAT_ID=str(STAFF_CHAT), SEND_RATE=str(SEND_RATE))
     procs = [
         Proc("run", env, tmp_path / "run.log"),
         Proc("worker", env, tmp_path / "worker1.log"),
@@ -119,6 +121,8 @@ async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
             )
             async with sessions() as session:
                 audience = await session.scalar(select(func.count(User.id)))
+                sharing = list(await session.scalars(select(SenderInstance.id)))
+            assert len(sharing) == len(procs), sharing
             assert audience is not None
             await compose_and_send(admin, audience, text=f"<b>{MARKER}</b> in the science park")
             await tg.wait_for(
@@ -140,6 +144,8 @@ async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
         await asyncio.sleep(1.0)  # grace: would anything else arrive?
         codes = await asyncio.gather(*(p.stop(signal.SIGTERM) for p in procs))
         assert codes == [0, 0, 0], logs()
+        async with sessions() as session:  # a clean stop hands the share back
+            assert list(await session.scalars(select(SenderInstance.id))) == []
 
         # Every inquiry stored once, and its two notifications delivered once each.
         async with sessions() as session:
@@ -177,10 +183,15 @@ async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
         failed = [c for c in tg.calls_to("sendMessage") if c.status != 200]
         print(
             f"\nrun + 2 workers: {len(outbox)} outbox sends by pid {dict(senders)};"
+            f" busiest second {max(tg.sends_per_second().values())} sends;"
             f" {len(inquiries)} inquiries, {len(OWNERS)} reminders, {len(users)} announcements"
         )
         assert failed == []
         assert len(senders) >= 2, senders
+        # SEND_RATE is the bot's total however many processes send: each paces itself at
+        # its share (at most one send per process of rounding at a second's edges).
+        busiest = max(tg.sends_per_second().values())
+        assert busiest <= SEND_RATE + len(procs), busiest
     finally:
         for p in procs:
             await p.ensure_dead()
