@@ -9,25 +9,34 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+# PTB's own semaphore is taken before do_process_update, so a user's queued updates
+# would each hold a working slot while they wait for that user's turn: someone sending
+# 50 updates at once would make everyone else wait. PTB's limit is therefore set out of
+# reach, and the real one is taken only once it is the user's turn.
+_UNBOUNDED = 1_000_000
+
 
 class PerUserOrderedProcessor(BaseUpdateProcessor):
-    """Different users are served concurrently; one user's updates run one at a time,
-    in arrival order (asyncio.Lock wakes waiters first-in, first-out)."""
+    """Different users are served concurrently, at most `max_concurrent_updates` at a
+    time; one user's updates run one at a time, in arrival order (asyncio.Lock wakes
+    waiters first-in, first-out)."""
 
     def __init__(self, max_concurrent_updates: int = 32) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(_UNBOUNDED)
+        self._working = asyncio.Semaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _key(update)
         if key is None:
-            await coroutine
+            async with self._working:
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._working:
                 await coroutine
         finally:
             self._waiting[key] -= 1
