@@ -144,11 +144,15 @@ def person_name(user: User | None) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
 
 
-def actor_label(lang: str, actor_id: int | None, actors: Mapping[int, User]) -> str:
-    """ "Name (id)"; the id alone when the person is gone; the command line for None."""
+def actor_label(
+    lang: str, actor_id: int | None, actors: Mapping[int, User], *, name_chars: int = 129
+) -> str:
+    """Name and id; the id alone when the person is gone; the command line for None."""
     if actor_id is None:
         return t(lang, "audit.system")
     name = person_name(actors.get(actor_id))
+    if len(name) > name_chars:
+        name = name[: name_chars - 1].rstrip() + "…"
     return f"{name} ({actor_id})" if name else str(actor_id)
 
 

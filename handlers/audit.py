@@ -12,8 +12,9 @@ Callback data:
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
-from html import escape
+from html import escape, unescape
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Update
@@ -30,22 +31,34 @@ from handlers.admin import is_admin_now, refuse
 from handlers.render import answer, reply, show
 from storage.models import AuditEntry
 
-DETAIL_CHARS = 200  # per entry on screen; the export has it whole (up to audit.DETAIL_LIMIT)
+# Details shown per entry, tried in turn until the page fits Telegram's 4096 characters
+# (long names and emoji-heavy details can crowd it); the export has them whole.
+DETAIL_CHARS = (200, 80, 0)
+NAME_CHARS = 48
+TEXT_BUDGET = 4000
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def entry_text(lang: str, entry: AuditEntry, page: AuditPage, tz: ZoneInfo) -> str:
+def _shown_length(html: str) -> int:
+    """What Telegram counts against its limit: the text without markup, in UTF-16 units."""
+    return len(unescape(_TAG.sub("", html)).encode("utf-16-le")) // 2
+
+
+def entry_text(
+    lang: str, entry: AuditEntry, page: AuditPage, tz: ZoneInfo, detail_chars: int
+) -> str:
     when = entry.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    who = escape(audit.actor_label(lang, entry.actor_id, page.actors))
+    who = escape(audit.actor_label(lang, entry.actor_id, page.actors, name_chars=NAME_CHARS))
     what = f"<b>{escape(audit.action_name(lang, entry.action))}</b>"
     if entry.subject:
         what += f" · {escape(entry.subject)}"
     lines = [f"<code>{when}</code> · {who}", what]
-    if entry.detail:
-        lines.append(f"<i>{escape(_short(entry.detail, DETAIL_CHARS))}</i>")
+    if entry.detail and detail_chars:
+        lines.append(f"<i>{escape(_short(entry.detail, detail_chars))}</i>")
     return "\n".join(lines)
 
 
@@ -57,7 +70,12 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
     parts[0] += "\n" + t(
         lang, "audit.page", page=page.page, pages=page.pages, total=page.total, zone=tz.key
     )
-    parts += [entry_text(lang, entry, page, tz) for entry in page.entries]
+    for detail_chars in DETAIL_CHARS:
+        text = "\n\n".join(
+            [*parts, *(entry_text(lang, entry, page, tz, detail_chars) for entry in page.entries)]
+        )
+        if _shown_length(text) <= TEXT_BUDGET:
+            break
     nav = []
     if page.newer_top is not None:
         nav.append(views.button(lang, "btn.prev", cb("au", "p", page.newer_top)))
@@ -65,7 +83,7 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
         nav.append(views.button(lang, "btn.next", cb("au", "p", page.older_top)))
     rows = [nav] if nav else []
     rows.append([views.button(lang, "audit.export_btn", cb("au", "x"))])
-    return views.Screen("\n\n".join(parts), InlineKeyboardMarkup(rows))
+    return views.Screen(text, InlineKeyboardMarkup(rows))
 
 
 async def audit_command(update: Update, context: BotContext) -> None:

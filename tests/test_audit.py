@@ -422,3 +422,16 @@ async def test_steps_broadcasts_assignments_and_admin_invites(
     assert details[8] == "all: 3 recipients · Hello"
     assert details[13] == f"teacher → admin, invited by {ADMIN_ID}"
     assert invite.token not in "".join(e.subject + e.detail for e in stored)
+
+
+async def test_a_crowded_page_still_fits_one_message(bot: BotRunner, tg: FakeTelegram) -> None:
+    long_name = "Alexandra-" + "😀" * 54  # Telegram allows 64 characters per name
+    admin = tg.user(ADMIN_ID, first_name=long_name, last_name="Q" * 64, language_code="en")
+    await admin.send_and_wait("/start")
+    async with bot.sessions() as session, session.begin():
+        for n in range(10):
+            detail = f"#{n} " + "🎉&<" * 160  # the whole 500 kept, emoji count twice
+            await audit.record(session, ADMIN_ID, Action.PROGRAM_EDIT, f"program:{n}", detail)
+    page = await admin.send_and_wait("/audit")  # the fake server refuses over 4096
+    assert "Page 1 of 1 · 10 entries" in page.text and page.text.count(f"({ADMIN_ID})") == 10
+    assert "#9 🎉&<" in page.text  # details shortened, not dropped, while they fit
