@@ -109,12 +109,11 @@ async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
         items = await repo.page_from(session, flt, anchor_id, PAGE_SIZE)
         if not items and anchor_id > 0:  # the page emptied since: show the last one
             items = await repo.page_before(session, flt, 2**62, PAGE_SIZE)
-    total = await repo.count(session, flt)
+    total, before = await repo.count_and_before(session, flt, items[0].id if items else 0)
     pages = max(1, -(-total // PAGE_SIZE))
-    before = await repo.count_before(session, flt, items[0].id) if items else 0
     number = min(pages, before // PAGE_SIZE + 1)
     prev = ref.at(f"b{items[0].id}") if items and before > 0 else None
-    more = items and await repo.has_after(session, flt, items[-1].id)
+    more = bool(items) and before + len(items) < total
     nxt = ref.at(f"f{items[-1].id + 1}") if more else None
     return Page(ref, items, number, pages, total, prev, nxt, heading)
 

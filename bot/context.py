@@ -75,12 +75,16 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         return self.person.language if self.person else self.settings.default_language
 
     @asynccontextmanager
-    async def db(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits when the block ends normally, rolls back on error."""
+    async def db(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block ends normally, rolls back on error.
+        `readonly` units only read: on SQLite they do not take the write lock, so a page
+        of the catalog never waits for someone else's write (WAL readers run alongside)."""
         sessions = self.bot_data.sessions
         if sessions is None:
             raise RuntimeError("database is not open yet (post_init has not run)")
         async with sessions() as session, session.begin():
+            if readonly:
+                await session.connection(execution_options={"sqlite_readonly": True})
             yield session
 
 

@@ -77,13 +77,39 @@ async def recognize(
                 last_seen_at=now,
             ),
         )
-    elif now - user.last_seen_at >= SEEN_RESOLUTION or user.blocked_at is not None:
+    elif _stale(user, now):
         user.last_seen_at = now
         user.blocked_at = None  # they wrote to us, so they no longer block the bot
         user.first_name, user.last_name = profile.first_name, profile.last_name
         user.username = profile.username
         if not user.language_chosen:
             user.language = pick_language(profile.language_code, user.language)
+    return await _person(session, user, admin_ids)
+
+
+async def recognize_known(
+    session: AsyncSession, user_id: int, *, admin_ids: frozenset[int], now: datetime | None = None
+) -> Person | None:
+    """The person, read only, when there is nothing to write about them (the usual case:
+    someone seen in the last few minutes); None when `recognize` must run instead."""
+    found = await repo.get_user_and_form(session, user_id)
+    if found is None or _stale(found[0], now or utcnow()):
+        return None
+    user, form = found
+    return Person(
+        id=user.id,
+        first_name=user.first_name,
+        language=user.language,
+        role=effective_role(user.id, user.role, admin_ids),
+        form=form,
+    )
+
+
+def _stale(user: User, now: datetime) -> bool:
+    return now - user.last_seen_at >= SEEN_RESOLUTION or user.blocked_at is not None
+
+
+async def _person(session: AsyncSession, user: User, admin_ids: frozenset[int]) -> Person:
     return Person(
         id=user.id,
         first_name=user.first_name,

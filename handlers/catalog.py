@@ -68,7 +68,7 @@ async def _send_card(
     back: ListRef | None, *, edit: bool,
 ) -> None:  # fmt: skip
     try:
-        async with context.db() as session:
+        async with context.db(readonly=True) as session:
             found = await catalog.card(session, program_id, person)
     except NotVisible as gone:
         key = "catalog.closed" if gone.closed else "catalog.not_found"
@@ -93,12 +93,12 @@ async def catalog_button(update: Update, context: BotContext) -> None:
         await answer(update)
         await show(update, catalog_views.home(person))
     elif action == "kinds":
-        async with context.db() as session:
+        async with context.db(readonly=True) as session:
             counts = await catalog.kinds(session)
         await answer(update)
         await show(update, catalog_views.kinds(person.language, counts))
     elif action == "deps" and data.int_arg(0) is not None:
-        async with context.db() as session:
+        async with context.db(readonly=True) as session:
             rows = await catalog.departments(session)
         await answer(update)
         await show(update, catalog_views.departments(person.language, rows, data.int_arg(0) or 1))
@@ -120,7 +120,7 @@ async def _list(update: Update, context: BotContext, person: Person, data: Callb
     if ref is None:
         await stale(update, person)
         return
-    async with context.db() as session:
+    async with context.db(readonly=True) as session:
         page = await catalog.page(session, ref, person.language)
     if page is None:
         await stale(update, person)
@@ -143,7 +143,7 @@ async def _share(update: Update, context: BotContext, person: Person, data: Call
     try:
         if program_id is None:
             raise NotVisible(closed=False)
-        async with context.db() as session:
+        async with context.db(readonly=True) as session:
             found = await catalog.card(session, program_id, person)
     except NotVisible:
         await stale(update, person)

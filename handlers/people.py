@@ -9,7 +9,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 from bot import views
 from bot.context import BotContext
 from bot.i18n import t
-from bot.roles import TelegramProfile, recognize
+from bot.roles import TelegramProfile, recognize, recognize_known
 from handlers.render import answer, show
 
 
@@ -26,19 +26,24 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     if update.edited_message is not None:
         raise ApplicationHandlerStop
     settings = context.settings
-    async with context.db() as session:
-        context.person = await recognize(
-            session,
-            TelegramProfile(
-                id=user.id,
-                first_name=user.first_name,
-                last_name=user.last_name,
-                username=user.username,
-                language_code=user.language_code,
-            ),
-            default_language=settings.default_language,
-            admin_ids=settings.admin_ids,
-        )
+    # Most updates come from someone seen minutes ago: a read, no write lock.
+    async with context.db(readonly=True) as session:
+        person = await recognize_known(session, user.id, admin_ids=settings.admin_ids)
+    if person is None:
+        async with context.db() as session:
+            person = await recognize(
+                session,
+                TelegramProfile(
+                    id=user.id,
+                    first_name=user.first_name,
+                    last_name=user.last_name,
+                    username=user.username,
+                    language_code=user.language_code,
+                ),
+                default_language=settings.default_language,
+                admin_ids=settings.admin_ids,
+            )
+    context.person = person
     query = update.callback_query
     if query is not None and not query.data:
         # PTB lets a button without data match every pattern; no button of ours has none.

@@ -7,11 +7,22 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Invite, Role, User
+from storage.models import FormDraft, Invite, Role, User
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_user_and_form(session: AsyncSession, user_id: int) -> tuple[User, str | None] | None:
+    """The user and the form they are filling in, if any, in one round trip."""
+    stmt = (
+        select(User, FormDraft.form)
+        .outerjoin(FormDraft, FormDraft.user_id == User.id)
+        .where(User.id == user_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
 
 
 async def add_user(session: AsyncSession, user: User) -> User:
