@@ -37,6 +37,8 @@ async def test_admin_sees_admin_menu_and_help(bot: BotRunner, tg: FakeTelegram) 
     assert "➕ Invite a teacher" in reply.button_labels()
     help_reply = await admin.send_and_wait("/help")
     assert "For admins" in help_reply.text
+    for command in ("/inquiries", "/broadcast", "/invite", "/audit", "/overdue", "/newprogram"):
+        assert command in help_reply.text, command
 
 
 async def test_teacher_joins_through_invite_once(bot: BotRunner, tg: FakeTelegram) -> None:
