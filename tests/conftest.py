@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
 from tests.constants import ADMIN_ID, TOKEN
 from tests.databases import new_pg_database, sqlite_url
 from tests.fakebot import FakeTelegram
@@ -73,6 +76,17 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if server is None:
         pytest.skip("no PostgreSQL server binaries on this machine")
     return await new_pg_database(server)
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated database of either kind, for tests that call the services directly."""
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +26,6 @@ from bot.program_files import COLUMNS as PROGRAM_COLUMNS
 from bot.program_files import FileFormat, write_rows
 from bot.roles import Person
 from bot.settings import Settings
-from storage.engine import create_engine, create_session_factory
-from storage.migrate import upgrade
 from storage.models import (
     AuditEntry,
     Inquiry,
@@ -311,16 +309,6 @@ async def test_rejected_import_is_not_recorded_and_cli_import_is(
 
 
 # --- The services, without Telegram (real databases) ---------------------------------------
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def test_every_action_has_words_in_both_languages() -> None:

@@ -7,20 +7,16 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import format_time, t
 from bot.inquiry_admin import ListState
 from bot.inquiry_export import COLUMNS
-from storage.engine import create_engine, create_session_factory
-from storage.migrate import upgrade
 from storage.models import (
     EnterpriseProfile,
     Inquiry,
@@ -397,16 +393,6 @@ async def test_non_admin_is_refused(bot: BotRunner, tg: FakeTelegram) -> None:
 
 
 # --- The CLI -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def cli(tmp_path: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

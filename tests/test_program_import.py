@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,6 @@ from bot.program_import import (
     validate_row,
 )
 from bot.search import search_text_for
-from storage.engine import create_engine, create_session_factory
-from storage.migrate import upgrade
 from storage.models import Department, Program, ProgramStatus, Role, User
 from tests.constants import TOKEN
 
@@ -96,16 +93,6 @@ TRICKY = [
         "owner_id": "",
     },
 ]
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[Sessions]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def as_file(rows: list[dict[str, str]], fmt: FileFormat) -> list[RawRow]:
