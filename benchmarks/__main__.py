@@ -49,6 +49,7 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
         ["--recipients", "10000"],
         ["--recipients", "500", "--baseline-seconds", "5"],
     ),
+    "broadcast_memory": (["--recipients", "10000"], ["--recipients", "500"]),
 }
 
 
@@ -237,7 +238,8 @@ def summarise_broadcast(data: dict[str, Any]) -> list[Row]:
         "figure": "broadcast: 429s / most sends in one second",
         "target": "0 / ≤ SEND_RATE",
     }
-    rss: Row = {"figure": "broadcast: peak RSS (bot + fake + driver)", "target": "≤ 150 MB"}
+    # The bot runs inside the benchmark here: its own figure is broadcast_memory's.
+    rss: Row = {"figure": "broadcast: peak RSS of bot + fake + driver together", "target": "info"}
     press: Row = {"figure": "button press p95 during / without broadcast", "target": "≤ 2×"}
     for r in results:
         backend = r.get("db")
@@ -256,11 +258,27 @@ def summarise_broadcast(data: dict[str, Any]) -> list[Row]:
     return [rate, many, rss, press]
 
 
+def summarise_broadcast_memory(data: dict[str, Any]) -> list[Row]:
+    results = data.get("results", [])
+    n = results[0].get("recipients") if results else "?"
+    row: Row = {
+        "figure": f"broadcast to {n}: bot process peak RSS (echo bot)",
+        "target": "≤ 150 MB",
+    }
+    for r in results:
+        row[r.get("db")] = (
+            f"{r.get('bot_peak_mb')} MB ({r.get('echo_peak_mb')} MB)",
+            r.get("verdict") == "met",
+        )
+    return [row]
+
+
 SUMMARISERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "catalog_actions": summarise_catalog_actions,
     "catalog_path": summarise_catalog_path,
     "reminders": summarise_reminders,
     "broadcast": summarise_broadcast,
+    "broadcast_memory": summarise_broadcast_memory,
 }
 
 
