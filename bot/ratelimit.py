@@ -1,9 +1,11 @@
 """One rate limiter for everything the bot sends (plugged into PTB's request layer).
 
-- At most SEND_RATE sends per second overall, spaced evenly: no burst at start-up.
-- Interactive sends (replies to a person's own click or message) go ahead of queued
-  bulk sends (outbox: notifications, reminders, broadcasts), so the bot stays
-  responsive while a broadcast runs; both share the one overall budget.
+- At most SEND_RATE sends in any one second overall. Queued bulk sends (outbox:
+  notifications, reminders, broadcasts) are spaced evenly: no burst at start-up.
+- Interactive sends (replies to a person's own click or message) go ahead of queued bulk
+  sends and need no slot of the even schedule: while people are clicking, bulk sends
+  leave RESERVE of the budget free, so a reply usually goes at once instead of waiting
+  for the next slot (up to 1/SEND_RATE) while a broadcast runs.
 - Bulk sends also keep 1 per second per private chat and 20 per minute per group, counting
   the replies that went to that chat too. PACED sends (live progress edits) keep that
   spacing but jump the bulk queue. Replies to a person never wait for spacing.
@@ -14,9 +16,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,13 +44,22 @@ LIMITED_METHODS = frozenset(
 # spaced exactly 1.0 s apart can arrive closer than that after network jitter.
 PRIVATE_CHAT_INTERVAL = 1.2
 GROUP_CHAT_INTERVAL = 3.2
-INTERACTIVE, QUEUED = 0, 1
+# Slot priorities: replies to people first, then paced sends of our own (live progress),
+# then the queue. Only replies make bulk sends leave RESERVE free.
+INTERACTIVE, PROGRESS, QUEUED = 0, 1, 2
 MAX_RETRIES = 3
+WINDOW = 1.0  # seconds: at most SEND_RATE sends in any window this long
+RESERVE = 0.08  # share of SEND_RATE that bulk sends leave free while people click
+CLICKING = 3.0  # seconds since the last interactive send that count as "people click"
 
 
 class SendLimiter(BaseRateLimiter[str]):
     def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
         self.interval = 1.0 / per_second
+        self._recent: deque[float] = deque()  # slots handed out in the last WINDOW
+        self._last_interactive = float("-inf")
+        self._arrived = asyncio.Event()  # wakes the dispatcher for a new waiter
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int | str, float] = {}  # earliest paced send per chat
@@ -61,6 +74,7 @@ class SendLimiter(BaseRateLimiter[str]):
     def set_rate(self, per_second: float) -> None:
         """This process's share of the bot's rate (bot.send_share); takes effect at the
         next slot."""
+        self.per_second = per_second
         self.interval = 1.0 / per_second
 
     async def initialize(self) -> None:
@@ -91,7 +105,7 @@ class SendLimiter(BaseRateLimiter[str]):
         for attempt in range(MAX_RETRIES + 1):
             if chat_id is not None:
                 await self._chat_turn(chat_id, paced=paced)
-            await self._slot(QUEUED if bulk else INTERACTIVE)
+            await self._slot(QUEUED if bulk else PROGRESS if paced else INTERACTIVE)
             try:
                 result = await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -142,23 +156,43 @@ class SendLimiter(BaseRateLimiter[str]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._waiters, (priority, next(self._seq), future))
+        self._arrived.set()
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = loop.create_task(self._dispatch())
         await future
 
     async def _dispatch(self) -> None:
-        """Hands out one slot per interval, always to the most urgent waiter."""
+        """Hands out slots, always to the most urgent waiter: interactive ones as soon as
+        the window has room, bulk ones on their even schedule."""
         loop = asyncio.get_running_loop()
         while self._waiters:
+            self._arrived.clear()
             now = loop.time()
-            start = max(self._next_slot, self._paused_until)
+            while self._recent and now - self._recent[0] >= WINDOW:
+                self._recent.popleft()
+            priority = self._waiters[0][0]
+            interactive = priority != QUEUED
+            cap = max(1, int(self.per_second))
+            start = self._paused_until
+            if len(self._recent) >= cap:  # the window is full until its oldest leaves
+                start = max(start, self._recent[-cap] + WINDOW)
+            if not interactive:
+                start = max(start, self._next_slot)
             if start > now:
-                await asyncio.sleep(start - now)
-                continue  # a more urgent waiter may have arrived meanwhile
+                # Until then, or until a new waiter (perhaps a more urgent one) arrives.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), start - now)
+                continue
             _, _, future = heapq.heappop(self._waiters)
             if future.done():  # its sender was cancelled
                 continue
-            self._next_slot = max(now, self._next_slot) + self.interval
+            self._recent.append(now)
+            if priority == INTERACTIVE:
+                self._last_interactive = now
+            elif not interactive:
+                clicking = now - self._last_interactive < CLICKING
+                interval = self.interval / (1 - RESERVE) if clicking else self.interval
+                self._next_slot = max(now, self._next_slot) + interval
             future.set_result(None)
 
 
