@@ -380,8 +380,9 @@ async def main() -> None:
                 [r["db"], "max sends in one second (mean per full second)",
                  f"{r['max_sends_in_a_second']} ({fmt(r['mean_sends_per_full_second'])})",
                  f"<= {r['send_rate']:g}", r["max_sends_verdict"]],
+                # The bot alone: benchmarks.broadcast_memory (here the fake's chats count too).
                 [r["db"], "peak RSS MB (bot + fake + driver)", r["peak_rss_mb"],
-                 f"<= {TARGET_RSS_MB:g}", r["rss_verdict"]],
+                 "", "info"],
                 [r["db"], "press p50/p95 ms, no broadcast",
                  f"{b['p50_ms']} / {b['p95_ms']} (n={b['presses']})", "", "baseline"],
                 [r["db"], "press p50/p95 ms, during broadcast",
