@@ -185,7 +185,11 @@ async def test_morning_digest(bot_with_inquiry: BotRunner, tg: FakeTelegram) -> 
     bot = bot_with_inquiry
     async with bot.sessions() as session, session.begin():
         await session.execute(delete(EngineMark))
-    await add_step(tg, "tomorrow 15:00")
+    # A fixed morning to type "tomorrow 15:00" in: typed after 15:00 local, its one-day
+    # reminder would fall due at once, not in the night before the digest.
+    typed_at = datetime.now(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    with time_machine.travel(typed_at, tick=True):
+        await add_step(tg, "tomorrow 15:00")
     step = await the_step(bot)
     teacher = tg.user(TEACHER_ID, first_name="王老师", language_code="zh-hans")
     local_due = step.due_at.astimezone(SHANGHAI)
