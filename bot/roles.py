@@ -84,7 +84,7 @@ async def recognize(
         user.username = profile.username
         if not user.language_chosen:
             user.language = pick_language(profile.language_code, user.language)
-    return await _person(session, user, admin_ids)
+    return _person(user, await forms_repo.active_form(session, user.id), admin_ids)
 
 
 async def recognize_known(
@@ -96,26 +96,20 @@ async def recognize_known(
     if found is None or _stale(found[0], now or utcnow()):
         return None
     user, form = found
-    return Person(
-        id=user.id,
-        first_name=user.first_name,
-        language=user.language,
-        role=effective_role(user.id, user.role, admin_ids),
-        form=form,
-    )
+    return _person(user, form, admin_ids)
 
 
 def _stale(user: User, now: datetime) -> bool:
     return now - user.last_seen_at >= SEEN_RESOLUTION or user.blocked_at is not None
 
 
-async def _person(session: AsyncSession, user: User, admin_ids: frozenset[int]) -> Person:
+def _person(user: User, form: str | None, admin_ids: frozenset[int]) -> Person:
     return Person(
         id=user.id,
         first_name=user.first_name,
         language=user.language,
         role=effective_role(user.id, user.role, admin_ids),
-        form=await forms_repo.active_form(session, user.id),
+        form=form,
     )
 
 

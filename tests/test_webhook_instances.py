@@ -91,10 +91,7 @@ class Proxy:
         """Per instance: status (UP/DOWN) and stot (requests it got)."""
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"http://127.0.0.1:{self.stats_port}/stats;csv")
-        rows = csv.DictReader(io.StringIO(answer.text.lstrip("# ")))
-        return {
-            r["svname"]: r for r in rows if r["pxname"] == "partnerbot" and r["svname"] != "BACKEND"
-        }
+        return _instances(answer.text)
 
 
 @pytest.fixture
@@ -254,7 +251,12 @@ async def test_users_stay_in_order_and_forms_survive_an_instance(
 def _servers_now(proxy: Proxy) -> dict[str, dict[str, str]]:
     """The stats, read synchronously (for wait_for's predicate)."""
     answer = httpx.get(f"http://127.0.0.1:{proxy.stats_port}/stats;csv", timeout=2)
-    rows = csv.DictReader(io.StringIO(answer.text.lstrip("# ")))
+    return _instances(answer.text)
+
+
+def _instances(stats_csv: str) -> dict[str, dict[str, str]]:
+    """HAProxy's CSV stats: the rows of the bot instances, by server name."""
+    rows = csv.DictReader(io.StringIO(stats_csv.lstrip("# ")))
     return {
         r["svname"]: r for r in rows if r["pxname"] == "partnerbot" and r["svname"] != "BACKEND"
     }
