@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.common import ROOT, database, peak_rss_mb, percentile, print_table, write_json
 from bot import broadcasts
-from bot.roles import Person
+from bot.person import Person
 from bot.settings import Settings
 from storage import broadcasts as broadcast_repo
 from storage.engine import create_engine, create_session_factory

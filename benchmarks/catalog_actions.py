@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.common import database, print_table, summary, timed, write_json
 from bot import catalog, catalog_views
 from bot.catalog import ListRef
-from bot.roles import Person
+from bot.person import Person
 from bot.search import search_text_for
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -65,12 +65,12 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
         person = Person(1, "Bench", "en", Role.ENTERPRISE)
         kind_ref = ListRef(f"k-{ProgramKind.JOINT_RESEARCH.value}")
         async with sessions() as session:
-            first_page = await catalog.page(session, kind_ref, "en")
+            first_page = await catalog.page(session, kind_ref, person)
             assert first_page is not None
             # Walk to the deepest page once to get a real anchor for "page 500".
             deep = first_page
             while deep.next is not None and deep.number < 500:
-                nxt = await catalog.page(session, deep.next, "en")
+                nxt = await catalog.page(session, deep.next, person)
                 assert nxt is not None
                 deep = nxt
         deep_ref = deep.here
@@ -88,7 +88,7 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
 
         def page_of(ref: ListRef) -> Any:
             async def work(session: Any) -> None:
-                page = await catalog.page(session, ref, "en")
+                page = await catalog.page(session, ref, person)
                 assert page is not None
                 catalog_views.program_list("en", page)
 
@@ -102,7 +102,7 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
             async def work(session: Any) -> None:
                 ref = await catalog.search(session, person, words)
                 assert ref is not None
-                page = await catalog.page(session, ref, "en")
+                page = await catalog.page(session, ref, person)
                 assert page is not None
                 catalog_views.program_list("en", page)
 

@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import broadcast_views, broadcasts, inquiries, logs, next_steps
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
+from bot.housekeeping import purge
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
 from bot.ratelimit import PACED, SendLimiter
@@ -45,6 +46,7 @@ ADMIN_COMMANDS = (
     "stats",
     "export_inquiries",
     "audit",
+    "staff",
 )
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
@@ -187,6 +189,10 @@ def start_engines(app: PartnerApp) -> None:
         async with sessions() as session:
             return await broadcast_repo.next_scheduled_at(session)
 
+    async def housekeeping() -> datetime | None:
+        async with sessions() as session, session.begin():
+            return await purge(session, utcnow())
+
     jobs: list[tuple[str, Any]] = []
     if runtime.send_share is not None:
         jobs.append(("send-share", runtime.send_share.beat))
@@ -196,6 +202,7 @@ def start_engines(app: PartnerApp) -> None:
         ("reminders", reminders),
         ("digests", digests),
         ("broadcasts", announcements),
+        ("housekeeping", housekeeping),
     ):
         ticker = Ticker(name, work, tick=settings.safety_tick_seconds)
         ticker.start()
@@ -263,6 +270,7 @@ def register_handlers(app: PartnerApp) -> None:
         language,
         people,
         program_files,
+        staff,
         start,
     )
     from handlers import inquiries as inquiries_handlers
@@ -293,6 +301,7 @@ def register_handlers(app: PartnerApp) -> None:
             *program_files.handlers(),
             *inquiry_admin.handlers(),
             *audit.handlers(),
+            *staff.handlers(),
             *fallback.handlers(),
         ],
         group=1,

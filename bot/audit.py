@@ -58,6 +58,7 @@ class Action(enum.StrEnum):
     INVITE_CREATE = enum.auto()
     ROLE_TEACHER = enum.auto()  # an invite was redeemed: this person is now a teacher
     ROLE_ADMIN = enum.auto()
+    ROLE_CHANGE = enum.auto()  # an admin changed or removed someone's staff role (/staff)
 
 
 def clip(text: str, limit: int = DETAIL_LIMIT) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
@@ -11,9 +10,12 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, forms
+from bot.access import Act
+from bot.errors import FieldError
 from bot.forms import Field, FormSpec, Saved
 from bot.i18n import t
-from bot.roles import Person
+from bot.ids import parse_id
+from bot.person import Person
 from bot.settings import Settings
 from bot.step_forms import when_field
 from storage import broadcasts as repo
@@ -32,13 +34,14 @@ async def _audience_choices(
 def _program_audience(text: str) -> str:
     """Typed `p_12`: the people interested in programme 12."""
     value = text.strip()
-    if re.fullmatch(r"p_\d{1,12}", value):
-        return f"program-{value[2:]}"
-    raise forms.FieldError("bc.audience_typed")
+    program_id = parse_id(value[2:]) if value.startswith("p_") else None
+    if program_id is not None:
+        return f"program-{program_id}"
+    raise FieldError("bc.audience_typed")
 
 
 def _media_only(_text: str) -> NoReturn:
-    raise forms.FieldError("bc.media_please")
+    raise FieldError("bc.media_please")
 
 
 def _summary(lang: str, data: dict[str, Any]) -> str:
@@ -70,7 +73,7 @@ COMPOSE = forms.register(
     FormSpec(
         name="broadcast",
         title="bc.form_title",
-        admin_only=True,
+        act=Act.BROADCAST,
         fields=(
             Field("text", "bc.ask_text", broadcasts.check_html),
             Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True),
@@ -96,7 +99,7 @@ SCHEDULE = forms.register(
     FormSpec(
         name="broadcast_schedule",
         title="bc.schedule_title",
-        admin_only=True,
+        act=Act.BROADCAST,
         fields=(when_field("due", "bc.ask_when"),),
         summary=_summary,
         save=save_schedule,

@@ -16,16 +16,26 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import audit, outbox
+from bot import access, audit, outbox
+from bot.access import Act
 from bot.audit import Action
 from bot.callbacks import cb
 from bot.deeplinks import link
-from bot.forms import FieldError
+from bot.errors import FieldError
 from bot.i18n import LANGUAGES, t
-from bot.roles import Person, current_role
+from bot.ids import parse_id
+from bot.person import Person
 from bot.settings import Settings
 from storage import broadcasts as repo
-from storage.models import Broadcast, BroadcastStatus, OutboxState, ProgramKind, Role, utcnow
+from storage import programs as programs_repo
+from storage.models import (
+    Broadcast,
+    BroadcastStatus,
+    OutboxState,
+    ProgramKind,
+    ProgramStatus,
+    utcnow,
+)
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code",
                 "pre", "tg-spoiler", "span", "blockquote"}  # fmt: skip
@@ -88,8 +98,8 @@ def parse_button(text: str) -> dict[str, str]:
     label, target = match["label"].strip(), match["target"].strip()
     if target.startswith(("https://", "http://")):
         return {"text": label, "url": target}
-    if re.fullmatch(r"p_\d{1,12}", target):
-        return {"text": label, "program": target[2:]}
+    if target.startswith("p_") and parse_id(target[2:]) is not None:
+        return {"text": label, "program": str(parse_id(target[2:]))}
     raise BroadcastError("bc.bad_button")
 
 
@@ -102,9 +112,8 @@ def segment_label(lang: str, segment: str) -> str:
     return t(lang, f"bc.seg_{segment.replace('-', '_')}")
 
 
-async def require_admin(session: AsyncSession, settings: Settings, person: Person) -> None:
-    if await current_role(session, person.id, settings.admin_ids) is not Role.ADMIN:
-        raise BroadcastError("admin.only")
+def require_admin(person: Person) -> None:
+    access.require(person, Act.BROADCAST)
 
 
 def payload_for(broadcast: Broadcast, lang: str, bot_username: str) -> tuple[str, dict[str, Any]]:
@@ -132,7 +141,7 @@ def payload_for(broadcast: Broadcast, lang: str, bot_username: str) -> tuple[str
 async def create_draft(
     session: AsyncSession, settings: Settings, admin: Person, data: dict[str, Any]
 ) -> Broadcast:
-    await require_admin(session, settings, admin)
+    require_admin(admin)
     media = data.get("media") if isinstance(data.get("media"), dict) else None
     text = str(data["text"])
     if media and len(text) > CAPTION_LIMIT:
@@ -141,6 +150,11 @@ async def create_draft(
     target = None
     if button:
         target = button.get("url") or f"p_{button.get('program')}"
+        if not button.get("url"):
+            # Everyone gets the button: it must open a published programme for everyone.
+            program = await programs_repo.get_program(session, int(button["program"]))
+            if program is None or program.status is not ProgramStatus.OPEN:
+                raise BroadcastError("bc.button_not_open", target=target)
     return await repo.add(
         session,
         Broadcast(
@@ -156,7 +170,7 @@ async def create_draft(
 async def _editable(
     session: AsyncSession, settings: Settings, admin: Person, broadcast_id: int
 ) -> Broadcast:
-    await require_admin(session, settings, admin)
+    require_admin(admin)
     broadcast = await repo.get(session, broadcast_id, lock=True)
     if broadcast is None:
         raise BroadcastError("bc.gone")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.ids import parse_id
+
 MAX_BYTES = 64
 _PART = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
 
@@ -28,11 +30,18 @@ class Callback:
         return data
 
     def int_arg(self, index: int = 0) -> int | None:
-        """A numeric argument, or None when missing or not a plain number."""
-        if index >= len(self.args) or not self.args[index].isdigit():
+        """A number that fits an INTEGER id column (bot/ids.py), or None when missing, not
+        a plain number, or out of range: a forged 2**40 never reaches a query."""
+        if index >= len(self.args):
             return None
-        value = int(self.args[index])
-        return value if value < 2**63 else None
+        text = self.args[index]
+        if text == "0":
+            return 0
+        return parse_id(text)
+
+    def user_arg(self, index: int = 0) -> int | None:
+        """A Telegram user id (BIGINT), or None."""
+        return parse_id(self.args[index], user=True) if index < len(self.args) else None
 
 
 def cb(ns: str, action: str, *args: object) -> str:

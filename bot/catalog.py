@@ -10,7 +10,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.roles import Person
+from bot import access
+from bot.ids import MAX_ID, parse_id, valid_id
+from bot.person import Person
 from bot.search import clean_query
 from storage import forms as forms_repo
 from storage import programs as repo
@@ -19,8 +21,8 @@ from storage.programs import Card, DepartmentRow, ListRow, ProgramFilter
 
 PAGE_SIZE = 8
 KIND_ORDER = tuple(ProgramKind)
-_SOURCE = re.compile(r"^(k|d|s)-([a-z_]{1,20}|\d{1,12})$")
-_ANCHOR = re.compile(r"^([fb])(\d{1,12})$")
+_SOURCE = re.compile(r"^(k|d|s)-([a-z_]{1,20}|\d{1,10})$")
+_ANCHOR = re.compile(r"^([fb])(\d{1,10})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,10 @@ class ListRef:
     @classmethod
     def parse(cls, source: str, anchor: str) -> ListRef | None:
         if not _SOURCE.match(source) or not _ANCHOR.match(anchor):
+            return None
+        # Every number must fit the INTEGER ids it is compared with (bot/ids.py).
+        numbers = [anchor[1:]] + ([source[2:]] if source[2:].isdigit() else [])
+        if any(n != "0" and parse_id(n) is None for n in numbers):
             return None
         return cls(source, anchor)
 
@@ -70,8 +76,9 @@ class Page:
 
 
 async def _filter_and_heading(
-    session: AsyncSession, ref: ListRef, lang: str
+    session: AsyncSession, ref: ListRef, person: Person
 ) -> tuple[ProgramFilter, tuple[str, dict[str, object]]] | None:
+    lang = person.language
     kind = ref.kind
     if kind is not None:
         return ProgramFilter(kind=kind), ("catalog.heading_kind", {"kind": f"kind.{kind.value}"})
@@ -84,17 +91,19 @@ async def _filter_and_heading(
         return ProgramFilter(department_id=department_id), ("catalog.heading_dept", {"name": name})
     search_id = ref.id_value("s")
     if search_id is not None:
-        search = await forms_repo.get_search(session, search_id)
-        if search is None:
+        try:  # a search is its author's (it can hold a phone number), and expires
+            search = await access.search(session, person, search_id)
+        except access.Refused:
             return None
         words = tuple(search.query.split())
         return ProgramFilter(words=words), ("catalog.heading_search", {"query": search.query})
     return None
 
 
-async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
-    """One page of a list; None when the list itself no longer exists (stale button)."""
-    resolved = await _filter_and_heading(session, ref, lang)
+async def page(session: AsyncSession, ref: ListRef, person: Person) -> Page | None:
+    """One page of a list; None when the list itself no longer exists (stale button), or
+    is someone else's saved search."""
+    resolved = await _filter_and_heading(session, ref, person)
     if resolved is None:
         return None
     flt, heading = resolved
@@ -114,7 +123,7 @@ async def page(session: AsyncSession, ref: ListRef, lang: str) -> Page | None:
     number = min(pages, before // PAGE_SIZE + 1)
     prev = ref.at(f"b{items[0].id}") if items and before > 0 else None
     more = bool(items) and before + len(items) < total
-    nxt = ref.at(f"f{items[-1].id + 1}") if more else None
+    nxt = ref.at(f"f{min(MAX_ID, items[-1].id + 1)}") if more else None
     return Page(ref, items, number, pages, total, prev, nxt, heading)
 
 
@@ -214,7 +223,7 @@ async def search(session: AsyncSession, person: Person, raw: str) -> ListRef | N
 
 
 class NotVisible(Exception):
-    """The programme doesn't exist, or isn't open and the viewer isn't staff."""
+    """The programme doesn't exist, or this viewer may not see it (bot/access.py)."""
 
     def __init__(self, closed: bool) -> None:
         super().__init__("closed" if closed else "unknown")
@@ -222,10 +231,10 @@ class NotVisible(Exception):
 
 
 async def card(session: AsyncSession, program_id: int, viewer: Person) -> Card:
-    found = await repo.get_card(session, program_id)
+    found = await repo.get_card(session, program_id) if valid_id(program_id) else None
     if found is None:
         raise NotVisible(closed=False)
-    if found.program.status is not ProgramStatus.OPEN and not viewer.is_staff:
+    if not access.may_see_program(viewer, found.program):
         raise NotVisible(closed=found.program.status is ProgramStatus.CLOSED)
     return found
 

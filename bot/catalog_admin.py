@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, forms
+from bot import access, audit, forms
+from bot.access import Act
 from bot.audit import Action
 from bot.catalog import localized
-from bot.forms import Field, FieldError, FormSpec, Saved
+from bot.errors import FieldError
+from bot.forms import Field, FormSpec, Saved
 from bot.i18n import t
-from bot.roles import Person
+from bot.ids import valid_id
+from bot.person import Person
 from bot.search import search_text_for
 from bot.settings import Settings
 from storage import program_admin as admin_repo
@@ -135,6 +138,7 @@ async def _unique_code(session: AsyncSession, kind: ProgramKind) -> str:
 async def save_new_program(
     session: AsyncSession, person: Person, data: dict[str, Any], _settings: Settings
 ) -> Saved:
+    access.require(person, Act.MANAGE_CATALOG)
     kind = ProgramKind(data["kind"])
     department = await _resolve_department(session, str(data["department"]))
     program = Program(
@@ -155,6 +159,7 @@ async def save_new_program(
 async def save_field(
     session: AsyncSession, person: Person, data: dict[str, Any], _settings: Settings
 ) -> Saved:
+    access.require(person, Act.MANAGE_CATALOG)
     program = await admin_repo.lock_program(session, int(data["program_id"]))
     name = str(data["field"])
     if program is None or name not in TEXT_FIELDS:
@@ -177,7 +182,7 @@ NEW_PROGRAM = forms.register(
     FormSpec(
         name="program_new",
         title="program.form_title",
-        admin_only=True,
+        act=Act.MANAGE_CATALOG,
         fields=(
             Field("kind", "program.ask_kind", choices=_kind_choices),
             Field(
@@ -213,7 +218,7 @@ EDIT_FIELD = forms.register(
     FormSpec(
         name="program_edit",
         title="program.edit_title",
-        admin_only=True,
+        act=Act.MANAGE_CATALOG,
         fields=(Field("value", "program.ask_value", _edit_value, optional=True),),
         summary=summary,
         save=save_field,
@@ -224,13 +229,14 @@ EDIT_FIELD = forms.register(
 
 async def start_edit(
     session: AsyncSession, person: Person, program_id: int, field_name: str
-) -> forms.Step | None:
-    program = await repo.get_program(session, program_id)
-    if program is None or field_name not in TEXT_FIELDS:
-        return None
+) -> forms.Step:
+    access.require(person, Act.MANAGE_CATALOG)
+    program = await access.program(session, person, program_id)
+    if field_name not in TEXT_FIELDS:
+        raise access.Refused()
     current = str(getattr(program, field_name) or "")
     data = {"program_id": program_id, "field": field_name, "_current": current}
-    return await forms.begin(session, person.id, EDIT_FIELD, data)
+    return await forms.begin(session, person, EDIT_FIELD, data)
 
 
 def check_edit_limit(data: dict[str, Any]) -> None:
@@ -241,15 +247,14 @@ def check_edit_limit(data: dict[str, Any]) -> None:
 
 
 async def set_status(
-    session: AsyncSession, program_id: int, status: ProgramStatus, *, actor_id: int | None
-) -> Program | None:
-    program = await admin_repo.lock_program(session, program_id)
-    if program is None:
-        return None
+    session: AsyncSession, person: Person, program_id: int, status: ProgramStatus
+) -> Program:
+    access.require(person, Act.MANAGE_CATALOG)
+    program = await access.program(session, person, program_id, lock=True)
     if program.status is not status:
         detail = f"{program.code}: {program.status.value} → {status.value}"
         await audit.record(
-            session, actor_id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
+            session, person.id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
         )
     program.status = status
     program.updated_at = utcnow()
@@ -259,7 +264,10 @@ async def set_status(
 OWNERS_PER_PAGE = 8
 
 
-async def owner_choices(session: AsyncSession, page_no: int) -> tuple[list[User], int]:
+async def owner_choices(
+    session: AsyncSession, person: Person, page_no: int
+) -> tuple[list[User], int]:
+    access.require(person, Act.MANAGE_CATALOG)
     total = await admin_repo.count_staff(session)
     pages = max(1, -(-total // OWNERS_PER_PAGE))
     page_no = min(max(1, page_no), pages)
@@ -268,14 +276,17 @@ async def owner_choices(session: AsyncSession, page_no: int) -> tuple[list[User]
 
 
 async def set_owner(
-    session: AsyncSession, program_id: int, owner_id: int, *, actor_id: int | None
-) -> Program | None:
-    program = await admin_repo.lock_program(session, program_id)
-    owner = await admin_repo.staff_user(session, owner_id)
-    if program is None or owner is None:
-        return None
+    session: AsyncSession, person: Person, program_id: int, owner_id: int
+) -> Program:
+    access.require(person, Act.MANAGE_CATALOG)
+    program = await access.program(session, person, program_id, lock=True)
+    owner = (
+        await admin_repo.staff_user(session, owner_id) if valid_id(owner_id, user=True) else None
+    )
+    if owner is None:
+        raise access.Refused()
     detail = f"{program.code}: {owner.first_name} ({owner.id})"
-    await audit.record(session, actor_id, Action.PROGRAM_OWNER, f"program:{program.id}", detail)
+    await audit.record(session, person.id, Action.PROGRAM_OWNER, f"program:{program.id}", detail)
     program.owner_id = owner.id
     program.updated_at = utcnow()
     return program

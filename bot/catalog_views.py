@@ -10,7 +10,7 @@ from bot.callbacks import cb
 from bot.catalog import ListRef, Page, localized, title_of
 from bot.deeplinks import link
 from bot.i18n import t
-from bot.roles import Person
+from bot.person import Person
 from bot.views import Screen, button
 from storage.models import ProgramKind, ProgramStatus
 from storage.programs import Card, DepartmentRow

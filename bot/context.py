@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.outbox import OutboxSender
-from bot.roles import Person
+from bot.person import Person
+from bot.report_gate import ReportGate
 from bot.scheduler import Ticker
 from bot.send_share import SendShare
 from bot.settings import Settings
@@ -29,6 +30,7 @@ class Runtime:
     tickers: list[Ticker] = field(default_factory=list)
     send_share: SendShare | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    error_reports: ReportGate = field(default_factory=ReportGate)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Runtime]):

@@ -17,18 +17,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.roles import Person
+from bot import access
+from bot.access import Act
+from bot.errors import FieldError
+from bot.person import Person
 from bot.settings import Settings
 from storage import forms as repo
 
 CONFIRM = "_confirm"
 SKIP = "_skip"
-
-
-class FieldError(Exception):
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 Save = Callable[[AsyncSession, Person, dict[str, Any], Settings], Awaitable["Saved"]]
@@ -75,8 +72,10 @@ class FormSpec:
     summary: Callable[[str, dict[str, Any]], Awaitable[str] | str]
     save: Save
     title: str  # message key
-    admin_only: bool = False
-    staff_only: bool = False  # teachers and admins
+    # Who may fill it in (bot/access.py): an act, and the data key that holds the id of
+    # the thing it acts on (None: an act on no particular thing). Asked at every step.
+    act: Act | None = None
+    subject: str | None = None
     validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
 
     def field_named(self, name: str) -> Field | None:
@@ -126,11 +125,13 @@ def _step(spec: FormSpec, step: str, data: dict[str, Any], error: FieldError | N
 
 
 async def begin(
-    session: AsyncSession, user_id: int, spec: FormSpec, data: dict[str, Any] | None = None,
+    session: AsyncSession, person: Person, spec: FormSpec, data: dict[str, Any] | None = None,
     *, start_at: str | None = None,
 ) -> Step:  # fmt: skip
+    """Start (or restart) a form; Refused when this person may not fill it in."""
+    await check_access(session, person, spec, data or {})
     first = start_at or spec.fields[0].name
-    draft = await repo.put_draft(session, user_id, spec.name, first, data or {})
+    draft = await repo.put_draft(session, person.id, spec.name, first, data or {})
     return _step(spec, draft.step, draft.data, None)
 
 
@@ -234,10 +235,25 @@ async def finish(
         if spec.validate is not None:
             spec.validate(data)
         saved = await spec.save(session, person, data, settings)
+    except access.Refused:
+        raise  # not a wrong answer: the form cannot be finished (handlers end it)
     except FieldError as error:
         return Confirm(spec, data, error)
     await repo.drop_draft(session, person.id)
     return saved
+
+
+async def check_access(
+    session: AsyncSession, person: Person, spec: FormSpec, data: dict[str, Any]
+) -> None:
+    """Raises access.Refused when this person may no longer fill in this form (a role
+    lost, an inquiry reassigned since the form began)."""
+    if spec.act is None:
+        return
+    if spec.subject is None:
+        access.require(person, spec.act)
+    else:
+        await access.require_on(session, person, spec.act, data.get(spec.subject))
 
 
 async def cancel(session: AsyncSession, user_id: int) -> bool:

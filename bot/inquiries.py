@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, outbox
+from bot import access, audit, outbox
 from bot import inquiry_views as render
+from bot.access import Act
 from bot.audit import Action
-from bot.forms import FieldError, typed_text
-from bot.roles import Person
+from bot.errors import FieldError
+from bot.forms import typed_text
+from bot.person import Person
 from bot.settings import Settings
 from storage import inquiries as repo
 from storage import outbox as outbox_repo
@@ -28,6 +30,7 @@ from storage.models import (
     InquiryKind,
     InquiryStatus,
     Program,
+    ProgramStatus,
     Role,
     utcnow,
 )
@@ -109,7 +112,7 @@ async def register_interest(
     already: list[tuple[Program, Inquiry]] = []
     for program_id in dict.fromkeys(program_ids):
         program = programs.get(program_id)
-        if program is None or program.status.value != "open":
+        if program is None or program.status is not ProgramStatus.OPEN:
             continue
         existing = await repo.open_inquiry_for(session, person.id, program_id)
         if existing is not None:
@@ -133,13 +136,48 @@ async def register_interest(
     return InterestResult(created, already)
 
 
+BASKET_LIMIT = 20  # programmes collected at once; more is refused with a word
+
+
+async def open_program(session: AsyncSession, person: Person, program_id: int | None) -> Program:
+    """A programme one can register interest in: visible to this person and open."""
+    program = await access.program(session, person, program_id)
+    if program.status is not ProgramStatus.OPEN:
+        raise access.Refused()
+    return program
+
+
+async def basket_add(session: AsyncSession, person: Person, program_id: int) -> list[Program]:
+    """Add an open programme to the person's list; returns the list's open programmes."""
+    await open_program(session, person, program_id)
+    ids = await repo.basket(session, person.id)
+    if program_id not in ids:
+        if len(ids) >= BASKET_LIMIT:
+            raise InquiryError("basket.full", limit=BASKET_LIMIT)
+        await repo.add_to_basket(session, person.id, program_id)
+    return await basket_programs(session, person)
+
+
+async def basket_programs(session: AsyncSession, person: Person) -> list[Program]:
+    """The open programmes in the person's list, in the order they were added (one closed
+    since is left out, never shown)."""
+    ids = await repo.basket(session, person.id)
+    found = await repo.programs_by_ids(session, ids)
+    return [found[i] for i in ids if i in found and found[i].status is ProgramStatus.OPEN]
+
+
+async def basket_clear(session: AsyncSession, person: Person) -> None:
+    await repo.clear_basket(session, person.id, await repo.basket(session, person.id))
+
+
 async def ask_question(
     session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
 ) -> Inquiry:
     body, _ = clip(text)
     if not body:
         raise InquiryError("question.empty")
-    program = await programs_repo.get_program(session, program_id) if program_id else None
+    # A question about a programme the asker may not see would show them its title.
+    program = await access.program(session, person, program_id) if program_id else None
     profile = await repo.get_profile(session, person.id)
     inquiry = await repo.add_inquiry(
         session,
@@ -159,14 +197,6 @@ async def ask_question(
     return inquiry
 
 
-async def _require_staff(session: AsyncSession, settings: Settings, person: Person) -> None:
-    from bot.roles import current_role
-
-    role = await current_role(session, person.id, settings.admin_ids)
-    if role not in (Role.ADMIN, Role.TEACHER):
-        raise InquiryError("inquiry.staff_only")
-
-
 async def _program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
     if inquiry.program_id is None:
         return None
@@ -182,10 +212,7 @@ async def staff_reply(
     session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
 ) -> Inquiry:
     """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
-    await _require_staff(session, settings, staff)
-    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
-    if inquiry is None:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
     body, _ = clip(text)
     if not body:
         raise InquiryError("question.empty")
@@ -219,9 +246,7 @@ async def follow_up(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str
 ) -> Inquiry:
     """The contact writes again on their own inquiry; staff get it threaded."""
-    inquiry = await repo.get_inquiry(session, inquiry_id)
-    if inquiry is None or inquiry.user_id != person.id:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
     body, _ = clip(text)
     if not body:
         raise InquiryError("question.empty")
@@ -258,10 +283,7 @@ async def change_status(
     session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
     status: InquiryStatus,
 ) -> Inquiry:  # fmt: skip
-    await _require_staff(session, settings, staff)
-    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
-    if inquiry is None:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
     if inquiry.status is status:
         return inquiry
     now = utcnow()
@@ -289,10 +311,7 @@ async def change_status(
 async def assign_to(
     session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
 ) -> Inquiry:
-    await _require_staff(session, settings, staff)
-    inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
-    if inquiry is None:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
     now = utcnow()
     detail = f"{staff.first_name} ({staff.id})"
     await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
@@ -315,10 +334,7 @@ class StaffView:
 async def staff_view(
     session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
 ) -> StaffView:
-    await _require_staff(session, settings, staff)
-    inquiry = await repo.get_inquiry(session, inquiry_id)
-    if inquiry is None:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
     program = await _program_of(session, inquiry)
     return StaffView(inquiry, program)
 
@@ -339,9 +355,7 @@ async def my_inquiries(
 
 
 async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Timeline:
-    inquiry = await repo.get_inquiry(session, inquiry_id)
-    if inquiry is None or inquiry.user_id != person.id:
-        raise InquiryError("inquiry.gone")
+    inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
     program = await _program_of(session, inquiry)
     events = await repo.events_of(session, inquiry.id, public_only=True)
     return Timeline(inquiry, program, events)

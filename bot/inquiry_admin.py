@@ -1,9 +1,9 @@
 """Admin views of the inquiry pipeline: filtered pages of inquiries, one inquiry's staff
 view with its whole timeline, and the statistics. Plain values in, dataclasses out.
 
-The role is checked by the handlers (handlers/inquiry_admin.py) on every update; the
-list state travels in the callback data, so `ListState.from_args` parses it strictly and
-answers None for anything it did not write itself.
+Who sees what is bot/access.py's decision: admins every inquiry, teachers their scope.
+The list state travels in the callback data, so `ListState.from_args` parses it strictly
+and answers None for anything it did not write itself.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import access
+from bot.access import Act
+from bot.ids import parse_id
+from bot.person import Person
 from storage import inquiries as repo
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
@@ -65,7 +69,7 @@ class ListState:
             kind_index = int(kind)
         if not age.isdigit() or int(age) not in AGES:
             return None
-        if not program.isdigit() or len(program) > 18:
+        if program != "0" and parse_id(program) is None:
             return None
         if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
             return None
@@ -78,7 +82,7 @@ class ListState:
     def program_kind(self) -> ProgramKind | None:
         return None if self.kind is None else KINDS[self.kind]
 
-    def to_filter(self, now: datetime) -> repo.InquiryFilter:
+    def to_filter(self, now: datetime, teacher_id: int | None = None) -> repo.InquiryFilter:
         status = None if self.status in (ANY, OPEN) else InquiryStatus(self.status)
         return repo.InquiryFilter(
             status=status,
@@ -86,6 +90,7 @@ class ListState:
             program_id=self.program_id,
             kind=self.program_kind,
             older_than=now - timedelta(days=self.age) if self.age else None,
+            teacher_id=teacher_id,
         )
 
 
@@ -105,9 +110,12 @@ class InquiryPage:
     program: Program | None  # the programme filtered by, when there is one
 
 
-async def page(session: AsyncSession, state: ListState, now: datetime) -> InquiryPage:
-    """One page of inquiries, newest first. A page past the end shows the last one."""
-    flt = state.to_filter(now)
+async def page(
+    session: AsyncSession, person: Person, state: ListState, now: datetime
+) -> InquiryPage:
+    """One page of the inquiries this person may see (bot/access.py), newest first. A
+    page past the end shows the last one."""
+    flt = state.to_filter(now, access.inquiry_scope(person))
     rows, total = await repo.list_inquiries(session, flt, (state.page - 1) * PAGE_SIZE, PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     if state.page > pages:
@@ -144,10 +152,8 @@ class StaffView:
     actors: dict[int, User]
 
 
-async def staff_view(session: AsyncSession, inquiry_id: int) -> StaffView | None:
-    inquiry = await repo.get_inquiry(session, inquiry_id)
-    if inquiry is None:
-        return None
+async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> StaffView:
+    inquiry = await access.inquiry(session, person, Act.SEE_INQUIRY, inquiry_id)
     programs = await repo.programs_by_ids(
         session, [inquiry.program_id] if inquiry.program_id is not None else []
     )
@@ -178,7 +184,8 @@ class Stats:
     open: int
 
 
-async def stats(session: AsyncSession) -> Stats:
+async def stats(session: AsyncSession, person: Person) -> Stats:
+    access.require(person, Act.INQUIRY_REPORTS)
     statuses = await repo.counts_by_status(session)
     kinds = await repo.counts_by_kind(session)
     return Stats(

@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import forms, inquiries, validate
+from bot.access import Act
 from bot.catalog import localized
-from bot.forms import Field, FieldError, FormSpec, Saved
+from bot.errors import FieldError
+from bot.forms import Field, FormSpec, Saved
 from bot.i18n import t
-from bot.roles import Person
+from bot.person import Person
 from bot.settings import Settings
 from storage import inquiries as repo
 from storage.models import EnterpriseProfile, utcnow
@@ -158,13 +160,15 @@ INTEREST = forms.register(
 
 
 def _message_form(
-    name: str, title: str, prompt: str, save: forms.Save, *, staff_only: bool = False
+    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None
 ) -> FormSpec:
-    """A one-question form whose answer is a message (cut cleanly if very long)."""
+    """A one-question form whose answer is a message (cut cleanly if very long); with
+    `act`, one on the inquiry in the data's `inquiry_id`."""
     return FormSpec(
         name=name,
         title=title,
-        staff_only=staff_only,
+        act=act,
+        subject="inquiry_id" if act is not None else None,
         fields=(Field("message", prompt, validate.long_text(MESSAGE_LIMIT)),),
         summary=_message_summary,
         save=save,
@@ -197,7 +201,9 @@ async def save_follow_up(
 
 
 FOLLOW_UP = forms.register(
-    _message_form("follow_up", "followup.form_title", "followup.ask", save_follow_up)
+    _message_form(
+        "follow_up", "followup.form_title", "followup.ask", save_follow_up, Act.OWN_INQUIRY
+    )
 )
 
 
@@ -212,6 +218,10 @@ async def save_staff_reply(
 
 STAFF_REPLY = forms.register(
     _message_form(
-        "staff_reply", "staffreply.form_title", "staffreply.ask", save_staff_reply, staff_only=True
+        "staff_reply",
+        "staffreply.form_title",
+        "staffreply.ask",
+        save_staff_reply,
+        Act.WORK_INQUIRY,
     )
 )

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, outbox
+from bot import access, audit, outbox
 from bot import step_views as render
+from bot.access import Act
 from bot.audit import Action
-from bot.forms import FieldError
-from bot.roles import Person, current_role
+from bot.errors import FieldError
+from bot.person import Person
 from bot.settings import Settings
 from storage import inquiries as inquiries_repo
 from storage import next_steps as repo
@@ -48,18 +49,11 @@ def plan(step: NextStep, settings: Settings, now: datetime) -> list[Reminder]:
     return rows
 
 
-async def _require_staff(session: AsyncSession, settings: Settings, person: Person) -> None:
-    if await current_role(session, person.id, settings.admin_ids) not in (Role.ADMIN, Role.TEACHER):
-        raise StepError("inquiry.staff_only")
-
-
 async def create(
     session: AsyncSession, settings: Settings, actor: Person, *, inquiry_id: int, title: str,
     owner_id: int, due_at: datetime, note: str = "",
 ) -> NextStep:  # fmt: skip
-    await _require_staff(session, settings, actor)
-    if await inquiries_repo.get_inquiry(session, inquiry_id) is None:
-        raise StepError("inquiry.gone")
+    await access.inquiry(session, actor, Act.WORK_INQUIRY, inquiry_id)
     if await users_repo.get_user(session, owner_id) is None:
         raise StepError("step.owner_gone")
     step = await repo.add_step(
@@ -76,13 +70,8 @@ async def create(
 async def _step_for(
     session: AsyncSession, settings: Settings, person: Person, step_id: int
 ) -> NextStep:
-    """The step, if this person may change it: its owner, or staff."""
-    step = await repo.get_step(session, step_id, lock=True)
-    if step is None:
-        raise StepError("step.gone")
-    if step.owner_id != person.id:
-        await _require_staff(session, settings, person)
-    return step
+    """The step, if this person may change it (bot/access.py: its owner, or an admin)."""
+    return await access.step(session, person, Act.CHANGE_STEP, step_id, lock=True)
 
 
 async def complete(
@@ -131,6 +120,21 @@ async def reschedule(
     await repo.cancel_pending(session, step.id)
     await repo.add_reminders(session, plan(step, settings, utcnow()))
     return step
+
+
+async def view(session: AsyncSession, person: Person, step_id: int) -> NextStep:
+    return await access.step(session, person, Act.CHANGE_STEP, step_id)
+
+
+async def own_open_steps(session: AsyncSession, person: Person, limit: int = 30) -> list[NextStep]:
+    return await repo.steps_of_owner(session, person.id, limit=limit)
+
+
+async def overdue(session: AsyncSession, person: Person, now: datetime) -> list[NextStep]:
+    """Everyone's overdue steps for an admin, a teacher's own for a teacher."""
+    access.require(person, Act.SEE_OVERDUE)
+    owner = None if person.role is Role.ADMIN else person.id
+    return await repo.overdue_steps(session, now, owner_id=owner)
 
 
 # The dispatcher ---------------------------------------------------------------------------

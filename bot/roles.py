@@ -9,33 +9,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot import access, audit
+from bot.access import Act
 from bot.audit import Action
+from bot.errors import FieldError
 from bot.i18n import LANGUAGES, pick_language
+from bot.person import Person, effective_role
 from storage import forms as forms_repo
 from storage import users as repo
 from storage.models import Invite, Role, User, utcnow
 
 SEEN_RESOLUTION = timedelta(minutes=5)  # last_seen is refreshed at most this often
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """The user behind an update, as the rest of the app needs to know them."""
-
-    id: int
-    first_name: str
-    language: str
-    role: Role
-    form: str | None = None  # the form this person is filling in, if any
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.ADMIN, Role.TEACHER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +29,6 @@ class TelegramProfile:
     last_name: str | None
     username: str | None
     language_code: str | None
-
-
-def effective_role(user_id: int, stored: Role, admin_ids: frozenset[int]) -> Role:
-    """ADMIN_IDS always wins; otherwise the role stored in the database."""
-    return Role.ADMIN if user_id in admin_ids else stored
 
 
 async def recognize(
@@ -127,7 +106,6 @@ async def choose_language(session: AsyncSession, user_id: int, language: str) ->
 
 
 class InviteError(enum.Enum):
-    NOT_ADMIN = "not_admin"
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     USED = "used"
@@ -143,14 +121,13 @@ class InviteResult:
 async def create_invite(
     session: AsyncSession,
     *,
-    admin_id: int,
-    admin_ids: frozenset[int],
+    admin: Person,
     role: Role,
     ttl: timedelta,
     now: datetime | None = None,
-) -> Invite | InviteError:
-    if await current_role(session, admin_id, admin_ids) is not Role.ADMIN:
-        return InviteError.NOT_ADMIN
+) -> Invite:
+    access.require(admin, Act.INVITE)
+    admin_id = admin.id
     now = now or utcnow()
     invite = Invite(
         token=secrets.token_urlsafe(12),  # 16 chars, fits a deep-link payload (≤ 64)
@@ -195,3 +172,56 @@ async def redeem_invite(
     detail = f"{current.value} → {invite.role.value}, invited by {invite.created_by}"
     await audit.record(session, user_id, action, f"user:{user_id}", detail)
     return InviteResult(role=invite.role)
+
+
+# Staff roles, changed by an admin --------------------------------------------------------
+
+CHANGEABLE_ROLES = (Role.ADMIN, Role.TEACHER, Role.ENTERPRISE)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    user: User
+    role: Role  # effective: ADMIN_IDS win
+    fixed: bool  # an admin through ADMIN_IDS: only the settings can change that
+
+
+async def staff_members(
+    session: AsyncSession, admin: Person, admin_ids: frozenset[int]
+) -> list[StaffMember]:
+    """Teachers and admins, admins first, then by name."""
+    access.require(admin, Act.MANAGE_STAFF)
+    users = await repo.staff_users(session, admin_ids)
+    members = [
+        StaffMember(u, effective_role(u.id, u.role, admin_ids), u.id in admin_ids) for u in users
+    ]
+    return sorted(members, key=lambda m: (m.role is not Role.ADMIN, m.user.first_name, m.user.id))
+
+
+async def staff_member(
+    session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int
+) -> StaffMember:
+    access.require(admin, Act.MANAGE_STAFF)
+    user = await repo.get_user(session, user_id)
+    if user is None:
+        raise access.Refused()
+    return StaffMember(user, effective_role(user.id, user.role, admin_ids), user.id in admin_ids)
+
+
+async def change_role(
+    session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int, role: Role
+) -> StaffMember:
+    """Make someone a teacher or an admin, or remove their staff role. Takes effect at
+    their next update: the role is read from the database on every one."""
+    member = await staff_member(session, admin, admin_ids, user_id)
+    if member.fixed:
+        raise FieldError("staff.fixed_admin")
+    if user_id == admin.id:
+        raise FieldError("staff.not_self")  # an admin cannot lock themselves out by a tap
+    if member.user.role is role:
+        return member
+    previous = member.user.role
+    await repo.set_role(session, user_id, role)
+    detail = f"{previous.value} → {role.value}"
+    await audit.record(session, admin.id, Action.ROLE_CHANGE, f"user:{user_id}", detail)
+    return StaffMember(member.user, role, fixed=False)

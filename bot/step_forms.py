@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import forms, next_steps
+from bot.access import Act
 from bot.forms import Field, FormSpec, ParseContext, Saved
 from bot.i18n import t
-from bot.roles import Person
+from bot.person import Person
 from bot.settings import Settings
 from bot.timeparse import format_echo, parse_when
 from bot.validate import long_text, short_text
@@ -102,7 +103,8 @@ NEW_STEP = forms.register(
     FormSpec(
         name="next_step",
         title="step.form_title",
-        staff_only=True,
+        act=Act.WORK_INQUIRY,
+        subject="inquiry_id",
         fields=(
             Field("title", "step.ask_title", short_text(300)),
             Field("owner", "step.ask_owner", choices=_owner_choices),
@@ -128,6 +130,8 @@ MOVE_STEP = forms.register(
     FormSpec(
         name="step_move",
         title="step.move_title",
+        act=Act.CHANGE_STEP,
+        subject="step_id",
         fields=(when_field("due", "step.ask_due"),),
         summary=_summary,
         save=save_move,

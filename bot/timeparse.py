@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date
 
-from bot.forms import FieldError
+from bot.errors import FieldError
 from bot.i18n import BABEL_LOCALES, format_time
 
 PAST_GRACE: Final = timedelta(minutes=1)

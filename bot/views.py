@@ -14,7 +14,7 @@ from telegram import (
 
 from bot.callbacks import cb
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES, t
-from bot.roles import Person
+from bot.person import Person
 from storage.models import Role
 
 

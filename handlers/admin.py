@@ -1,5 +1,5 @@
-"""Admin paths: invites. Every entry re-reads the sender's role from the database,
-because commands can be typed by anyone and buttons can be forged."""
+"""Admin paths: invites. Every entry asks the permission path (bot/access.py), because
+commands can be typed by anyone and buttons can be forged."""
 
 from __future__ import annotations
 
@@ -11,43 +11,26 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import views
-from bot.callbacks import parse
+from bot.access import Act, Refused
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.deeplinks import link
 from bot.i18n import format_time, t
-from bot.roles import InviteError, Person, create_invite, current_role, redeem_invite
-from handlers.render import answer, reply, show
+from bot.person import Person
+from bot.roles import InviteError, create_invite, redeem_invite
+from handlers import guard
+from handlers.render import answer, reply
 from storage.models import Role
 
 INVITABLE = {"teacher": Role.TEACHER, "admin": Role.ADMIN}
-
-
-async def is_admin_now(context: BotContext, user_id: int) -> bool:
-    async with context.db() as session:
-        return await current_role(session, user_id, context.settings.admin_ids) is Role.ADMIN
-
-
-async def refuse(update: Update, person: Person) -> None:
-    if update.callback_query is not None:
-        await answer(update, t(person.language, "admin.only"), alert=True)
-        await show(update, views.main_menu(person))
-    else:
-        await reply(update, views.with_menu(person, "admin.only"))
 
 
 async def _issue_invite(update: Update, context: BotContext, person: Person, role: Role) -> None:
     settings = context.settings
     async with context.db() as session:
         invite = await create_invite(
-            session,
-            admin_id=person.id,
-            admin_ids=settings.admin_ids,
-            role=role,
-            ttl=timedelta(hours=settings.invite_ttl_hours),
+            session, admin=person, role=role, ttl=timedelta(hours=settings.invite_ttl_hours)
         )
-    if invite is InviteError.NOT_ADMIN or isinstance(invite, InviteError):
-        await refuse(update, person)
-        return
     lang = person.language
     text = t(
         lang,
@@ -59,11 +42,9 @@ async def _issue_invite(update: Update, context: BotContext, person: Person, rol
     await reply(update, views.Screen(text))
 
 
+@guard.command(Act.INVITE)
 async def invite_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     which = (context.args[0].lower() if context.args else "teacher").strip()
     role = INVITABLE.get(which)
     if role is None:
@@ -72,15 +53,13 @@ async def invite_command(update: Update, context: BotContext) -> None:
     await _issue_invite(update, context, person, role)
 
 
-async def invite_button(update: Update, context: BotContext) -> None:
-    person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    role = INVITABLE.get(data.args[0]) if data and data.args else None
-    if role is None or not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
+@guard.button(Act.INVITE)
+async def invite_button(update: Update, context: BotContext, data: Callback) -> None:
+    role = INVITABLE.get(data.args[0]) if len(data.args) == 1 else None
+    if role is None:
+        raise Refused()
     await answer(update)
-    await _issue_invite(update, context, person, role)
+    await _issue_invite(update, context, context.sender, role)
 
 
 async def open_invite(update: Update, context: BotContext, person: Person, token: str) -> None:

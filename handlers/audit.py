@@ -21,13 +21,14 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import audit, views
+from bot.access import Act, Refused
 from bot.audit import AuditPage
-from bot.callbacks import cb, parse
+from bot.callbacks import Callback, cb
 from bot.context import BotContext
 from bot.i18n import format_time, t
+from bot.person import Person
 from bot.program_files import FileFormat
-from bot.roles import Person
-from handlers.admin import is_admin_now, refuse
+from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import AuditEntry
 
@@ -86,30 +87,24 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
     return views.Screen(text, InlineKeyboardMarkup(rows))
 
 
+@guard.command(Act.AUDIT)
 async def audit_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
-    async with context.db() as session:
+    async with context.db(readonly=True) as session:
         found = await audit.page(session)
     await reply(update, page_screen(person.language, found, context.settings.tz))
 
 
-async def on_button(update: Update, context: BotContext) -> None:
+@guard.button(Act.AUDIT)
+async def on_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None or not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     if data.action == "x" and not data.args:
         await answer(update)
         await _export(update, context, person)
         return
     if data.action != "p" or len(data.args) > 1:
-        await refuse(update, person)  # not a button we make
-        return
-    async with context.db() as session:
+        raise Refused()  # not a button we make
+    async with context.db(readonly=True) as session:
         found = await audit.page(session, data.int_arg(0))
     await answer(update)
     await show(update, page_screen(person.language, found, context.settings.tz))

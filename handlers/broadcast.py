@@ -10,25 +10,23 @@ from html import escape
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import broadcast_forms, broadcasts, views
+from bot import access, broadcast_forms, broadcasts, views
 from bot import broadcast_views as render
-from bot.broadcasts import BroadcastError
-from bot.callbacks import parse
+from bot.access import Act, Refused
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.i18n import t
-from bot.roles import Person
-from handlers.admin import is_admin_now, refuse
+from bot.person import Person
+from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show
 from storage import broadcasts as repo
 from storage.models import utcnow
 
 
+@guard.command(Act.BROADCAST)
 async def broadcast_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     await begin_form(update, context, person, broadcast_forms.COMPOSE)
 
 
@@ -54,56 +52,49 @@ async def show_preview(
     await reply(update, render.control(person.language, draft, count))
 
 
-async def broadcast_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def broadcast_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
     query = update.callback_query
-    data = parse(query.data if query else None)
-    if data is None or query is None:
-        await answer(update, t(person.language, "button.stale"))
-        return
+    if query is None:
+        raise Refused()
     if data.action == "stop":  # under every announcement, for everyone
         async with context.db() as session:
             await broadcasts.unsubscribe(session, person)
         await answer(update, t(person.language, "bc.unsubscribed"), alert=True)
         return
     broadcast_id = data.int_arg(0)
-    if broadcast_id is None or not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
+    if broadcast_id is None or not access.allowed(person, Act.BROADCAST):
+        raise Refused()
     lang, settings = person.language, context.settings
-    try:
-        if data.action == "go":
-            message = query.message
-            target = (message.chat.id, message.message_id) if message else None
-            async with context.db() as session:
-                sent = await broadcasts.send_now(
-                    session, settings, person, broadcast_id, context.runtime.bot_username, target
-                )
-                report = await broadcasts.progress(session, sent, utcnow())
-            context.wake_engines()
-            await answer(update)
-            await show(update, render.progress(lang, report, settings, utcnow()))
-        elif data.action == "sched":
-            await answer(update)
-            await begin_form(
-                update, context, person, broadcast_forms.SCHEDULE, {"broadcast_id": broadcast_id}
+    if data.action == "go":
+        message = query.message
+        target = (message.chat.id, message.message_id) if message else None
+        async with context.db() as session:
+            sent = await broadcasts.send_now(
+                session, settings, person, broadcast_id, context.runtime.bot_username, target
             )
-        elif data.action in ("pause", "resume", "cancel"):
-            async with context.db() as session:
-                steered = await broadcasts.steer(
-                    session, settings, person, broadcast_id, data.action
-                )
-                report = await broadcasts.progress(session, steered, utcnow())
-            context.wake_engines()
-            await answer(update, t(lang, f"bc.now_{data.action}"))
-            await show(update, render.progress(lang, report, settings, utcnow()))
-        elif data.action == "failed":
-            await answer(update)
-            await _send_failed(update, context, broadcast_id)
-        else:
-            raise BroadcastError("button.stale")
-    except BroadcastError as refusal:
-        await answer(update, t(lang, refusal.key), alert=True)
+            report = await broadcasts.progress(session, sent, utcnow())
+        context.wake_engines()
+        await answer(update)
+        await show(update, render.progress(lang, report, settings, utcnow()))
+    elif data.action == "sched":
+        await answer(update)
+        await begin_form(
+            update, context, person, broadcast_forms.SCHEDULE, {"broadcast_id": broadcast_id}
+        )
+    elif data.action in ("pause", "resume", "cancel"):
+        async with context.db() as session:
+            steered = await broadcasts.steer(session, settings, person, broadcast_id, data.action)
+            report = await broadcasts.progress(session, steered, utcnow())
+        context.wake_engines()
+        await answer(update, t(lang, f"bc.now_{data.action}"))
+        await show(update, render.progress(lang, report, settings, utcnow()))
+    elif data.action == "failed":
+        await answer(update)
+        await _send_failed(update, context, broadcast_id)
+    else:
+        raise Refused()
 
 
 async def _send_failed(update: Update, context: BotContext, broadcast_id: int) -> None:
@@ -122,11 +113,9 @@ async def _send_failed(update: Update, context: BotContext, broadcast_id: int) -
         )
 
 
+@guard.command(Act.BROADCAST)
 async def broadcasts_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     async with context.db() as session:
         items = await repo.recent(session)
         rows = [(b, await repo.delivery_counts(session, b.id)) for b in items]

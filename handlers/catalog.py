@@ -9,11 +9,14 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import catalog, catalog_views, views
-from bot.callbacks import Callback, parse
+from bot.access import Refused
+from bot.callbacks import Callback
 from bot.catalog import ListRef, NotVisible
 from bot.context import BotContext
 from bot.i18n import t
-from bot.roles import Person
+from bot.ids import parse_id
+from bot.person import Person
+from handlers import guard
 from handlers.render import answer, reply, show
 
 
@@ -34,7 +37,7 @@ async def run_search(update: Update, context: BotContext, words: str) -> None:
     person = context.sender
     async with context.db() as session:
         ref = await catalog.search(session, person, words)
-        page = await catalog.page(session, ref, person.language) if ref else None
+        page = await catalog.page(session, ref, person) if ref else None
         counts = await catalog.kinds(session) if not (page and page.items) else []
     if page is None or not page.items:
         await reply(update, catalog_views.no_results(person.language, words[:100], counts))
@@ -46,11 +49,12 @@ async def open_program_link(
     update: Update, context: BotContext, person: Person, value: str
 ) -> None:
     """Deep link `p_<id>`: the programme's card, or a clear word and the catalog."""
-    # An id beyond BIGINT made the database driver overflow (a crash): it is not found.
-    if not value.isdigit() or int(value) >= 2**63:
+    # An id beyond the INTEGER key made PostgreSQL's driver raise: it is simply not found.
+    program_id = parse_id(value)
+    if program_id is None:
         await reply(update, _with_home(person, "catalog.not_found"))
         return
-    await _send_card(update, context, person, int(value), back=None, edit=False)
+    await _send_card(update, context, person, program_id, back=None, edit=False)
 
 
 async def send_card(update: Update, context: BotContext, person: Person, program_id: int) -> None:
@@ -71,6 +75,8 @@ async def _send_card(
         async with context.db(readonly=True) as session:
             found = await catalog.card(session, program_id, person)
     except NotVisible as gone:
+        if edit and not gone.closed:
+            raise Refused() from None  # a button: gone, or hidden, look like any stale one
         key = "catalog.closed" if gone.closed else "catalog.not_found"
         if edit:
             await answer(update, t(person.language, key))
@@ -82,12 +88,9 @@ async def _send_card(
     await (show if edit else reply)(update, screen)
 
 
-async def catalog_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def catalog_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None:
-        await stale(update, person)
-        return
     action = data.action
     if action == "home":
         await answer(update)
@@ -112,19 +115,17 @@ async def catalog_button(update: Update, context: BotContext) -> None:
         await answer(update)
         await reply(update, views.Screen(t(person.language, "catalog.search_prompt")))
     else:
-        await stale(update, person)
+        raise Refused()
 
 
 async def _list(update: Update, context: BotContext, person: Person, data: Callback) -> None:
     ref = ListRef.parse(*data.args) if len(data.args) == 2 else None
     if ref is None:
-        await stale(update, person)
-        return
+        raise Refused()
     async with context.db(readonly=True) as session:
-        page = await catalog.page(session, ref, person.language)
+        page = await catalog.page(session, ref, person)
     if page is None:
-        await stale(update, person)
-        return
+        raise Refused()
     await answer(update)
     await show(update, catalog_views.program_list(person.language, page))
 
@@ -133,8 +134,7 @@ async def _card_button(update: Update, context: BotContext, person: Person, data
     program_id = data.int_arg(0)
     back = ListRef.parse(*data.args[1:3]) if len(data.args) == 3 else None
     if program_id is None:
-        await stale(update, person)
-        return
+        raise Refused()
     await _send_card(update, context, person, program_id, back, edit=True)
 
 
@@ -146,8 +146,7 @@ async def _share(update: Update, context: BotContext, person: Person, data: Call
         async with context.db(readonly=True) as session:
             found = await catalog.card(session, program_id, person)
     except NotVisible:
-        await stale(update, person)
-        return
+        raise Refused() from None
     await answer(update)
     username = context.runtime.bot_username
     url = catalog_views.program_link(username, found.program.id)
@@ -164,11 +163,6 @@ async def _share(update: Update, context: BotContext, person: Person, data: Call
 async def show_card(update: Update, context: BotContext, person: Person, program_id: int) -> None:
     """The card in place of the pressed button's message (after an admin change)."""
     await _send_card(update, context, person, program_id, back=None, edit=True)
-
-
-async def stale(update: Update, person: Person) -> None:
-    await answer(update, t(person.language, "button.stale"))
-    await show(update, catalog_views.home(person))
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

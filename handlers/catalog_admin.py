@@ -1,82 +1,60 @@
-"""Admin catalog management in chat: add (form), edit a field (form), open/close, owner.
-Every entry re-reads the role from the database: these buttons can be forged."""
+"""Catalogue management in chat (admins): /newprogram, and the admin buttons on a card:
+edit a field (a one-field form), open/close, owner. The permission path decides every
+press (bot/access.py): these buttons can be forged."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import catalog_admin, form_views, forms
-from bot.callbacks import cb, parse
+from bot import catalog_admin, form_views
+from bot.access import Act, Refused
+from bot.callbacks import Callback, cb
 from bot.catalog_admin import TEXT_FIELDS
 from bot.context import BotContext
 from bot.i18n import t
-from bot.roles import Person
+from bot.person import Person
 from bot.views import Screen, button
-from handlers import catalog
-from handlers.admin import is_admin_now, refuse
+from handlers import catalog, guard
+from handlers.forms import begin_form
 from handlers.render import answer, reply, show
 from storage.models import ProgramStatus
 
 
+@guard.command(Act.MANAGE_CATALOG)
 async def new_program_command(update: Update, context: BotContext) -> None:
+    await begin_form(update, context, context.sender, catalog_admin.NEW_PROGRAM)
+
+
+@guard.button(Act.MANAGE_CATALOG)
+async def admin_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
-    await _begin_new(update, context, person)
-
-
-async def _begin_new(update: Update, context: BotContext, person: Person) -> None:
-    async with context.db() as session:
-        step = await forms.begin(session, person.id, catalog_admin.NEW_PROGRAM)
-        screen = await form_views.render(session, person.language, step)
-    context.person = replace(person, form=catalog_admin.NEW_PROGRAM.name)
-    await reply(update, screen)
-
-
-async def admin_button(update: Update, context: BotContext) -> None:
-    person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None or not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     lang = person.language
     program_id = data.int_arg(0)
     if data.action == "new":
         await answer(update)
-        await _begin_new(update, context, person)
+        await begin_form(update, context, person, catalog_admin.NEW_PROGRAM)
     elif data.action == "edit" and program_id is not None:
         await answer(update)
         await show(update, _field_menu(lang, program_id))
     elif data.action == "field" and program_id is not None and len(data.args) == 2:
         async with context.db() as session:
             step = await catalog_admin.start_edit(session, person, program_id, data.args[1])
-            screen = await form_views.render(session, lang, step) if step else None
-        if screen is None:
-            await catalog.stale(update, person)
-            return
+            screen = await form_views.render(session, lang, step)
+        context.person = person.in_form(catalog_admin.EDIT_FIELD.name)
         await answer(update)
         await reply(update, screen)
     elif data.action == "status" and program_id is not None and len(data.args) == 2:
         await _set_status(update, context, person, program_id, data.args[1])
     elif data.action == "owners" and program_id is not None:
         await _owner_menu(update, context, person, program_id, data.int_arg(1) or 1)
-    elif data.action == "owner" and program_id is not None and data.int_arg(1) is not None:
-        owner_id = data.int_arg(1) or 0
+    elif data.action == "owner" and program_id is not None and data.user_arg(1) is not None:
         async with context.db() as session:
-            program = await catalog_admin.set_owner(
-                session, program_id, owner_id, actor_id=person.id
-            )
-        if program is None:
-            await catalog.stale(update, person)
-            return
+            await catalog_admin.set_owner(session, person, program_id, data.user_arg(1) or 0)
         await answer(update, t(lang, "program.owner_set"))
         await catalog.show_card(update, context, person, program_id)
     else:
-        await catalog.stale(update, person)
+        raise Refused()
 
 
 def _field_menu(lang: str, program_id: int) -> Screen:
@@ -96,15 +74,9 @@ async def _set_status(
     update: Update, context: BotContext, person: Person, program_id: int, value: str
 ) -> None:
     if value not in (ProgramStatus.OPEN.value, ProgramStatus.CLOSED.value):
-        await catalog.stale(update, person)
-        return
+        raise Refused()
     async with context.db() as session:
-        program = await catalog_admin.set_status(
-            session, program_id, ProgramStatus(value), actor_id=person.id
-        )
-    if program is None:
-        await catalog.stale(update, person)
-        return
+        await catalog_admin.set_status(session, person, program_id, ProgramStatus(value))
     await answer(update, t(person.language, f"program.now_{value}"))
     await catalog.show_card(update, context, person, program_id)
 
@@ -114,7 +86,7 @@ async def _owner_menu(
 ) -> None:
     lang = person.language
     async with context.db() as session:
-        people, pages = await catalog_admin.owner_choices(session, page_no)
+        people, pages = await catalog_admin.owner_choices(session, person, page_no)
     rows = [
         [
             InlineKeyboardButton(

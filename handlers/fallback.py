@@ -7,9 +7,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import views
 from bot.context import BotContext
-from bot.i18n import t
-from handlers import catalog
-from handlers.render import answer, reply, show
+from handlers import catalog, guard
+from handlers.render import reply
 
 
 async def cancel_nothing(update: Update, context: BotContext) -> None:
@@ -33,10 +32,8 @@ async def unsupported(update: Update, context: BotContext) -> None:
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
-    """Forged, stale or unknown callback data: a polite word and the menu, never an error."""
-    person = context.sender
-    await answer(update, t(person.language, "button.stale"))
-    await show(update, views.main_menu(person))
+    """Forged, stale or unknown callback data: the same polite word as every refusal."""
+    await guard.refuse_button(update, context)
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

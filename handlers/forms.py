@@ -19,31 +19,37 @@ from telegram.ext import (
 )
 
 from bot import form_views, forms, views
-from bot.callbacks import parse
+from bot.access import Refused
+from bot.callbacks import Callback
 from bot.context import BotContext
+from bot.errors import FieldError
 from bot.forms import Confirm, FormSpec, Saved, Step
 from bot.i18n import t
-from bot.roles import Person, current_role
-from handlers import catalog
+from bot.person import Person
+from handlers import catalog, guard
 from handlers.render import answer, reply, show
-from storage.models import Role, utcnow
+from storage.models import utcnow
 
 
-async def _allowed(context: BotContext, person: Person, spec: FormSpec | None) -> bool:
-    if spec is None or not (spec.admin_only or spec.staff_only):
-        return True
-    async with context.db() as session:
-        role = await current_role(session, person.id, context.settings.admin_ids)
-    if spec.admin_only:
-        return role is Role.ADMIN
-    return role in (Role.ADMIN, Role.TEACHER)
+async def _allowed(context: BotContext, person: Person) -> bool:
+    """Every step asks the permission path: a role lost or an inquiry reassigned since
+    the form began ends the form."""
+    async with context.db(readonly=True) as session:
+        step = await forms.current(session, person.id)
+        if step is None:
+            return True
+        try:
+            await forms.check_access(session, person, step.spec, step.data)
+        except Refused:
+            return False
+    return True
 
 
 async def _refuse_and_drop(update: Update, context: BotContext, person: Person) -> None:
     async with context.db() as session:
         await forms.cancel(session, person.id)
-    await answer(update, t(person.language, "admin.only"), alert=True)
-    await reply(update, views.with_menu(replace(person, form=None), "admin.only"))
+    await answer(update, t(person.language, "access.form_gone"), alert=True)
+    await reply(update, views.with_menu(person.in_form(None), "access.form_gone"))
 
 
 async def _render(context: BotContext, lang: str, step: Step) -> views.Screen:
@@ -55,8 +61,7 @@ async def form_input(update: Update, context: BotContext) -> None:
     person = context.sender
     if person.form is None:
         return  # not in a form: let the features (group 1) have it
-    spec = forms.FORMS.get(person.form)
-    if not await _allowed(context, person, spec):
+    if not await _allowed(context, person):
         await _refuse_and_drop(update, context, person)
         raise ApplicationHandlerStop
     message = update.effective_message
@@ -91,7 +96,7 @@ def _media_of(message: Message | None) -> dict[str, str] | None:
 
 
 def _with_error(step: Step, key: str) -> Step:
-    return replace(step, error=forms.FieldError(key))
+    return replace(step, error=FieldError(key))
 
 
 async def cancel_command(update: Update, context: BotContext) -> None:
@@ -100,19 +105,17 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         return  # nothing open: the fallback says so
     async with context.db() as session:
         await forms.cancel(session, person.id)
-    await reply(update, views.with_menu(replace(person, form=None), "cancel.done"))
+    await reply(update, views.with_menu(person.in_form(None), "cancel.done"))
     raise ApplicationHandlerStop
 
 
-async def form_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def form_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
     spec = forms.FORMS.get(person.form) if person.form else None
-    if data is None or spec is None:
-        await answer(update, t(person.language, "button.stale"))
-        await show(update, views.main_menu(person))
-        return
-    if not await _allowed(context, person, spec):
+    if spec is None:
+        raise Refused()
+    if not await _allowed(context, person):
         await _refuse_and_drop(update, context, person)
         return
     lang = person.language
@@ -120,7 +123,7 @@ async def form_button(update: Update, context: BotContext) -> None:
         async with context.db() as session:
             await forms.cancel(session, person.id)
         await answer(update)
-        await show(update, views.with_menu(replace(person, form=None), "cancel.done"))
+        await show(update, views.with_menu(person.in_form(None), "cancel.done"))
         return
     if data.action == "save":
         await _save(update, context, person)
@@ -150,31 +153,33 @@ async def form_button(update: Update, context: BotContext) -> None:
             step = None
         screen = await form_views.render(session, lang, step) if step else None
     if screen is None:
-        await answer(update, t(lang, "button.stale"))
-        return
+        raise Refused()
     await answer(update)
     await show(update, screen)
 
 
 async def _save(update: Update, context: BotContext, person: Person) -> None:
     lang = person.language
-    async with context.db() as session:
-        outcome = await forms.finish(session, person, context.settings)
-        screen = (
-            await form_views.render(session, lang, outcome)
-            if isinstance(outcome, Confirm)
-            else None
-        )
-    if outcome is None:
-        await answer(update, t(lang, "button.stale"))
+    try:
+        async with context.db() as session:
+            outcome = await forms.finish(session, person, context.settings)
+            screen = (
+                await form_views.render(session, lang, outcome)
+                if isinstance(outcome, Confirm)
+                else None
+            )
+    except Refused:
+        await _refuse_and_drop(update, context, person)
         return
+    if outcome is None:
+        raise Refused()
     if screen is not None:
         await answer(update)
         await show(update, screen)
         return
     assert isinstance(outcome, Saved)
     await answer(update, t(lang, "form.saved"))
-    await after_save(update, context, replace(person, form=None), outcome)
+    await after_save(update, context, person.in_form(None), outcome)
 
 
 async def after_save(update: Update, context: BotContext, person: Person, saved: Saved) -> None:
@@ -201,9 +206,9 @@ async def begin_form(
 ) -> None:  # fmt: skip
     """Start (or restart) a form for this person and ask its first question."""
     async with context.db() as session:
-        step = await forms.begin(session, person.id, spec, dict(data or {}), start_at=start_at)
+        step = await forms.begin(session, person, spec, dict(data or {}), start_at=start_at)
         screen = await form_views.render(session, person.language, step)
-    context.person = replace(person, form=spec.name)
+    context.person = person.in_form(spec.name)
     await reply(update, screen)
 
 

@@ -10,74 +10,69 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot import form_views, forms, inquiries, inquiry_forms, step_forms, views
 from bot import inquiry_views as iviews
-from bot.callbacks import parse
+from bot.access import Refused
+from bot.callbacks import Callback, parse
 from bot.context import BotContext
 from bot.forms import FormSpec
 from bot.i18n import t
 from bot.inquiries import InquiryError
-from bot.roles import Person
-from handlers import catalog
+from bot.person import Person
+from handlers import catalog, guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply
 from storage import outbox as outbox_repo
 from storage.models import InquiryStatus
 
 
-async def staff_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def staff_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
     query = update.callback_query
-    data = parse(query.data if query else None)
-    inquiry_id = data.int_arg(0) if data else None
-    if data is None or inquiry_id is None or query is None:
-        await answer(update, t(person.language, "button.stale"))
-        return
+    inquiry_id = data.int_arg(0)
+    if inquiry_id is None or query is None:
+        raise Refused()
     settings = context.settings
     lang = person.language
-    try:
-        if data.action == "assign":
-            async with context.db() as session:
-                await inquiries.assign_to(session, settings, person, inquiry_id)
-            await answer(update, t(lang, "inquiry.assigned"))
-        elif data.action == "status":
-            async with context.db() as session:
-                view = await inquiries.staff_view(session, settings, person, inquiry_id)
-            await answer(update)
-            await query.edit_message_reply_markup(iviews.status_menu(lang, view.inquiry))
-        elif data.action == "set" and len(data.args) == 2:
-            value = data.args[1]
-            if value not in InquiryStatus._value2member_map_:
-                raise InquiryError("button.stale")
-            async with context.db() as session:
-                await inquiries.change_status(
-                    session, settings, person, inquiry_id, InquiryStatus(value)
-                )
-            context.wake_engines()
-            await answer(
-                update,
-                t(
-                    lang,
-                    "inquiry.status_set",
-                    status=iviews.status_name(lang, InquiryStatus(value)),
-                ),
+    # Every act asks the permission path (bot/access.py) through its service.
+    if data.action == "assign":
+        async with context.db() as session:
+            await inquiries.assign_to(session, settings, person, inquiry_id)
+        await answer(update, t(lang, "inquiry.assigned"))
+    elif data.action == "status":
+        async with context.db() as session:
+            view = await inquiries.staff_view(session, settings, person, inquiry_id)
+        await answer(update)
+        await query.edit_message_reply_markup(iviews.status_menu(lang, view.inquiry))
+    elif data.action == "set" and len(data.args) == 2:
+        value = data.args[1]
+        if value not in InquiryStatus._value2member_map_:
+            raise Refused()
+        async with context.db() as session:
+            await inquiries.change_status(
+                session, settings, person, inquiry_id, InquiryStatus(value)
             )
-            await query.edit_message_reply_markup(iviews.staff_keyboard(lang, inquiry_id))
-        elif data.action in ("reply", "step"):
-            async with context.db() as session:
-                await inquiries.staff_view(session, settings, person, inquiry_id)
-            if data.action == "reply":
-                await form_in_private(
-                    update, context, person, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
-                )
-            else:
-                await form_in_private(
-                    update, context, person, step_forms.NEW_STEP,
-                    {"inquiry_id": inquiry_id, "actor_id": person.id},
-                )  # fmt: skip
+        context.wake_engines()
+        await answer(
+            update,
+            t(
+                lang,
+                "inquiry.status_set",
+                status=iviews.status_name(lang, InquiryStatus(value)),
+            ),
+        )
+        await query.edit_message_reply_markup(iviews.staff_keyboard(lang, inquiry_id))
+    elif data.action in ("reply", "step"):
+        if data.action == "reply":
+            await form_in_private(
+                update, context, person, inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id}
+            )
         else:
-            raise InquiryError("button.stale")
-    except InquiryError as refusal:
-        key = "admin.only" if refusal.key == "inquiry.staff_only" else refusal.key
-        await answer(update, t(lang, key), alert=True)
+            await form_in_private(
+                update, context, person, step_forms.NEW_STEP,
+                {"inquiry_id": inquiry_id, "actor_id": person.id},
+            )  # fmt: skip
+    else:
+        raise Refused()
 
 
 async def form_in_private(
@@ -86,11 +81,11 @@ async def form_in_private(
     """Forms are answered in the staff member's private chat, wherever the button was."""
     chat = update.effective_chat
     if chat is not None and chat.type == ChatType.PRIVATE:
+        await begin_form(update, context, person, spec, data)  # Refused: not theirs
         await answer(update)
-        await begin_form(update, context, person, spec, data)
         return
     async with context.db() as session:
-        step = await forms.begin(session, person.id, spec, data)
+        step = await forms.begin(session, person, spec, data)  # Refused: not theirs
         screen = await form_views.render(session, person.language, step)
     try:
         await context.bot.send_message(person.id, screen.text, reply_markup=screen.keyboard)
@@ -125,15 +120,20 @@ async def replied_message(update: Update, context: BotContext) -> None:
     settings = context.settings
     try:
         async with context.db() as session:
-            if person.is_staff or chat.id == settings.staff_chat_id:
+            if person.is_staff:
                 await inquiries.staff_reply(session, settings, person, inquiry_id, message.text)
                 key = "staffreply.sent"
             else:
                 await inquiries.follow_up(session, settings, person, inquiry_id, message.text)
                 key = "followup.sent"
+    except Refused:
+        # Not theirs to answer (or gone). In the staff group, a member's ordinary reply to
+        # a card is left alone; in a private chat the person is told.
+        if chat.type == ChatType.PRIVATE:
+            await reply(update, views.Screen(t(person.language, "access.reply_refused")))
+        return
     except InquiryError as refusal:
-        if chat.type == ChatType.PRIVATE or refusal.key != "inquiry.staff_only":
-            await reply(update, views.Screen(t(person.language, refusal.key)))
+        await reply(update, views.Screen(t(person.language, refusal.key)))
         return
     context.wake_engines()
     await message.reply_text(t(person.language, key, id=inquiry_id))

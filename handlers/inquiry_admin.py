@@ -23,15 +23,16 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import inquiry_admin as service
 from bot import views
-from bot.callbacks import cb, parse
+from bot.access import Act, Refused
+from bot.callbacks import Callback, cb
 from bot.catalog import localized
 from bot.context import BotContext
 from bot.i18n import format_time, t
 from bot.inquiry_admin import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
 from bot.inquiry_export import write_rows
+from bot.person import Person
 from bot.program_files import FileFormat
-from bot.roles import Person
-from handlers.admin import is_admin_now, refuse
+from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
 
@@ -282,16 +283,14 @@ def stats_screen(lang: str, stats: Stats) -> views.Screen:
 async def _send_list(
     update: Update, context: BotContext, person: Person, state: ListState, *, edit: bool
 ) -> None:
-    async with context.db() as session:
-        found = await service.page(session, state, datetime.now(UTC))
+    async with context.db(readonly=True) as session:
+        found = await service.page(session, person, state, datetime.now(UTC))
     await (show if edit else reply)(update, list_screen(person.language, found))
 
 
+@guard.command(Act.LIST_INQUIRIES)
 async def inquiries_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     lang = person.language
     args = context.args or []
     state = ListState()
@@ -308,70 +307,48 @@ async def inquiries_command(update: Update, context: BotContext) -> None:
     await _send_list(update, context, person, state, edit=False)
 
 
-async def stale(update: Update, context: BotContext, person: Person) -> None:
-    """Forged or outdated data: a polite word and the list's first page, never an error."""
-    await answer(update, t(person.language, "button.stale"))
-    await _send_list(update, context, person, ListState(), edit=True)
-
-
-async def on_button(update: Update, context: BotContext) -> None:
+@guard.button(Act.LIST_INQUIRIES)
+async def on_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None:
-        await stale(update, context, person)
-        return
     lang = person.language
     if data.action == "l":
         state = ListState.from_args(data.args)
         if state is None:
-            await stale(update, context, person)
-            return
+            raise Refused()
         await answer(update)
         await _send_list(update, context, person, state, edit=True)
     elif data.action == "f" and data.args and data.args[0] in ("s", "k", "a"):
         state = ListState.from_args(data.args[1:])
         if state is None:
-            await stale(update, context, person)
-            return
+            raise Refused()
         await answer(update)
         await show(update, filter_screen(lang, data.args[0], state))
     elif data.action == "o":
         inquiry_id = data.int_arg(0)
         state = ListState.from_args(data.args[1:])
         if inquiry_id is None or state is None:
-            await stale(update, context, person)
-            return
-        async with context.db() as session:
-            view = await service.staff_view(session, inquiry_id)
-        if view is None:
-            await stale(update, context, person)
-            return
+            raise Refused()
+        async with context.db(readonly=True) as session:
+            view = await service.staff_view(session, person, inquiry_id)
         await answer(update)
         await show(update, inquiry_screen(lang, view, state, context.settings.tz))
     else:
-        await stale(update, context, person)
+        raise Refused()
 
 
+@guard.command(Act.INQUIRY_REPORTS)
 async def stats_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
-    async with context.db() as session:
-        stats = await service.stats(session)
+    async with context.db(readonly=True) as session:
+        stats = await service.stats(session, person)
     await reply(update, stats_screen(person.language, stats))
 
 
+@guard.command(Act.INQUIRY_REPORTS)
 async def export_command(update: Update, context: BotContext) -> None:
     from bot.inquiry_export import export_rows
 
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     lang = person.language
     choice = context.args[0].lower().lstrip(".") if context.args else "xlsx"
     fmt = EXPORT_FORMATS.get(choice)

@@ -8,15 +8,17 @@ from html import escape
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import inquiries, inquiry_forms, views
+from bot import access, inquiries, inquiry_forms, views
 from bot import inquiry_views as iviews
-from bot.callbacks import cb, parse
+from bot.access import Refused
+from bot.callbacks import Callback, cb
 from bot.catalog import localized
 from bot.context import BotContext
 from bot.i18n import t
 from bot.inquiries import InquiryError
-from bot.roles import Person
+from bot.person import Person
 from bot.views import Screen, button
+from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show
 from storage import inquiries as repo
@@ -25,7 +27,9 @@ from storage import inquiries as repo
 async def _start_interest(
     update: Update, context: BotContext, person: Person, program_ids: list[int]
 ) -> None:
-    async with context.db() as session:
+    async with context.db(readonly=True) as session:
+        for program_id in program_ids:  # Refused: not open, or not for this person
+            await inquiries.open_program(session, person, program_id)
         has_profile = await repo.get_profile(session, person.id) is not None
     if has_profile:
         await begin_form(
@@ -36,38 +40,39 @@ async def _start_interest(
         await begin_form(update, context, person, inquiry_forms.PROFILE, {"_then": then})
 
 
-async def interest_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def interest_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None:
-        await _stale(update, person)
-        return
     program_id = data.int_arg(0)
     if data.action == "one" and program_id is not None:
-        await answer(update)
         await _start_interest(update, context, person, [program_id])
+        await answer(update)
     elif data.action == "add" and program_id is not None:
         await _add_to_list(update, context, person, program_id)
     elif data.action == "send":
-        async with context.db() as session:
-            ids = await repo.basket(session, person.id)
-        await answer(update)
+        async with context.db(readonly=True) as session:
+            ids = [p.id for p in await inquiries.basket_programs(session, person)]
         if ids:
             await _start_interest(update, context, person, ids)
+            await answer(update)
         else:
+            await answer(update)
             await show(update, views.with_menu(person, "basket.empty"))
     elif data.action == "clear":
         async with context.db() as session:
-            await repo.clear_basket(session, person.id, await repo.basket(session, person.id))
+            await inquiries.basket_clear(session, person)
         await answer(update)
         await show(update, views.with_menu(person, "basket.cleared"))
-    elif data.action == "ask":
-        await answer(update)
+    elif data.action == "ask" and program_id is not None:
+        if program_id:  # 0: a general question
+            async with context.db(readonly=True) as session:
+                await access.program(session, person, program_id)
         await begin_form(
             update, context, person, inquiry_forms.QUESTION, {"program_id": program_id or None}
         )
+        await answer(update)
     else:
-        await _stale(update, person)
+        raise Refused()
 
 
 async def _add_to_list(
@@ -75,19 +80,10 @@ async def _add_to_list(
 ) -> None:
     lang = person.language
     async with context.db() as session:
-        programs = await repo.programs_by_ids(session, [program_id])
-        if program_id not in programs:
-            ids: list[int] = []
-        else:
-            await repo.add_to_basket(session, person.id, program_id)
-            ids = await repo.basket(session, person.id)
-        titles = await repo.programs_by_ids(session, ids)
-    if not ids:
-        await _stale(update, person)
-        return
-    await answer(update, t(lang, "basket.added", n=len(ids)))
-    lines = [t(lang, "basket.title", n=len(ids))]
-    lines += [f"• {escape(localized(lang, p.title_zh, p.title_en))}" for p in titles.values()]
+        programs = await inquiries.basket_add(session, person, program_id)
+    await answer(update, t(lang, "basket.added", n=len(programs)))
+    lines = [t(lang, "basket.title", n=len(programs))]
+    lines += [f"• {escape(localized(lang, p.title_zh, p.title_en))}" for p in programs]
     keyboard = InlineKeyboardMarkup(
         [
             [button(lang, "basket.send", cb("i", "send"))],
@@ -121,12 +117,9 @@ async def my_command(update: Update, context: BotContext) -> None:
     await reply(update, iviews.my_list(person.language, rows))
 
 
-async def my_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def my_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None:
-        await _stale(update, person)
-        return
     if data.action == "list":
         async with context.db() as session:
             rows = await inquiries.my_inquiries(session, person)
@@ -134,27 +127,21 @@ async def my_button(update: Update, context: BotContext) -> None:
         await show(update, iviews.my_list(person.language, rows))
         return
     inquiry_id = data.int_arg(0)
-    if inquiry_id is None:
-        await _stale(update, person)
-        return
-    try:
-        async with context.db() as session:
-            found = await inquiries.timeline(session, person, inquiry_id)
-    except InquiryError:
-        await _stale(update, person)
-        return
-    await answer(update)
+    if data.action not in ("open", "reply") or inquiry_id is None:
+        raise Refused()
+    async with context.db(readonly=True) as session:
+        found = await inquiries.timeline(session, person, inquiry_id)  # Refused: not theirs
     if data.action == "open":
+        await answer(update)
         screen = iviews.timeline(
             person.language, found.inquiry, found.program, found.events, context.settings
         )
         await show(update, screen)
-    elif data.action == "reply":
+    else:
         await begin_form(
             update, context, person, inquiry_forms.FOLLOW_UP, {"inquiry_id": inquiry_id}
         )
-    else:
-        await _stale(update, person)
+        await answer(update)
 
 
 async def forget_command(update: Update, context: BotContext) -> None:
@@ -165,12 +152,11 @@ async def forget_command(update: Update, context: BotContext) -> None:
     await reply(update, Screen(t(lang, "forget.confirm"), keyboard))
 
 
-async def forget_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def forget_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None or data.action not in ("yes", "no"):
-        await _stale(update, person)
-        return
+    if data.action not in ("yes", "no"):
+        raise Refused()
     await answer(update)
     if data.action == "no":
         await show(update, views.with_menu(person, "forget.kept"))
@@ -182,11 +168,6 @@ async def forget_button(update: Update, context: BotContext) -> None:
         await show(update, views.with_menu(person, refusal.key))
         return
     await show(update, Screen(t(person.language, "forget.done", n=count)))
-
-
-async def _stale(update: Update, person: Person) -> None:
-    await answer(update, t(person.language, "button.stale"))
-    await show(update, views.main_menu(person))
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

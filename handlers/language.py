@@ -8,10 +8,12 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import views
-from bot.callbacks import parse
+from bot.access import Refused
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.i18n import t
 from bot.roles import choose_language
+from handlers import guard
 from handlers.render import answer, reply, show
 
 
@@ -19,10 +21,10 @@ async def language_command(update: Update, context: BotContext) -> None:
     await reply(update, views.language_picker(context.sender.language))
 
 
-async def language_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def language_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
-    if data is None or data.ns == "m":
+    if data.ns == "m":
         await answer(update)
         await show(update, views.language_picker(person.language))
         return
@@ -30,9 +32,7 @@ async def language_button(update: Update, context: BotContext) -> None:
     async with context.db() as session:
         ok = await choose_language(session, person.id, chosen)
     if not ok:
-        await answer(update, t(person.language, "button.stale"))
-        await show(update, views.main_menu(person))
-        return
+        raise Refused()
     person = replace(person, language=chosen)
     context.person = person
     await answer(update, t(chosen, "language.set"))

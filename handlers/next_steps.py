@@ -9,39 +9,36 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import inquiries, next_steps, step_forms, views
 from bot import inquiry_views as iviews
 from bot import step_views as render
+from bot.access import Act, Refused
 from bot.calendar_file import CalendarItem, steps_to_ics
-from bot.callbacks import parse
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.i18n import format_time, t
-from bot.inquiries import InquiryError
-from bot.next_steps import StepError
-from bot.roles import Person, current_role
+from bot.person import Person
+from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show
 from storage import inquiries as inquiries_repo
 from storage import next_steps as repo
 from storage import users as users_repo
-from storage.models import Role, utcnow
+from storage.models import utcnow
 
 
 async def tasks_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    async with context.db() as session:
-        steps = await repo.steps_of_owner(session, person.id)
+    async with context.db(readonly=True) as session:
+        steps = await next_steps.own_open_steps(session, person)
     await reply(
         update,
         render.tasks(person.language, steps, context.settings, utcnow(), key="step.tasks_head"),
     )
 
 
+@guard.command(Act.SEE_OVERDUE)
 async def overdue_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    async with context.db() as session:
-        role = await current_role(session, person.id, context.settings.admin_ids)
-        steps = await repo.overdue_steps(session, utcnow()) if role is not Role.ENTERPRISE else []
-    if role is Role.ENTERPRISE:
-        await reply(update, views.with_menu(person, "inquiry.staff_only"))
-        return
+    async with context.db(readonly=True) as session:
+        steps = await next_steps.overdue(session, person, utcnow())
     await reply(
         update,
         render.tasks(person.language, steps, context.settings, utcnow(), key="step.overdue_head"),
@@ -51,8 +48,8 @@ async def overdue_command(update: Update, context: BotContext) -> None:
 async def calendar_command(update: Update, context: BotContext) -> None:
     person = context.sender
     settings = context.settings
-    async with context.db() as session:
-        steps = await repo.steps_of_owner(session, person.id, limit=500)
+    async with context.db(readonly=True) as session:
+        steps = await next_steps.own_open_steps(session, person, limit=500)
     items = [
         CalendarItem(
             uid=str(s.id), title=s.title, description=f"#{s.inquiry_id} {s.note}".strip(),
@@ -71,66 +68,57 @@ async def calendar_command(update: Update, context: BotContext) -> None:
         )  # fmt: skip
 
 
-async def step_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def step_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    query = update.callback_query
-    data = parse(query.data if query else None)
-    target = data.int_arg(0) if data else None
-    if data is None or target is None or query is None:
-        await answer(update, t(person.language, "button.stale"))
-        return
+    target = data.int_arg(0)
+    if target is None:
+        raise Refused()
     lang, settings = person.language, context.settings
-    try:
-        if data.action == "done":
-            async with context.db() as session:
-                step = await next_steps.complete(session, settings, person, target)
-            await answer(update, t(lang, "step.done_note"))
-            await _stamp(
-                update, t(lang, "step.done_stamp", time=format_time(utcnow(), lang, settings.tz))
-            )
-            del step
-        elif data.action == "sn" and len(data.args) == 2:
-            async with context.db() as session:
-                _, when = await next_steps.snooze(session, settings, person, target, data.args[1])
-            shown = format_time(when, lang, settings.tz)
-            await answer(update, t(lang, "step.snoozed", time=shown))
-            await _stamp(update, t(lang, "step.snoozed", time=shown))
-        elif data.action == "cancel":
-            async with context.db() as session:
-                await next_steps.cancel(session, settings, person, target)
-            await answer(update, t(lang, "step.cancelled"))
-            await _stamp(update, t(lang, "step.cancelled"))
-        elif data.action == "move":
-            async with context.db() as session:
-                moving = await repo.get_step(session, target)
-            if moving is None or (moving.owner_id != person.id and not person.is_staff):
-                raise StepError("step.gone")
-            await answer(update)
-            shown = format_time(moving.due_at, lang, settings.tz)
-            await begin_form(
-                update,
-                context,
-                person,
-                step_forms.MOVE_STEP,
-                {"step_id": target, "_current": shown},
-            )
-        elif data.action == "view":
-            async with context.db() as session:
-                viewed = await repo.get_step(session, target)
-            if viewed is None or (viewed.owner_id != person.id and not person.is_staff):
-                raise StepError("step.gone")
-            await answer(update)
-            await show(update, render.step_screen(lang, viewed, settings, utcnow()))
-        elif data.action == "inq":
-            await _open_inquiry(update, context, person, target)
-        elif data.action == "list":
-            await answer(update)
-            await tasks_command(update, context)
-        else:
-            raise StepError("button.stale")
-    except (StepError, InquiryError) as refusal:
-        key = "admin.only" if refusal.key == "inquiry.staff_only" else refusal.key
-        await answer(update, t(lang, key), alert=True)
+    # Each act asks the permission path (bot/access.py) through its service.
+    if data.action == "done":
+        async with context.db() as session:
+            step = await next_steps.complete(session, settings, person, target)
+        await answer(update, t(lang, "step.done_note"))
+        await _stamp(
+            update, t(lang, "step.done_stamp", time=format_time(utcnow(), lang, settings.tz))
+        )
+        del step
+    elif data.action == "sn" and len(data.args) == 2:
+        async with context.db() as session:
+            _, when = await next_steps.snooze(session, settings, person, target, data.args[1])
+        shown = format_time(when, lang, settings.tz)
+        await answer(update, t(lang, "step.snoozed", time=shown))
+        await _stamp(update, t(lang, "step.snoozed", time=shown))
+    elif data.action == "cancel":
+        async with context.db() as session:
+            await next_steps.cancel(session, settings, person, target)
+        await answer(update, t(lang, "step.cancelled"))
+        await _stamp(update, t(lang, "step.cancelled"))
+    elif data.action == "move":
+        async with context.db(readonly=True) as session:
+            moving = await next_steps.view(session, person, target)
+        await answer(update)
+        shown = format_time(moving.due_at, lang, settings.tz)
+        await begin_form(
+            update,
+            context,
+            person,
+            step_forms.MOVE_STEP,
+            {"step_id": target, "_current": shown},
+        )
+    elif data.action == "view":
+        async with context.db(readonly=True) as session:
+            viewed = await next_steps.view(session, person, target)
+        await answer(update)
+        await show(update, render.step_screen(lang, viewed, settings, utcnow()))
+    elif data.action == "inq":
+        await _open_inquiry(update, context, person, target)
+    elif data.action == "list":
+        await answer(update)
+        await tasks_command(update, context)
+    else:
+        raise Refused()
 
 
 async def _stamp(update: Update, note: str) -> None:
@@ -148,15 +136,13 @@ async def _open_inquiry(
 ) -> None:
     settings = context.settings
     lang = person.language
-    async with context.db() as session:
-        inquiry = await inquiries_repo.get_inquiry(session, inquiry_id)
-        if inquiry is None:
-            raise StepError("inquiry.gone")
-        if inquiry.user_id == person.id:
+    async with context.db(readonly=True) as session:
+        if not person.is_staff:  # a contact who owns a step: their own inquiry's timeline
             found = await inquiries.timeline(session, person, inquiry_id)
             screen = iviews.timeline(lang, found.inquiry, found.program, found.events, settings)
         else:
             view = await inquiries.staff_view(session, settings, person, inquiry_id)
+            inquiry = view.inquiry
             profile = (
                 await inquiries_repo.get_profile(session, inquiry.user_id)
                 if inquiry.user_id

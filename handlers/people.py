@@ -6,11 +6,10 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
-from bot import views
 from bot.context import BotContext
 from bot.i18n import t
 from bot.roles import TelegramProfile, recognize, recognize_known
-from handlers.render import answer, show
+from handlers.render import answer
 
 
 async def recognize_sender(update: Update, context: BotContext) -> None:
@@ -48,7 +47,6 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     if query is not None and not query.data:
         # PTB lets a button without data match every pattern; no button of ours has none.
         await answer(update, t(context.person.language, "button.stale"))
-        await show(update, views.main_menu(context.person))
         raise ApplicationHandlerStop
 
 

@@ -14,7 +14,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from bot import views
+from bot import access, views
+from bot.access import Act
 from bot.context import BotContext
 from bot.i18n import t
 from bot.program_files import (
@@ -27,7 +28,7 @@ from bot.program_files import (
     write_rows,
 )
 from bot.program_import import ImportReport, export_rows, import_programs, render
-from handlers.admin import is_admin_now, refuse
+from handlers import guard
 from handlers.render import reply
 
 MAX_ERROR_LINES = 30
@@ -70,8 +71,8 @@ async def on_document(update: Update, context: BotContext) -> None:
     document = message.document if message is not None else None
     if document is None:
         return
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
+    if not access.allowed(person, Act.MANAGE_CATALOG):
+        await reply(update, views.with_menu(person, access.refusal_key(Act.MANAGE_CATALOG)))
         return
     lang = person.language
     name = document.file_name or "file"
@@ -107,11 +108,9 @@ async def on_document(update: Update, context: BotContext) -> None:
     await reply(update, views.Screen(report_text(report, name, fmt, lang)))
 
 
+@guard.command(Act.MANAGE_CATALOG)
 async def export_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not await is_admin_now(context, person.id):
-        await refuse(update, person)
-        return
     lang = person.language
     choice = context.args[0].lower().lstrip(".") if context.args else "xlsx"
     fmt = EXPORT_FORMATS.get(choice)

@@ -56,6 +56,10 @@ _answered: OrderedDict[str, None] = OrderedDict()
 _ANSWERED_MEMORY = 2048
 
 
+def was_answered(query_id: str) -> bool:
+    return query_id in _answered
+
+
 async def answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
     """Acknowledge a button press (stops the client's spinner) exactly once: Telegram
     refuses a second answer, and paths that answer early may hand over to ones that

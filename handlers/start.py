@@ -8,11 +8,11 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import views
-from bot.callbacks import parse
+from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.deeplinks import parse_payload
-from bot.roles import Person
-from handlers import admin, catalog
+from bot.person import Person
+from handlers import admin, catalog, guard
 from handlers.render import answer, reply, show
 
 PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
@@ -42,11 +42,11 @@ async def help_command(update: Update, context: BotContext) -> None:
     await reply(update, views.help_screen(context.sender))
 
 
-async def menu_button(update: Update, context: BotContext) -> None:
+@guard.button()
+async def menu_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    data = parse(update.callback_query.data if update.callback_query else None)
     await answer(update)
-    if data is not None and data.action == "help":
+    if data.action == "help":
         await show(update, views.help_screen(person))
     else:
         await show(update, views.main_menu(person))

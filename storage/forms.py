@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -44,5 +45,8 @@ async def save_search(session: AsyncSession, user_id: int, query: str) -> int:
     return search.id
 
 
-async def get_search(session: AsyncSession, search_id: int) -> SavedSearch | None:
-    return await session.get(SavedSearch, search_id)
+async def purge_searches(session: AsyncSession, created_before: datetime) -> int:
+    result = await session.execute(
+        delete(SavedSearch).where(SavedSearch.created_at < created_before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

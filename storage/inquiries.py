@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -89,10 +89,19 @@ class InquiryFilter:
     kind: ProgramKind | None = None
     older_than: datetime | None = None
     open_only: bool = False
+    teacher_id: int | None = None  # only this teacher's scope (bot/access.py)
+
+
+def teacher_scope(teacher_id: int) -> ColumnElement[bool]:
+    """bot.access.in_teacher_scope as SQL: inquiries of the teacher's programmes, or
+    assigned to them (needs Program joined)."""
+    return or_(Program.owner_id == teacher_id, Inquiry.assignee_id == teacher_id)
 
 
 def _filtered(flt: InquiryFilter):  # type: ignore[no-untyped-def]
     stmt = select(Inquiry).outerjoin(Program, Inquiry.program_id == Program.id)
+    if flt.teacher_id is not None:
+        stmt = stmt.where(teacher_scope(flt.teacher_id))
     if flt.status is not None:
         stmt = stmt.where(Inquiry.status == flt.status)
     if flt.open_only:

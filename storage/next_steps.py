@@ -80,13 +80,13 @@ async def steps_of_inquiry(session: AsyncSession, inquiry_id: int) -> list[NextS
     return list(await session.scalars(stmt))
 
 
-async def overdue_steps(session: AsyncSession, now: datetime, limit: int = 200) -> list[NextStep]:
-    stmt = (
-        select(NextStep)
-        .where(NextStep.status == StepStatus.OPEN, NextStep.due_at < now)
-        .order_by(NextStep.owner_id, NextStep.due_at)
-        .limit(limit)
-    )
+async def overdue_steps(
+    session: AsyncSession, now: datetime, limit: int = 200, *, owner_id: int | None = None
+) -> list[NextStep]:
+    stmt = select(NextStep).where(NextStep.status == StepStatus.OPEN, NextStep.due_at < now)
+    if owner_id is not None:
+        stmt = stmt.where(NextStep.owner_id == owner_id)
+    stmt = stmt.order_by(NextStep.owner_id, NextStep.due_at).limit(limit)
     return list(await session.scalars(stmt))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import FormDraft, Invite, Role, User
@@ -71,6 +71,14 @@ async def get_invite(session: AsyncSession, token: str) -> Invite | None:
 
 async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
     return list(await session.scalars(select(User).where(User.role == role).order_by(User.id)))
+
+
+async def staff_users(session: AsyncSession, admin_ids: frozenset[int]) -> list[User]:
+    """Users with a staff role in the database, and those of ADMIN_IDS we have met."""
+    stmt = select(User).where(
+        or_(User.role.in_((Role.TEACHER, Role.ADMIN)), User.id.in_(sorted(admin_ids)))
+    )
+    return list(await session.scalars(stmt.order_by(User.id)))
 
 
 async def mark_blocked(session: AsyncSession, user_id: int, now: datetime) -> None:

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import audit, broadcasts, catalog_admin, inquiries, next_steps, roles
 from bot.audit import Action
 from bot.i18n import t
+from bot.person import Person
 from bot.program_files import COLUMNS as PROGRAM_COLUMNS
 from bot.program_files import FileFormat, write_rows
-from bot.roles import Person
 from bot.settings import Settings
 from storage.models import (
     AuditEntry,
@@ -271,7 +271,7 @@ async def test_non_admins_are_refused(bot: BotRunner, tg: FakeTelegram) -> None:
         for data in ("au:p", "au:p:1", "au:x"):
             await user.press_data(own.message_id, data)
             answer = await user.expect_callback_answer()
-            assert answer["text"] == t(lang, "admin.only") and answer["show_alert"]
+            assert answer["text"] == t(lang, "button.stale")
         assert all(m.document is None for m in user.messages())
         assert all("secret detail" not in m.text for m in user.messages())
 
@@ -308,6 +308,9 @@ async def test_rejected_import_is_not_recorded_and_cli_import_is(
     assert "command line (system)" in shown.text
 
 
+ADMIN = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+
+
 # --- The services, without Telegram (real databases) ---------------------------------------
 
 
@@ -325,9 +328,7 @@ async def test_a_rolled_back_action_leaves_no_entry(
     lab = await special_id(sessions, "LAB-AI")
     with pytest.raises(RuntimeError):
         async with sessions() as session, session.begin():
-            closed = await catalog_admin.set_status(
-                session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID
-            )
+            closed = await catalog_admin.set_status(session, ADMIN, lab, ProgramStatus.CLOSED)
             assert closed is not None
             raise RuntimeError("the unit of work fails after the change")
     async with sessions() as session:
@@ -335,8 +336,8 @@ async def test_a_rolled_back_action_leaves_no_entry(
         assert program is not None and program.status is ProgramStatus.OPEN
         assert list(await session.scalars(select(AuditEntry))) == []
     async with sessions() as session, session.begin():  # the same change, committed
-        await catalog_admin.set_status(session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID)
-        await catalog_admin.set_status(session, lab, ProgramStatus.CLOSED, actor_id=ADMIN_ID)
+        await catalog_admin.set_status(session, ADMIN, lab, ProgramStatus.CLOSED)
+        await catalog_admin.set_status(session, ADMIN, lab, ProgramStatus.CLOSED)
     async with sessions() as session:
         [entry] = await session.scalars(select(AuditEntry))  # closing twice: one change
     assert (entry.action, entry.actor_id) == ("program.status", ADMIN_ID)
@@ -378,9 +379,8 @@ async def test_steps_broadcasts_assignments_and_admin_invites(
         for how in ("pause", "resume", "cancel"):
             await broadcasts.steer(session, settings, admin, draft.id, how)
         invite = await roles.create_invite(
-            session, admin_id=ADMIN_ID, admin_ids=settings.admin_ids, role=Role.ADMIN,
-            ttl=timedelta(hours=1),
-        )  # fmt: skip
+            session, admin=admin, role=Role.ADMIN, ttl=timedelta(hours=1)
+        )
         assert isinstance(invite, Invite)
         await roles.redeem_invite(
             session, token=invite.token, user_id=TEACHER_ID, admin_ids=settings.admin_ids

@@ -182,7 +182,7 @@ async def test_stop_button_and_forged_admin_buttons(
         for data in ("bc:go:1", "bc:pause:1", "bc:resume:1", "bc:cancel:1", "bc:failed:1"):
             await english.press_data(got.message_id, data)
             answer = await english.expect_callback_answer()
-            assert answer["text"] == "Sorry, only the college's admins can do that.", data
+            assert answer["text"] == "This button is no longer valid.", data
         refused = await english.send_and_wait("/broadcast")
         assert "only the college's admins" in refused.text
         assert "only the college's admins" in (await english.send_and_wait("/broadcasts")).text

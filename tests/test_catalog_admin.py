@@ -153,7 +153,7 @@ async def test_forged_catalog_admin_buttons_refused(bot: BotRunner, tg: FakeTele
     ):  # fmt: skip
         await user.press_data(card.message_id, data)
         answer = await user.expect_callback_answer()
-        assert answer["text"] == "Sorry, only the college's admins can do that.", data
+        assert answer["text"] == "This button is no longer valid.", data
     refused = await user.send_and_wait("/newprogram")
     assert "only the college's admins" in refused.text
     async with bot.sessions() as session:

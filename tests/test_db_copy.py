@@ -17,7 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import broadcasts, inquiries, next_steps
-from bot.roles import Person, recognize
+from bot.person import Person
+from bot.roles import recognize
 from bot.settings import Settings
 from storage import forms as forms_repo
 from storage import inquiries as inquiries_repo

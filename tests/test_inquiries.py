@@ -231,7 +231,10 @@ async def test_staff_group_reply_button_and_forged_staff_buttons(
     staffed: BotRunner, tg: FakeTelegram
 ) -> None:
     contact = tg.user(6004, first_name="Qian", language_code="en")
-    await contact.send_and_wait("/ask")
+    lab = await special_id(staffed.sessions, "LAB-AI")  # 王老师's programme: in her scope
+    await contact.send_and_wait(f"/start p_{lab}")
+    await contact.press("💬 Ask a question")
+    await contact.expect_message()
     await contact.send_and_wait("Can your teachers visit our plant?")
     await contact.press("✅ Save")
     await contact.expect_message()
@@ -248,10 +251,17 @@ async def test_staff_group_reply_button_and_forged_staff_buttons(
     ):
         await stranger.press_data(own.message_id, data)
         refused = await stranger.expect_callback_answer()
-        assert refused["text"] == "Sorry, only the college's admins can do that.", data
+        assert refused["text"] == "This button is no longer valid.", data
     async with staffed.sessions() as session:
         inquiry = await session.get(Inquiry, 1)
         assert inquiry is not None and inquiry.status is InquiryStatus.NEW
+
+    # A teacher whose programme it is not: the card's buttons refuse them.
+    await add_teacher(staffed.sessions, TEACHER_ID + 1, "李老师")
+    other = tg.user(TEACHER_ID + 1, first_name="李老师", language_code="zh-hans")
+    await group.press(other, "💬 Reply")
+    assert (await other.expect_callback_answer())["text"] == "此按钮已失效。"
+    assert other.messages() == []
 
     teacher = tg.user(TEACHER_ID, first_name="王老师", language_code="zh-hans")
     await group.press(teacher, "💬 Reply")

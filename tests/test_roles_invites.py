@@ -105,7 +105,7 @@ async def test_forged_admin_button_refused(bot: BotRunner, tg: FakeTelegram) -> 
     for data in ("adm:invite:teacher", "adm:invite:admin", "adm:invite"):
         await user.press_data(menu.message_id, data)
         answer = await user.expect_callback_answer()
-        assert answer["text"] == "Sorry, only the college's admins can do that."
+        assert answer["text"] == "This button is no longer valid."
     async with bot.sessions() as session:
         assert (await session.scalars(select(Invite))).all() == []
 
@@ -127,4 +127,4 @@ async def test_demoted_teacher_cannot_use_admin_buttons(bot: BotRunner, tg: Fake
         user.role = Role.TEACHER
     await deputy.press_data(menu.message_id, "adm:invite:teacher")
     answer = await deputy.expect_callback_answer()
-    assert answer["text"] == "Sorry, only the college's admins can do that."
+    assert answer["text"] == "This button is no longer valid."

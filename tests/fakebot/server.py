@@ -144,6 +144,7 @@ class FakeTelegram:
         self._rate_group = rate_limit_group_per_minute or (20 if rate_limit_per_chat else None)
         self._windows: dict[Any, _Window] = {}
         self._inject: list[int] = []  # retry_after values of injected 429s
+        self._failures: dict[str, list[ApiError]] = {}  # method (lower case) → errors
         self._blocked: set[int] = set()
         self._chats: dict[int, JSON] = {}
         self._messages: dict[int, dict[int, SentMessage]] = {}
@@ -247,6 +248,11 @@ class FakeTelegram:
     def unblock(self, user_id: int) -> None:
         self._blocked.discard(user_id)
 
+    def fail_next(self, method: str, code: int, description: str, count: int = 1) -> None:
+        """The next `count` calls of `method` answer this Telegram error (e.g. 400
+        "Bad Request: …"), as a flaky or surprised Telegram would."""
+        self._failures.setdefault(method.lower(), []).extend([ApiError(code, description)] * count)
+
     def inject_429(self, count: int = 1, retry_after: int = 1) -> None:
         """The next `count` sending calls answer 429 Too Many Requests."""
         self._inject.extend([retry_after] * count)
@@ -345,6 +351,9 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found")
             call.params = params = self._params(request)
+            failures = self._failures.get(method.lower())
+            if failures:
+                raise failures.pop(0)
             if method.lower() in SENDING:
                 self._pre_send(method.lower(), params)
             result = await handler(params)
