@@ -25,6 +25,7 @@ import contextlib
 import datetime
 import io
 import logging
+import math
 import os
 import pickle
 import sys
@@ -64,7 +65,7 @@ async def read_rows_safely(
     if len(data) > MAX_BYTES:  # no process for a file refused by its size
         raise FileError("files.too_big", limit=MAX_BYTES // (1024 * 1024))
     too_complex = FileError(
-        "files.too_complex", seconds=round(time_limit), megabytes=memory // (1024 * 1024)
+        "files.too_complex", seconds=math.ceil(time_limit), megabytes=memory // (1024 * 1024)
     )
     loop = asyncio.get_running_loop()
     gate = _gates.setdefault(loop, asyncio.Semaphore(1))

@@ -3,6 +3,7 @@ broken exporter) could upload, small on the wire and huge or slow once read."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import zipfile
@@ -112,17 +113,20 @@ def workbook(rows: int = 0) -> bytes:
     return xlsx(sheet_xml(header_rows() + more, f"A1:D{2 + rows}"))
 
 
+@functools.cache  # built once per test run
 def zip_bomb() -> bytes:
     """A sheet of 100 MB of empty rows: a few hundred KB deflated."""
     filler = b"<row/>" * (100 * 1024 * 1024 // 6)
     return xlsx(sheet_xml(header_rows() + filler))
 
 
+@functools.cache  # built once per test run
 def tight_bomb() -> bytes:
     """Within the unpacked total, but one shared string of 30 MB of one letter."""
     return xlsx(sheet_xml(header_rows()), shared_strings([b"A" * (30 * 1024 * 1024)]))
 
 
+@functools.cache  # built once per test run
 def cell_bomb(cells: int = 400_000) -> bytes:
     """The sheet of the issue: a few hundred KB holding 400,000 cells, each showing one of
     ten shared strings (random enough to compress only some 40 to 1). openpyxl builds an
@@ -139,6 +143,7 @@ def cell_bomb(cells: int = 400_000) -> bytes:
     return xlsx(sheet_xml(header_rows() + b"".join(rows), "A1:BL6252"), strings)
 
 
+@functools.cache  # built once per test run
 def markup_bomb(tags: int = 3_100_000) -> bytes:
     """An extra part of three million tiny elements, random enough to compress only four
     to one."""
@@ -181,6 +186,7 @@ def text_bomb() -> bytes:
     return xlsx(sheet_xml(header_rows() + rows, "A1:D602"), shared_strings([b"x" * 9_000]))
 
 
+@functools.cache  # built once per test run
 def issue_bomb(rows: int = 2_500, width: int = 64, text: int = 1_000) -> bytes:
     """The shape of the issue's file: rows of 64 inline strings of 1,000 letters each,
     written a row at a time (never whole in memory): some 400 KB that unpack to 160 MB.
