@@ -80,7 +80,7 @@ async def read_rows_safely(
             if key == "files.too_complex":
                 raise too_complex
             raise FileError(str(key), **dict(values))
-        return Table(fmt, [RawRow(number, values) for number, values in payload])
+        return Table(fmt, [_row(number, values) for number, values in payload])
     except (pickle.UnpicklingError, ValueError, TypeError, EOFError) as exc:
         log.error("the file reader's answer is not understood: %s", exc)
         raise too_complex from None
@@ -180,6 +180,13 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not expected from the file reader")
 
 
+def _row(number: object, values: object) -> RawRow:
+    """A row as read_rows makes them; anything else means the child is not ours."""
+    if not isinstance(number, int) or not (values is None or isinstance(values, dict)):
+        raise ValueError("a row of an unexpected shape")
+    return RawRow(number, values)
+
+
 def _load(answer: bytes) -> tuple[str, Any]:
     kind, payload = _Unpickler(io.BytesIO(answer)).load()
     if kind not in ("rows", "error"):
@@ -194,9 +201,16 @@ def _child(args: list[str]) -> int:
     import resource
 
     fmt, memory, cpu_seconds = FileFormat(args[0]), int(args[1]), int(args[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no 512 MB core files
+
+    def lower(which: int, value: int) -> None:
+        # Only ever lowered: an operator's own, stricter limit stays.
+        soft, hard = resource.getrlimit(which)
+        value = min([value] + [v for v in (soft, hard) if v != resource.RLIM_INFINITY])
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_AS, memory)
+    lower(resource.RLIMIT_CPU, cpu_seconds)  # the parent's clock is the one that counts
+    lower(resource.RLIMIT_CORE, 0)  # no 512 MB core files
     data = sys.stdin.buffer.read(MAX_BYTES + 1)
     answer: tuple[str, Any]
     try:
