@@ -15,7 +15,7 @@ bound is refused with its own message rather than truncated:
 - YAML: no anchors or aliases (`&a`, `*a`; the "billion laughs" multiply a few hundred
   bytes into gigabytes once anything walks the values), at most 10 levels of nesting
   (MAX_YAML_DEPTH; a catalogue needs 3), checked on the parser's event stream before a
-  single object is built;
+  single object is built; no integer too long to print (MAX_INT_BITS), no impossible date;
 - XLSX: the archive is checked before openpyxl opens it (bot/xlsx_guard.py).
 Time and memory are bounded too, by reading in a separate process: bot/safe_reader.py.
 """
@@ -114,7 +114,8 @@ class Table:
 
 
 def read_rows(data: bytes, fmt: FileFormat) -> Table:
-    """Parse a file into raw rows; raises FileError for a file that is not a table of ours."""
+    """Parse a file into raw rows; raises FileError for a file that is not a table of ours.
+    In this process: a file from outside goes through bot.safe_reader.read_rows_safely."""
     if len(data) > MAX_BYTES:
         raise FileError("files.too_big", limit=MAX_BYTES // (1024 * 1024))
     if fmt is FileFormat.CSV:
