@@ -111,15 +111,17 @@ def print_report(report: ImportReport, name: str, fmt: FileFormat) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.program_files import read_rows
     from bot.program_import import import_programs
+    from bot.safe_reader import read_rows_safely
 
     path: Path = args.file
     fmt = _format_of(path)
     try:
         if path.stat().st_size > MAX_BYTES:
             raise FileError("files.too_big", limit=MAX_BYTES // (1024 * 1024))
-        table = read_rows(path.read_bytes(), fmt)
+        # The same limited reader as the bot's: a file given to the CLI may come from
+        # anywhere too.
+        table = asyncio.run(read_rows_safely(path.read_bytes(), fmt))
     except OSError as exc:
         print(f"partnerbot: {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -24,10 +24,10 @@ from bot.program_files import (
     FileError,
     FileFormat,
     detect_format,
-    read_rows,
     write_rows,
 )
 from bot.program_import import ImportReport, export_rows, import_programs, render
+from bot.safe_reader import read_rows_safely
 from handlers import guard
 from handlers.render import reply
 
@@ -92,9 +92,9 @@ async def on_document(update: Update, context: BotContext) -> None:
         await reply(update, views.Screen(t(lang, "files.download_failed")))
         return
     try:
-        # Parsing a few MB of XLSX takes a moment: off the event loop, so other chats
-        # keep getting answers meanwhile.
-        table = await asyncio.to_thread(read_rows, data, fmt)
+        # In a separate process with time and memory limits: other chats keep getting
+        # answers meanwhile, and a hostile file costs only that process.
+        table = await read_rows_safely(data, fmt)
     except FileError as exc:
         reason = render(exc.key, exc.values, lang, html=True)
         await reply(
