@@ -49,21 +49,21 @@ class Refused(FieldError):
 
 class Act(enum.Enum):
     # On no particular thing: the role decides.
-    MANAGE_CATALOG = "catalog.manage"  # add, edit, open/close, owner, import and export
-    LIST_INQUIRIES = "inquiries.list"  # admins: all; teachers: their scope
-    INQUIRY_REPORTS = "inquiries.reports"  # statistics and the export of every inquiry
-    SEE_OVERDUE = "steps.overdue"  # admins: everyone's; teachers: their own
-    BROADCAST = "broadcast.manage"
-    AUDIT = "audit.view"
-    INVITE = "invite.manage"
-    MANAGE_STAFF = "staff.manage"  # list staff, change or remove a role
+    MANAGE_CATALOG = enum.auto()  # add, edit, open/close, owner, import and export
+    LIST_INQUIRIES = enum.auto()  # admins: all; teachers: their scope
+    INQUIRY_REPORTS = enum.auto()  # statistics and the export of every inquiry
+    SEE_OVERDUE = enum.auto()  # admins: everyone's; teachers: their own
+    BROADCAST = enum.auto()
+    AUDIT = enum.auto()
+    INVITE = enum.auto()
+    MANAGE_STAFF = enum.auto()  # list staff, change or remove a role
     # On one thing.
-    SEE_INQUIRY = "inquiry.see"  # the staff card, with the contact's details
-    WORK_INQUIRY = "inquiry.work"  # status, assignment, answers, next steps
-    OWN_INQUIRY = "inquiry.own"  # the contact's timeline and follow-ups
-    CHANGE_STEP = "step.change"  # see a step, mark it done, snooze, move, cancel
-    SEE_PROGRAM = "program.see"
-    USE_SEARCH = "search.use"
+    SEE_INQUIRY = enum.auto()  # the staff card, with the contact's details
+    WORK_INQUIRY = enum.auto()  # status, assignment, answers, next steps
+    OWN_INQUIRY = enum.auto()  # the contact's timeline and follow-ups
+    CHANGE_STEP = enum.auto()  # see a step, mark it done, snooze, move, cancel
+    SEE_PROGRAM = enum.auto()
+    USE_SEARCH = enum.auto()
 
 
 ADMIN_ONLY = frozenset(
