@@ -15,6 +15,7 @@ from bot import audit, outbox
 from bot import inquiry_views as render
 from bot.audit import Action
 from bot.forms import FieldError, typed_text
+from bot.inquiry_limits import message_limit
 from bot.roles import Person
 from bot.settings import Settings
 from storage import inquiries as repo
@@ -32,7 +33,6 @@ from storage.models import (
     utcnow,
 )
 
-MAX_MESSAGE = 3000  # user text kept; longer is cut with a note (Telegram's limit is 4096)
 STATUS_FLOW = (
     InquiryStatus.NEW,
     InquiryStatus.CONTACTED,
@@ -48,9 +48,13 @@ class InquiryError(FieldError):
     that hits one shows it on its confirmation screen)."""
 
 
-def clip(text: str, limit: int = MAX_MESSAGE) -> tuple[str, bool]:
+def message_text(text: str) -> str:
+    """A message as it is kept and relayed: whole, or refused when it could not be
+    delivered whole (the forms refuse it earlier; replies in Telegram reach here)."""
     text = typed_text(text).strip()  # a NUL in a relayed reply crashed PostgreSQL
-    return (text, False) if len(text) <= limit else (text[:limit].rstrip(), True)
+    if len(text) > message_limit():
+        raise InquiryError("form.message_too_long", limit=message_limit(), length=len(text))
+    return text
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ async def register_interest(
     if profile is None:
         raise InquiryError("interest.need_profile")
     programs = await repo.programs_by_ids(session, program_ids)
-    text, _ = clip(message)
+    text = message_text(message)
     created: list[Inquiry] = []
     already: list[tuple[Program, Inquiry]] = []
     for program_id in dict.fromkeys(program_ids):
@@ -136,7 +140,7 @@ async def register_interest(
 async def ask_question(
     session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
 ) -> Inquiry:
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     program = await programs_repo.get_program(session, program_id) if program_id else None
@@ -186,7 +190,7 @@ async def staff_reply(
     inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
     if inquiry is None:
         raise InquiryError("inquiry.gone")
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     now = utcnow()
@@ -222,7 +226,7 @@ async def follow_up(
     inquiry = await repo.get_inquiry(session, inquiry_id)
     if inquiry is None or inquiry.user_id != person.id:
         raise InquiryError("inquiry.gone")
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     await repo.add_event(

@@ -31,6 +31,8 @@ from bot.i18n import t
 
 TEXT_LIMIT: Final = 4096
 CAPTION_LIMIT: Final = 1024
+TELEGRAM_NAME: Final = 64  # the longest first (or last) name Telegram allows
+TELEGRAM_USERNAME: Final = 32
 ELLIPSIS: Final = "…"
 WORD_BACKOFF: Final = 12  # a clip moves back to a space this close, so words stay whole
 

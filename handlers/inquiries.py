@@ -133,7 +133,8 @@ async def replied_message(update: Update, context: BotContext) -> None:
                 key = "followup.sent"
     except InquiryError as refusal:
         if chat.type == ChatType.PRIVATE or refusal.key != "inquiry.staff_only":
-            await reply(update, views.Screen(t(person.language, refusal.key)))
+            # (a reply too long to relay whole is refused here, with its length)
+            await reply(update, views.Screen(t(person.language, refusal.key, **refusal.values)))
         return
     context.wake_engines()
     await message.reply_text(t(person.language, key, id=inquiry_id))

@@ -3,8 +3,6 @@ question, the profile, /my with timelines and follow-ups, and /forget."""
 
 from __future__ import annotations
 
-from html import escape
-
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -16,6 +14,7 @@ from bot.context import BotContext
 from bot.i18n import t
 from bot.inquiries import InquiryError
 from bot.roles import Person
+from bot.text import Html, Plain, fit_lines
 from bot.views import Screen, button
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show
@@ -86,8 +85,10 @@ async def _add_to_list(
         await _stale(update, person)
         return
     await answer(update, t(lang, "basket.added", n=len(ids)))
-    lines = [t(lang, "basket.title", n=len(ids))]
-    lines += [f"• {escape(localized(lang, p.title_zh, p.title_en))}" for p in titles.values()]
+    lines = [Html("• ", Plain(localized(lang, p.title_zh, p.title_en))) for p in titles.values()]
+    text = fit_lines(
+        t(lang, "basket.title", n=len(ids)), lines, more=lambda n: t(lang, "list.more", n=n)
+    )
     keyboard = InlineKeyboardMarkup(
         [
             [button(lang, "basket.send", cb("i", "send"))],
@@ -97,7 +98,7 @@ async def _add_to_list(
             ],
         ]
     )
-    await reply(update, Screen("\n".join(lines), keyboard))
+    await reply(update, Screen(text, keyboard))
 
 
 async def ask_command(update: Update, context: BotContext) -> None:
