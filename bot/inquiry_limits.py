@@ -39,7 +39,7 @@ def _widest_time(lang: str, zone: ZoneInfo) -> datetime:
     return max(moments, key=lambda m: len(format_time(m, lang, zone)))
 
 
-def _worst_cases(lang: str) -> list[Html]:
+def worst_cases(lang: str) -> list[Html]:
     """Every message that carries a pipeline message, each part at its longest."""
     zone = _widest_zone()
     program = Program(
@@ -78,5 +78,5 @@ def _worst_cases(lang: str) -> list[Html]:
 @cache
 def message_limit() -> int:
     """The most characters a pipeline message may have (the same for every form)."""
-    longest = max(case.length() - len(PROBE) for lang in LANGUAGES for case in _worst_cases(lang))
+    longest = max(case.length() - len(PROBE) for lang in LANGUAGES for case in worst_cases(lang))
     return (TEXT_LIMIT - longest) // 100 * 100
