@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import spreadsheets
 from bot.i18n import t
 from bot.program_files import FileFormat
+from bot.text import clip_text
 from storage import audit as repo
 from storage.models import AuditEntry, User, utcnow
 
@@ -62,8 +63,8 @@ class Action(enum.StrEnum):
 
 
 def clip(text: str, limit: int = DETAIL_LIMIT) -> str:
-    text = " ".join(text.split())  # one line: a detail is a summary, not a document
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A detail as stored: one line (a summary, not a document), at most `limit`."""
+    return clip_text(" ".join(text.split()), limit)
 
 
 def stamp(moment: datetime) -> str:
@@ -151,9 +152,7 @@ def actor_label(
     """Name and id; the id alone when the person is gone; the command line for None."""
     if actor_id is None:
         return t(lang, "audit.system")
-    name = person_name(actors.get(actor_id))
-    if len(name) > name_chars:
-        name = name[: name_chars - 1].rstrip() + "…"
+    name = clip_text(person_name(actors.get(actor_id)), name_chars)
     return f"{name} ({actor_id})" if name else str(actor_id)
 
 

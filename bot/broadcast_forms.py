@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from html import escape
 from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from bot.ids import parse_id
 from bot.person import Person
 from bot.settings import Settings
 from bot.step_forms import when_field
+from bot.text import Html, Part, Plain, tr
 from storage import broadcasts as repo
 
 
@@ -44,22 +44,22 @@ def _media_only(_text: str) -> NoReturn:
     raise FieldError("bc.media_please")
 
 
-def _summary(lang: str, data: dict[str, Any]) -> str:
-    lines = [t(lang, "bc.sum_text", text=escape(str(data.get("text", ""))[:500]))]
+def _summary(lang: str, data: dict[str, Any]) -> Html:
+    lines: list[Part] = [tr(lang, "bc.sum_text", text=Plain(str(data.get("text", ""))))]
     media = data.get("media")
     if isinstance(media, dict):
         lines.append(t(lang, "bc.sum_media", kind=t(lang, f"bc.media_{media['kind']}")))
     button = data.get("button")
     if isinstance(button, dict):
         target = button.get("url") or f"p_{button.get('program')}"
-        lines.append(t(lang, "bc.sum_button", text=escape(button["text"]), target=escape(target)))
+        lines.append(tr(lang, "bc.sum_button", text=Plain(button["text"]), target=Plain(target)))
     if data.get("audience"):
         label = data.get("_audience_label") or broadcasts.segment_label(lang, data["audience"])
-        lines.append(t(lang, "bc.sum_audience", audience=escape(str(label))))
+        lines.append(tr(lang, "bc.sum_audience", audience=Plain(str(label))))
     if isinstance(data.get("due"), dict):
-        lines.append(t(lang, "step.understood", typed=escape(data["due"]["typed"]),
-                       shown=escape(data["due"]["shown"])))  # fmt: skip
-    return "\n".join(lines)
+        lines.append(tr(lang, "step.understood", typed=Plain(data["due"]["typed"]),
+                        shown=Plain(data["due"]["shown"])))  # fmt: skip
+    return Html.join("\n", lines)
 
 
 async def save_draft(
@@ -75,8 +75,9 @@ COMPOSE = forms.register(
         title="bc.form_title",
         act=Act.BROADCAST,
         fields=(
-            Field("text", "bc.ask_text", broadcasts.check_html),
-            Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True),
+            Field("text", "bc.ask_text", broadcasts.check_html, check=broadcasts.check_caption),
+            Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True,
+                  check=broadcasts.check_caption),
             Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
             Field("audience", "bc.ask_audience", _program_audience, choices=_audience_choices,
                   free_text=True),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -11,14 +10,16 @@ from bot.broadcasts import Progress, segment_label
 from bot.callbacks import cb
 from bot.i18n import format_time, t
 from bot.settings import Settings
+from bot.text import Part, Plain, clip_text, fit_lines, tr
 from bot.views import Screen, button
 from storage.models import Broadcast, BroadcastStatus
 
+PREVIEW_CHARS = 40  # of an announcement's text (as typed, HTML and all) in the list
+
 
 def control(lang: str, broadcast: Broadcast, recipients: int) -> Screen:
-    text = t(
-        lang, "bc.control", n=recipients, audience=escape(segment_label(lang, broadcast.segment))
-    )
+    audience = Plain(segment_label(lang, broadcast.segment))
+    text = tr(lang, "bc.control", n=recipients, audience=audience).fit()
     keyboard = InlineKeyboardMarkup(
         [
             [button(lang, "bc.send_now", cb("bc", "go", broadcast.id))],
@@ -82,18 +83,19 @@ def scheduled(lang: str, broadcast: Broadcast, settings: Settings) -> Screen:
 def listing(lang: str, rows: list[tuple[Broadcast, dict[str, int]]], settings: Settings) -> Screen:
     if not rows:
         return Screen(t(lang, "bc.none"))
-    lines = [t(lang, "bc.list_head")]
+    lines: list[Part] = []
     buttons = []
     for b, counts in rows:
         when = format_time(b.started_at or b.scheduled_at or b.created_at, lang, settings.tz)
         status = t(lang, f"bcstatus.{b.status.value}")
         failed = counts.get("failed", 0) + counts.get("blocked", 0)
         lines.append(
-            t(lang, "bc.list_line", id=b.id, when=when, status=status, sent=counts.get("sent", 0),
-              total=b.total, failed=failed, text=escape(b.text[:40]))
+            tr(lang, "bc.list_line", id=b.id, when=when, status=status, sent=counts.get("sent", 0),
+               total=b.total, failed=failed, text=Plain(clip_text(b.text, PREVIEW_CHARS)))
         )  # fmt: skip
         if counts.get("failed", 0) + counts.get("blocked", 0):
             buttons.append(
                 [InlineKeyboardButton(f"⬇️ #{b.id}", callback_data=cb("bc", "failed", b.id))]
             )
-    return Screen("\n".join(lines)[:4000], InlineKeyboardMarkup(buttons) if buttons else None)
+    text = fit_lines(t(lang, "bc.list_head"), lines, more=lambda n: t(lang, "list.more", n=n))
+    return Screen(text, InlineKeyboardMarkup(buttons) if buttons else None)

@@ -26,6 +26,7 @@ from bot.i18n import LANGUAGES, t
 from bot.ids import parse_id
 from bot.person import Person
 from bot.settings import Settings
+from bot.text import CAPTION_LIMIT, TEXT_LIMIT, visible_len
 from storage import broadcasts as repo
 from storage import programs as programs_repo
 from storage.models import (
@@ -39,7 +40,6 @@ from storage.models import (
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code",
                 "pre", "tg-spoiler", "span", "blockquote"}  # fmt: skip
-TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 _BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|#\d{1,7}|#x[0-9A-Fa-f]{1,6});)")
 _BUTTON = re.compile(r"^(?P<label>[^|]{1,40})\|\s*(?P<target>\S{1,300})$")
 SEGMENTS = (
@@ -74,12 +74,13 @@ class _TagChecker(HTMLParser):
 
 
 def check_html(text: str) -> str:
-    """Telegram HTML only: known tags, properly closed; otherwise a clear refusal."""
+    """Telegram HTML only: known tags, properly closed, at most 4,096 characters as
+    Telegram counts them (tags not at all); otherwise a clear refusal."""
     value = text.strip()
     if not value:
         raise BroadcastError("form.required")
-    if len(value) > TEXT_LIMIT:
-        raise BroadcastError("form.too_long", limit=TEXT_LIMIT, length=len(value))
+    if visible_len(value) > TEXT_LIMIT:
+        raise BroadcastError("form.too_long", limit=TEXT_LIMIT, length=visible_len(value))
     if _BARE_AMP.search(value):
         raise BroadcastError("bc.bare_amp")
     checker = _TagChecker()
@@ -88,6 +89,14 @@ def check_html(text: str) -> str:
     if checker.error or checker.stack:
         raise BroadcastError("bc.bad_html", tag=checker.error or checker.stack[-1])
     return value
+
+
+def check_caption(data: dict[str, Any]) -> None:
+    """With a photo or a document the text is a caption, and a caption holds 1,024:
+    refused at the text or media step, whichever comes second."""
+    length = visible_len(str(data.get("text", "")))
+    if isinstance(data.get("media"), dict) and length > CAPTION_LIMIT:
+        raise BroadcastError("bc.caption_too_long", limit=CAPTION_LIMIT, length=length)
 
 
 def parse_button(text: str) -> dict[str, str]:
@@ -144,8 +153,7 @@ async def create_draft(
     require_admin(admin)
     media = data.get("media") if isinstance(data.get("media"), dict) else None
     text = str(data["text"])
-    if media and len(text) > CAPTION_LIMIT:
-        raise BroadcastError("form.too_long", limit=CAPTION_LIMIT, length=len(text))
+    check_caption(data)  # the form refused it already; a last guard
     button = data.get("button") if isinstance(data.get("button"), dict) else None
     target = None
     if button:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from bot.ids import valid_id
 from bot.person import Person
 from bot.search import search_text_for
 from bot.settings import Settings
+from bot.text import Html, Part, Plain
 from storage import program_admin as admin_repo
 from storage import programs as repo
 from storage.models import Department, Program, ProgramKind, ProgramStatus, User, utcnow
@@ -87,21 +87,21 @@ def _one_title(data: dict[str, Any]) -> None:
         raise FieldError("program.need_title")
 
 
-def summary(lang: str, data: dict[str, Any]) -> str:
-    lines = []
+def summary(lang: str, data: dict[str, Any]) -> Html:
+    """The check screen: every answer, the longest clipped should they not all fit."""
+    lines: list[Part] = []
     if "kind" in data:
-        lines.append(f"{t(lang, 'field.kind')}: {escape(t(lang, 'kind.' + data['kind']))}")
+        lines.append(Html(t(lang, "field.kind"), ": ", Plain(t(lang, "kind." + data["kind"]))))
     if "department" in data:
         dep = str(data["department"])
         shown = dep[4:] if dep.startswith("new:") else data.get("_department_name", dep)
-        lines.append(f"{t(lang, 'field.department')}: {escape(str(shown))}")
+        lines.append(Html(t(lang, "field.department"), ": ", Plain(str(shown))))
     for name in TEXT_FIELDS:
         if data.get(name):
-            value = str(data[name])
-            lines.append(f"{t(lang, 'field.' + name)}: {escape(value[:300])}")
+            lines.append(Html(t(lang, "field." + name), ": ", Plain(str(data[name]))))
     if "value" in data:
-        lines.append(f"{t(lang, 'field.' + data['field'])}: {escape(str(data['value'])[:300])}")
-    return "\n".join(lines)
+        lines.append(Html(t(lang, "field." + data["field"]), ": ", Plain(str(data["value"]))))
+    return Html.join("\n", lines)
 
 
 async def _resolve_department(session: AsyncSession, value: str) -> Department:

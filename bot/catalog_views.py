@@ -11,6 +11,7 @@ from bot.catalog import ListRef, Page, localized, title_of
 from bot.deeplinks import link
 from bot.i18n import t
 from bot.person import Person
+from bot.text import CAPTION_LIMIT, CLIP_FIRST, KEEP, Html, Part, Plain, bold, clip_text, italic, tr
 from bot.views import Screen, button
 from storage.models import ProgramKind, ProgramStatus
 from storage.programs import Card, DepartmentRow
@@ -19,8 +20,8 @@ BUTTON_TITLE_CHARS = 48
 DEPARTMENTS_PER_PAGE = 8
 
 
-def _short(text: str, limit: int = BUTTON_TITLE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _label(text: str) -> str:
+    return clip_text(text, BUTTON_TITLE_CHARS)
 
 
 def kind_name(lang: str, kind: ProgramKind) -> str:
@@ -61,7 +62,7 @@ def departments(lang: str, rows_in: list[DepartmentRow], page_no: int) -> Screen
     rows = [
         [
             InlineKeyboardButton(
-                f"{_short(localized(lang, d.name_zh, d.name_en))} ({d.programs})",
+                f"{_label(localized(lang, d.name_zh, d.name_en))} ({d.programs})",
                 callback_data=cb("c", "l", f"d-{d.id}", "f0"),
             )
         ]
@@ -95,12 +96,12 @@ def program_list(lang: str, page: Page) -> Screen:
     key, values = page.heading
     if "kind" in values:
         values = {"kind": t(lang, str(values["kind"]))}
-    heading = t(lang, key, **{k: escape(str(v)) for k, v in values.items()})
+    heading = tr(lang, key, **{k: Plain(str(v)) for k, v in values.items()})
     here = page.here
     rows = [
         [
             InlineKeyboardButton(
-                _short(title_of(lang, item)),
+                _label(title_of(lang, item)),
                 callback_data=cb("c", "p", item.id, here.source, here.anchor),
             )
         ]
@@ -119,44 +120,46 @@ def program_list(lang: str, page: Page) -> Screen:
             button(lang, "btn.menu", cb("m", "menu")),
         ]
     )
-    text = f"<b>{heading}</b>\n" + t(
-        lang, "catalog.page_count", page=page.number, pages=page.pages, total=page.total
-    )
-    return Screen(text, InlineKeyboardMarkup(rows))
+    count = t(lang, "catalog.page_count", page=page.number, pages=page.pages, total=page.total)
+    return Screen(Html(bold(heading), "\n", count).fit(), InlineKeyboardMarkup(rows))
 
 
 def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
     suggestions = kinds(lang, counts)
-    text = t(lang, "catalog.no_results", query=escape(query)) + "\n\n" + suggestions.text
-    return Screen(text, suggestions.keyboard)
+    text = Html(tr(lang, "catalog.no_results", query=Plain(query)), "\n\n", suggestions.text)
+    return Screen(text.fit(), suggestions.keyboard)
 
 
 def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
     lang = person.language
     p, d = found.program, found.department
-    parts = [f"<b>{escape(title_of(lang, found))}</b>"]
+    # The title, kind and department stay whole; long summaries and benefits give way
+    # first (the longer one first), then tags: the card always fits one message.
+    parts: list[Part] = [bold(Plain(title_of(lang, found), KEEP))]
     other_only = (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en)
     if other_only:
-        parts.append(f"<i>{t(lang, 'catalog.other_language_only')}</i>")
-    dept = escape(localized(lang, d.name_zh, d.name_en))
-    parts.append(f"{escape(kind_name(lang, p.kind))} · {dept}")
+        parts.append(italic(t(lang, "catalog.other_language_only")))
+    dept = localized(lang, d.name_zh, d.name_en)
+    parts.append(Html(Plain(kind_name(lang, p.kind), KEEP), " · ", Plain(dept, KEEP)))
     parts.append(t(lang, "catalog.status_line", status=t(lang, f"status.{p.status.value}")))
     summary = localized(lang, p.summary_zh, p.summary_en)
     if summary:
-        parts.append("\n" + escape(summary))
+        parts.append(Html("\n", Plain(summary)))
     benefits = localized(lang, p.benefits_zh, p.benefits_en)
     if benefits:
-        parts.append(f"\n<b>{t(lang, 'catalog.benefits')}</b>\n{escape(benefits)}")
+        parts.append(Html("\n", bold(t(lang, "catalog.benefits")), "\n", Plain(benefits)))
     contact_bits = []
     if found.owner is not None:
-        contact_bits.append(escape(found.owner.first_name))
+        contact_bits.append(Plain(found.owner.first_name))
     if p.contact:
-        contact_bits.append(escape(p.contact))
+        contact_bits.append(Plain(p.contact))
     if contact_bits:
-        parts.append(f"\n<b>{t(lang, 'catalog.contact')}</b> " + " · ".join(contact_bits))
+        parts.append(
+            Html("\n", bold(t(lang, "catalog.contact")), " ", Html.join(" · ", contact_bits))
+        )
     if p.tags:
-        parts.append(f"🏷 {escape(p.tags)}")
-    text = "\n".join(parts)
+        parts.append(Html("🏷 ", Plain(p.tags, CLIP_FIRST)))
+    text = Html.join("\n", parts).fit()
     rows = []
     if p.status is ProgramStatus.OPEN:
         rows.append(
@@ -185,12 +188,14 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
     back_data = cb("c", "l", back.source, back.anchor) if back else cb("c", "home")
     rows.append([button(lang, "btn.back", back_data), button(lang, "btn.menu", cb("m", "menu"))])
     del bot_username  # the link is shown by Share
-    return Screen(text[:4000], InlineKeyboardMarkup(rows))
+    return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def share_text(lang: str, found: Card, bot_username: str) -> str:
+    """The caption of the QR code photo: a caption holds 1,024 characters, not 4,096."""
     url = link(bot_username, "p", str(found.program.id))
-    return t(lang, "catalog.share_text", title=escape(title_of(lang, found)), link=escape(url))
+    text = tr(lang, "catalog.share_text", title=Plain(title_of(lang, found)), link=escape(url))
+    return text.fit(CAPTION_LIMIT)
 
 
 def program_link(bot_username: str, program_id: int) -> str:

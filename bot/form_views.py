@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
@@ -17,6 +16,7 @@ from telegram import (
 from bot.callbacks import cb
 from bot.forms import Ask, Confirm, Step
 from bot.i18n import t
+from bot.text import CLIP_FIRST, Html, Part, Plain, bold, clip_text, italic, tr
 from bot.views import Screen, button
 
 CHOICE_LABEL_CHARS = 40
@@ -24,11 +24,11 @@ CHOICE_LABEL_CHARS = 40
 
 async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
     spec = step.spec
-    title = f"<b>{t(lang, spec.title)}</b>"
-    error = ""
+    title = bold(t(lang, spec.title))
+    error = Html()
     if step.error is not None:
-        values = {k: escape(str(v)) for k, v in step.error.values.items()}
-        error = "\n\n⚠️ " + t(lang, step.error.key, **values)
+        values: dict[str, Part] = {k: Plain(str(v)) for k, v in step.error.values.items()}
+        error = Html("\n\n⚠️ ", tr(lang, step.error.key, **values))
     if isinstance(step, Confirm):
         summary = spec.summary(lang, step.data)
         if inspect.isawaitable(summary):
@@ -40,36 +40,36 @@ async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
                 button(lang, "form.cancel", cb("f", "cancel")),
             ],
         ]
-        text = f"{title}\n{t(lang, 'form.check')}\n\n{summary}{error}"
+        # What was typed is shown whole when it fits (the forms' limits see to it for
+        # single texts); a check screen of many long answers clips the longest.
+        text = Html(title, "\n", t(lang, "form.check"), "\n\n", summary, error).fit()
         return Screen(text, InlineKeyboardMarkup(rows))
     return await _ask(session, lang, step, title, error)
 
 
-async def _ask(session: AsyncSession, lang: str, step: Ask, title: str, error: str) -> Screen:
+async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: Html) -> Screen:
     spec, field = step.spec, step.field
     names = [f.name for f in spec.fields]
     position = names.index(field.name) + 1
-    lines = [title]
+    lines: list[Part] = [title]
     if len(names) > 1:
         lines.append(t(lang, "form.step", n=position, total=len(names)))
     lines.append("")
     lines.append(t(lang, field.prompt))
     current = step.data.get("_current")
     if current:
-        lines.append(t(lang, "form.current", value=escape(str(current)[:500])))
+        lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
     hints = []
     if field.optional:
         hints.append(t(lang, "form.hint_skip"))
     hints.append(t(lang, "form.hint_cancel"))
-    lines.append("\n<i>" + " ".join(hints) + "</i>")
+    lines.append(Html("\n", italic(" ".join(hints))))
     rows: list[list[InlineKeyboardButton]] = []
     if field.choices is not None:
         options = await field.choices(session, lang, step.data)
         pair: list[InlineKeyboardButton] = []
         for label, value in options:
-            short = (
-                label if len(label) <= CHOICE_LABEL_CHARS else label[: CHOICE_LABEL_CHARS - 1] + "…"
-            )
+            short = clip_text(label, CHOICE_LABEL_CHARS)
             pair.append(
                 InlineKeyboardButton(short, callback_data=cb("f", "pick", field.name, value))
             )
@@ -83,7 +83,7 @@ async def _ask(session: AsyncSession, lang: str, step: Ask, title: str, error: s
         last.append(button(lang, "form.skip", cb("f", "skip", field.name)))
     last.append(button(lang, "form.cancel", cb("f", "cancel")))
     rows.append(last)
-    text = "\n".join(lines) + error
+    text = Html(Html.join("\n", lines), error).fit()
     if field.accepts_contact:
         share = KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)
         keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)

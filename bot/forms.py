@@ -22,6 +22,7 @@ from bot.access import Act
 from bot.errors import FieldError
 from bot.person import Person
 from bot.settings import Settings
+from bot.text import Html
 from storage import forms as repo
 
 CONFIRM = "_confirm"
@@ -52,6 +53,9 @@ class Field:
     accepts_contact: bool = False
     accepts_media: bool = False  # a photo or document answers it ({"kind", "file_id"})
     parse_in: Callable[[str, ParseContext], Any] | None = None  # a parser that needs context
+    # A check of the answer against the others (given the data with the answer in it),
+    # so a refusal comes at this step, not at save: raises FieldError.
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ class Saved:
 class FormSpec:
     name: str
     fields: tuple[Field, ...]
-    summary: Callable[[str, dict[str, Any]], Awaitable[str] | str]
+    # The check screen's body: HTML, or pieces (bot/text.py) so long answers fit.
+    summary: Callable[[str, dict[str, Any]], Awaitable[str | Html] | str | Html]
     save: Save
     title: str  # message key
     # Who may fill it in (bot/access.py): an act, and the data key that holds the id of
@@ -200,6 +205,8 @@ async def give(
                 data[current_field.name] = current_field.parse_in(value, ctx)
             else:
                 data[current_field.name] = current_field.parse(value)
+        if current_field.check is not None and current_field.name in data:
+            current_field.check(data)
     except FieldError as error:
         return Ask(spec, current_field, data, error)
     back_to_confirm = bool(data.pop("_return_to_confirm", False))

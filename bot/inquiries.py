@@ -17,6 +17,7 @@ from bot.access import Act
 from bot.audit import Action
 from bot.errors import FieldError
 from bot.forms import typed_text
+from bot.inquiry_limits import message_limit
 from bot.person import Person
 from bot.settings import Settings
 from storage import inquiries as repo
@@ -35,7 +36,6 @@ from storage.models import (
     utcnow,
 )
 
-MAX_MESSAGE = 3000  # user text kept; longer is cut with a note (Telegram's limit is 4096)
 STATUS_FLOW = (
     InquiryStatus.NEW,
     InquiryStatus.CONTACTED,
@@ -51,9 +51,13 @@ class InquiryError(FieldError):
     that hits one shows it on its confirmation screen)."""
 
 
-def clip(text: str, limit: int = MAX_MESSAGE) -> tuple[str, bool]:
+def message_text(text: str) -> str:
+    """A message as it is kept and relayed: whole, or refused when it could not be
+    delivered whole (the forms refuse it earlier; replies in Telegram reach here)."""
     text = typed_text(text).strip()  # a NUL in a relayed reply crashed PostgreSQL
-    return (text, False) if len(text) <= limit else (text[:limit].rstrip(), True)
+    if len(text) > message_limit():
+        raise InquiryError("form.message_too_long", limit=message_limit(), length=len(text))
+    return text
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ async def register_interest(
     if profile is None:
         raise InquiryError("interest.need_profile")
     programs = await repo.programs_by_ids(session, program_ids)
-    text, _ = clip(message)
+    text = message_text(message)
     created: list[Inquiry] = []
     already: list[tuple[Program, Inquiry]] = []
     for program_id in dict.fromkeys(program_ids):
@@ -173,7 +177,7 @@ async def basket_clear(session: AsyncSession, person: Person) -> None:
 async def ask_question(
     session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
 ) -> Inquiry:
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     # A question about a programme the asker may not see would show them its title.
@@ -213,7 +217,7 @@ async def staff_reply(
 ) -> Inquiry:
     """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
     inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     now = utcnow()
@@ -247,7 +251,7 @@ async def follow_up(
 ) -> Inquiry:
     """The contact writes again on their own inquiry; staff get it threaded."""
     inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
-    body, _ = clip(text)
+    body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     await repo.add_event(

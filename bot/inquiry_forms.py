@@ -4,7 +4,6 @@ ask a question, a contact's follow-up, and a staff answer."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +14,16 @@ from bot.catalog import localized
 from bot.errors import FieldError
 from bot.forms import Field, FormSpec, Saved
 from bot.i18n import t
+from bot.inquiry_limits import message_limit
 from bot.person import Person
 from bot.settings import Settings
+from bot.text import Html, Part, Plain, tr
 from storage import inquiries as repo
 from storage.models import EnterpriseProfile, utcnow
 
-MESSAGE_LIMIT = inquiries.MAX_MESSAGE
+# Refused over the limit at the form step, before anything is confirmed: a message is
+# relayed whole or not at all (bot/inquiry_limits.py computes how long it may be).
+MESSAGE = validate.long_text(message_limit, "form.message_too_long")
 PROFILE_FIELDS = ("organization", "contact_person", "phone", "email", "industry")
 
 
@@ -30,12 +33,15 @@ async def _consent_choices(
     return [(t(lang, "profile.agree"), "yes")]
 
 
-def _profile_summary(lang: str, data: dict[str, Any]) -> str:
-    lines = []
-    for name in PROFILE_FIELDS:
-        if data.get(name):
-            lines.append(f"{t(lang, 'pfield.' + name)}: {escape(str(data[name]))}")
-    return "\n".join(lines)
+def _profile_summary(lang: str, data: dict[str, Any]) -> Html:
+    return Html.join(
+        "\n",
+        [
+            Html(t(lang, "pfield." + name), ": ", Plain(str(data[name])))
+            for name in PROFILE_FIELDS
+            if data.get(name)
+        ],
+    )
 
 
 def _phone_or_email(data: dict[str, Any]) -> None:
@@ -99,19 +105,14 @@ async def profile_data(session: AsyncSession, user_id: int) -> dict[str, Any] | 
     return data
 
 
-def _message_summary(lang: str, data: dict[str, Any]) -> str:
+def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
     text = str(data.get("message", ""))
     if not text:
         return t(lang, "interest.no_message")
-    note = (
-        "\n<i>" + t(lang, "form.shortened", limit=MESSAGE_LIMIT) + "</i>"
-        if text.endswith(" …")
-        else ""
-    )
-    return t(lang, "interest.your_message", text=escape(text)) + note
+    return tr(lang, "interest.your_message", text=Plain(text))
 
 
-async def _interest_summary(lang: str, data: dict[str, Any]) -> str:
+async def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
     return _message_summary(lang, data)
 
 
@@ -125,24 +126,26 @@ async def save_interest(
     )  # fmt: skip
     programs = await repo.programs_by_ids(session, ids)
     lang = person.language
-    lines: list[str] = []
+    lines: list[Part] = []
     if result.created:
         lines.append(t(lang, "interest.sent_head"))
         for inquiry in result.created:
             program = programs.get(inquiry.program_id or 0)
             title = localized(lang, program.title_zh, program.title_en) if program else ""
-            lines.append(f"• #{inquiry.id} {escape(title)}")
+            lines.append(Html(f"• #{inquiry.id} ", Plain(title)))
         if data.get("message"):
-            lines.append(t(lang, "interest.your_message", text=escape(str(data["message"]))))
+            lines.append(tr(lang, "interest.your_message", text=Plain(str(data["message"]))))
         hours = f"{settings.first_response_hours:g}"
         lines.append("\n" + t(lang, "interest.next_steps", hours=hours))
     for program, inquiry in result.already:
         title = localized(lang, program.title_zh, program.title_en)
-        lines.append(t(lang, "interest.already", id=inquiry.id, title=escape(title)))
+        lines.append(tr(lang, "interest.already", id=inquiry.id, title=Plain(title)))
     if not lines:
         lines.append(t(lang, "interest.nothing"))
     await repo.clear_basket(session, person.id, [i.program_id or 0 for i in result.created])
-    return Saved("interest.sent_head", html="\n".join(lines))
+    # A long basket and a long message together may not fit: titles and the echo give
+    # way (the inquiries themselves hold everything).
+    return Saved("interest.sent_head", html=Html.join("\n", lines).fit())
 
 
 INTEREST = forms.register(
@@ -150,7 +153,7 @@ INTEREST = forms.register(
         name="interest",
         title="interest.form_title",
         fields=(
-            Field("message", "interest.ask_message", validate.long_text(MESSAGE_LIMIT),
+            Field("message", "interest.ask_message", MESSAGE,
                   optional=True),
         ),
         summary=_interest_summary,
@@ -162,14 +165,14 @@ INTEREST = forms.register(
 def _message_form(
     name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None
 ) -> FormSpec:
-    """A one-question form whose answer is a message (cut cleanly if very long); with
-    `act`, one on the inquiry in the data's `inquiry_id`."""
+    """A one-question form whose answer is a message (refused if too long to relay);
+    with `act`, one on the inquiry in the data's `inquiry_id`."""
     return FormSpec(
         name=name,
         title=title,
         act=act,
         subject="inquiry_id" if act is not None else None,
-        fields=(Field("message", prompt, validate.long_text(MESSAGE_LIMIT)),),
+        fields=(Field("message", prompt, MESSAGE),),
         summary=_message_summary,
         save=save,
     )

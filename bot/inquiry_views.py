@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -10,6 +10,7 @@ from bot.callbacks import cb
 from bot.catalog import localized
 from bot.i18n import format_time, t
 from bot.settings import Settings
+from bot.text import KEEP, Html, Part, Plain, clip_text, fit_lines, italic, tr
 from bot.views import Screen, button
 from storage.models import (
     EnterpriseProfile,
@@ -21,6 +22,8 @@ from storage.models import (
     User,
 )
 
+TITLE_CHARS = 36  # of a programme title in a button
+EVENT_CHARS = 300  # of an answer or follow-up in the timeline (each came whole on its own)
 CHANGEABLE = (
     InquiryStatus.CONTACTED,
     InquiryStatus.MEETING,
@@ -59,33 +62,41 @@ def staff_card(
     lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
     contact: User | None, settings: Settings,
 ) -> tuple[str, InlineKeyboardMarkup]:  # fmt: skip
+    text = staff_card_text(lang, inquiry, program, profile, contact, settings.tz)
+    return text.fit(), staff_keyboard(lang, inquiry.id)
+
+
+def staff_card_text(
+    lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
+    contact: User | None, tz: ZoneInfo,
+) -> Html:  # fmt: skip
+    """The card staff get. The message is kept whole (bot/inquiry_limits.py sizes it so
+    the card always fits); names give way first should old data be longer."""
     key = (
         "inquiry.card_interest" if inquiry.kind is InquiryKind.INTEREST else "inquiry.card_question"
     )
-    lines = [t(lang, key, id=inquiry.id)]
-    lines.append(t(lang, "inquiry.line_program", title=escape(program_title(lang, program))))
-    who = []
+    lines: list[Part] = [tr(lang, key, id=inquiry.id)]
+    lines.append(tr(lang, "inquiry.line_program", title=Plain(program_title(lang, program))))
+    who: list[Part] = []
     if profile is not None:
-        who.append(escape(profile.organization))
-        who.append(escape(profile.contact_person))
+        who.append(Plain(profile.organization))
+        who.append(Plain(profile.contact_person))
     elif contact is not None:
-        who.append(escape(contact.first_name))
+        who.append(Plain(contact.first_name))
     if contact is not None and contact.username:
-        who.append("@" + escape(contact.username))
+        who.append(Html("@", Plain(contact.username)))
     if who:
-        lines.append(t(lang, "inquiry.line_from", who=" · ".join(who)))
+        lines.append(tr(lang, "inquiry.line_from", who=Html.join(" · ", who)))
     if profile is not None:
-        details = [escape(v) for v in (profile.phone, profile.email, profile.industry) if v]
+        details = [Plain(v) for v in (profile.phone, profile.email, profile.industry) if v]
         if details:
-            lines.append(" · ".join(details))
+            lines.append(Html.join(" · ", details))
     if inquiry.message:
-        lines.append(t(lang, "inquiry.line_message", text=escape(inquiry.message)))
-    lines.append(t(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)))
-    lines.append(
-        t(lang, "inquiry.line_time", time=format_time(inquiry.created_at, lang, settings.tz))
-    )
-    lines.append("<i>" + t(lang, "inquiry.reply_hint") + "</i>")
-    return "\n".join(lines), staff_keyboard(lang, inquiry.id)
+        lines.append(tr(lang, "inquiry.line_message", text=Plain(inquiry.message, KEEP)))
+    lines.append(tr(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)))
+    lines.append(tr(lang, "inquiry.line_time", time=format_time(inquiry.created_at, lang, tz)))
+    lines.append(italic(t(lang, "inquiry.reply_hint")))
+    return Html.join("\n", lines)
 
 
 def status_menu(lang: str, inquiry: Inquiry) -> InlineKeyboardMarkup:
@@ -104,29 +115,40 @@ def status_menu(lang: str, inquiry: Inquiry) -> InlineKeyboardMarkup:
 def answer_to_contact(
     lang: str, inquiry: Inquiry, program: Program | None, body: str, staff_name: str | None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    sender = escape(staff_name) if staff_name else t(lang, "inquiry.the_college")
-    text = t(
-        lang, "inquiry.answer", who=sender, title=escape(program_title(lang, program)),
-        id=inquiry.id, text=escape(body),
-    )  # fmt: skip
     keyboard = InlineKeyboardMarkup(
         [[button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))]]
     )
-    return text, keyboard
+    return answer_text(lang, inquiry, program, body, staff_name).fit(), keyboard
+
+
+def answer_text(
+    lang: str, inquiry: Inquiry, program: Program | None, body: str, staff_name: str | None
+) -> Html:
+    sender: Part = Plain(staff_name) if staff_name else t(lang, "inquiry.the_college")
+    return tr(
+        lang, "inquiry.answer", who=sender, title=Plain(program_title(lang, program)),
+        id=inquiry.id, text=Plain(body, KEEP),
+    )  # fmt: skip
 
 
 def status_to_contact(lang: str, inquiry: Inquiry, program: Program | None) -> str:
-    return t(
-        lang, "inquiry.status_changed", title=escape(program_title(lang, program)),
+    return tr(
+        lang, "inquiry.status_changed", title=Plain(program_title(lang, program)),
         id=inquiry.id, status=status_name(lang, inquiry.status),
-    )  # fmt: skip
+    ).fit()  # fmt: skip
 
 
 def follow_up_for_staff(
     lang: str, inquiry: Inquiry, profile: EnterpriseProfile | None, body: str
 ) -> str:
-    who = escape(profile.organization) if profile else t(lang, "inquiry.the_contact")
-    return t(lang, "inquiry.follow_up", id=inquiry.id, who=who, text=escape(body))
+    return follow_up_text(lang, inquiry, profile, body).fit()
+
+
+def follow_up_text(
+    lang: str, inquiry: Inquiry, profile: EnterpriseProfile | None, body: str
+) -> Html:
+    who: Part = Plain(profile.organization) if profile else t(lang, "inquiry.the_contact")
+    return tr(lang, "inquiry.follow_up", id=inquiry.id, who=who, text=Plain(body, KEEP))
 
 
 def overdue_notice(
@@ -134,12 +156,12 @@ def overdue_notice(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The first-response reminder (to the owner) or its escalation (to the admins)."""
     hours = settings.first_response_hours * (2 if escalated else 1)
-    text = t(
+    text = tr(
         lang, "inquiry.escalated" if escalated else "inquiry.remind_owner",
-        id=inquiry.id, title=escape(program_title(lang, program)), hours=f"{hours:g}",
+        id=inquiry.id, title=Plain(program_title(lang, program)), hours=f"{hours:g}",
         since=format_time(inquiry.created_at, lang, settings.tz),
     )  # fmt: skip
-    return text, staff_keyboard(lang, inquiry.id)
+    return text.fit(), staff_keyboard(lang, inquiry.id)
 
 
 def my_list(lang: str, rows: list[tuple[Inquiry, Program | None]]) -> Screen:
@@ -151,7 +173,8 @@ def my_list(lang: str, rows: list[tuple[Inquiry, Program | None]]) -> Screen:
     buttons = [
         [
             InlineKeyboardButton(
-                f"#{inq.id} {program_title(lang, program)[:36]} · {status_name(lang, inq.status)}",
+                f"#{inq.id} {clip_text(program_title(lang, program), TITLE_CHARS)}"
+                f" · {status_name(lang, inq.status)}",
                 callback_data=cb("my", "open", inq.id),
             )
         ]
@@ -165,28 +188,34 @@ def timeline(
     lang: str, inquiry: Inquiry, program: Program | None, events: list[InquiryEvent],
     settings: Settings,
 ) -> Screen:  # fmt: skip
-    lines = [
-        t(lang, "my.timeline_title", id=inquiry.id, title=escape(program_title(lang, program))),
-        t(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)),
-        "",
-    ]
+    head = Html(
+        tr(lang, "my.timeline_title", id=inquiry.id, title=Plain(program_title(lang, program))),
+        "\n",
+        tr(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)),
+        "\n",
+    )
+    lines: list[Part] = []
     for event in events:
         when = format_time(event.created_at, lang, settings.tz)
+        said = Plain(clip_text(event.text, EVENT_CHARS))
+        what: Part
         if event.kind == "created":
             what = t(lang, "event.created")
         elif event.kind == "status" and event.status is not None:
             what = t(lang, "event.status", status=status_name(lang, event.status))
         elif event.kind == "reply":
-            what = t(lang, "event.reply", text=escape(event.text[:300]))
+            what = tr(lang, "event.reply", text=said)
         elif event.kind == "follow_up":
-            what = t(lang, "event.follow_up", text=escape(event.text[:300]))
+            what = tr(lang, "event.follow_up", text=said)
         else:
             continue
-        lines.append(f"• {when} — {what}")
+        lines.append(Html(f"• {when} — ", what))
     keyboard = InlineKeyboardMarkup(
         [
             [button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))],
             [button(lang, "btn.back", cb("my", "list")), button(lang, "btn.menu", cb("m", "menu"))],
         ]
     )
-    return Screen("\n".join(lines)[:4000], keyboard)
+    # The newest events matter most: when there are too many, the oldest give way.
+    text = fit_lines(head, lines, more=lambda n: t(lang, "list.earlier", n=n), keep="last")
+    return Screen(text, keyboard)

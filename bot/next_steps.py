@@ -270,12 +270,14 @@ async def _weekly_overview(
     for admin_id in sorted(admins):
         admin = await users_repo.get_user(session, admin_id)
         lang = admin.language if admin else settings.default_language
-        text = render.weekly(lang, overdue, names, settings, now)
-        await outbox.queue(
-            session, admin_id, outbox.payload_text(text), priority=outbox.REMINDER,
-            dedupe_key=f"weekly:{admin_id}:{day}",
-        )  # fmt: skip
-        queued += 1
+        # Queued in order, so sent in order: the outbox sends a chat's rows by id.
+        for part, text in enumerate(render.weekly(lang, overdue, names, settings, now)):
+            suffix = f":{part + 1}" if part else ""  # the first keeps the older key
+            await outbox.queue(
+                session, admin_id, outbox.payload_text(text), priority=outbox.REMINDER,
+                dedupe_key=f"weekly:{admin_id}:{day}{suffix}",
+            )  # fmt: skip
+            queued += 1
     return queued
 
 

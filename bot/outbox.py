@@ -24,6 +24,7 @@ from telegram.ext import ExtBot
 
 from bot.ratelimit import BULK
 from bot.scheduler import Ticker
+from bot.text import TEXT_LIMIT, MessageTooLong, visible_len
 from storage import outbox as repo
 from storage import users as users_repo
 from storage.models import OutboxMessage, OutboxState, utcnow
@@ -37,6 +38,10 @@ NOTIFY, REMINDER, BROADCAST = 1, 3, 8
 def payload_text(
     text: str, keyboard: InlineKeyboardMarkup | None = None, **extra: Any
 ) -> dict[str, Any]:
+    # Views fit their text (bot/text.py); should one not, the change that queues it
+    # fails with it, rather than being confirmed and then never delivered.
+    if visible_len(text) > TEXT_LIMIT:
+        raise MessageTooLong(f"a message of {visible_len(text)} characters queued")
     payload: dict[str, Any] = {
         "text": text,
         "parse_mode": "HTML",

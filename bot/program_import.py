@@ -34,6 +34,7 @@ from bot.audit import Action
 from bot.i18n import t
 from bot.program_files import COLUMNS, RawRow
 from bot.search import search_text_for
+from bot.text import clip_text
 from storage import programs_io as repo
 from storage.models import Department, Program, ProgramKind, ProgramStatus, utcnow
 
@@ -135,7 +136,7 @@ def render(key: str, values: Mapping[str, object], lang: str, *, html: bool = Fa
 def _shown(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = "".join(c if c.isprintable() else "�" for c in text)
-    return text if len(text) <= SHOWN_VALUE_CHARS else text[: SHOWN_VALUE_CHARS - 1] + "…"
+    return clip_text(text, SHOWN_VALUE_CHARS)
 
 
 # --- One row ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from bot.forms import Field, FormSpec, ParseContext, Saved
 from bot.i18n import t
 from bot.person import Person
 from bot.settings import Settings
+from bot.text import Html, Part, Plain, clip_text, tr
 from bot.timeparse import format_echo, parse_when
 from bot.validate import long_text, short_text
 from storage import inquiries as inquiries_repo
@@ -28,7 +28,7 @@ def _when(text: str, ctx: ParseContext) -> dict[str, str]:
     moment = parse_when(text, now=ctx.now, tz=ctx.tz, lang=ctx.lang)
     return {
         "at": moment.isoformat(),
-        "typed": text[:60],
+        "typed": clip_text(text, 60),
         "shown": format_echo(moment, ctx.lang, ctx.tz),
     }
 
@@ -70,22 +70,21 @@ async def _owner_choices(
     return out
 
 
-def _summary(lang: str, data: dict[str, Any]) -> str:
-    lines = []
+def _summary(lang: str, data: dict[str, Any]) -> Html:
+    lines: list[Part] = []
     if data.get("title"):
-        lines.append(f"{t(lang, 'field.title')}: {escape(str(data['title']))}")
+        lines.append(Html(t(lang, "field.title"), ": ", Plain(str(data["title"]))))
     if data.get("owner"):
-        lines.append(
-            f"{t(lang, 'field.owner')}: {escape(str(data.get('_owner_label', data['owner'])))}"
-        )
+        owner = Plain(str(data.get("_owner_label", data["owner"])))
+        lines.append(Html(t(lang, "field.owner"), ": ", owner))
     due = data.get("due")
     if isinstance(due, dict):
         lines.append(
-            t(lang, "step.understood", typed=escape(due["typed"]), shown=escape(due["shown"]))
+            tr(lang, "step.understood", typed=Plain(due["typed"]), shown=Plain(due["shown"]))
         )
     if data.get("note"):
-        lines.append(f"{t(lang, 'field.note')}: {escape(str(data['note']))}")
-    return "\n".join(lines)
+        lines.append(Html(t(lang, "field.note"), ": ", Plain(str(data["note"]))))
+    return Html.join("\n", lines)
 
 
 async def save_step(

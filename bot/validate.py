@@ -46,11 +46,16 @@ def short_text(limit: int) -> Callable[[str], str]:
     return parse
 
 
-def long_text(limit: int) -> Callable[[str], str]:
-    """Long messages are kept up to `limit` characters, cut cleanly (the summary says so)."""
+def long_text(limit: int | Callable[[], int], key: str = "form.too_long") -> Callable[[str], str]:
+    """A long text, line breaks kept, refused (with its length and the limit) when over
+    `limit` characters: it must reach its reader whole, so it is never cut. The limit
+    may be computed on first use (bot/inquiry_limits.py)."""
 
     def parse(text: str) -> str:
         value = text.strip()
-        return value if len(value) <= limit else value[:limit].rstrip() + " …"
+        most = limit() if callable(limit) else limit
+        if len(value) > most:
+            raise FieldError(key, limit=most, length=len(value))
+        return value
 
     return parse

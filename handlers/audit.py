@@ -12,9 +12,7 @@ Callback data:
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime
-from html import escape, unescape
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Update
@@ -28,39 +26,25 @@ from bot.context import BotContext
 from bot.i18n import format_time, t
 from bot.person import Person
 from bot.program_files import FileFormat
+from bot.text import KEEP, Html, Plain, bold, italic
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import AuditEntry
 
-# Details shown per entry, tried in turn until the page fits Telegram's 4096 characters
-# (long names and emoji-heavy details can crowd it); the export has them whole.
-DETAIL_CHARS = (200, 80, 0)
-NAME_CHARS = 48
-TEXT_BUDGET = 4000
-_TAG = re.compile(r"<[^>]+>")
+NAME_CHARS = 48  # of an actor's name; the export has names and details whole
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _shown_length(html: str) -> int:
-    """What Telegram counts against its limit: the text without markup, in UTF-16 units."""
-    return len(unescape(_TAG.sub("", html)).encode("utf-16-le")) // 2
-
-
-def entry_text(
-    lang: str, entry: AuditEntry, page: AuditPage, tz: ZoneInfo, detail_chars: int
-) -> str:
+def entry_text(lang: str, entry: AuditEntry, page: AuditPage, tz: ZoneInfo) -> Html:
+    """One entry; its detail (the longest first) gives way when the page is too long."""
     when = entry.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    who = escape(audit.actor_label(lang, entry.actor_id, page.actors, name_chars=NAME_CHARS))
-    what = f"<b>{escape(audit.action_name(lang, entry.action))}</b>"
+    who = Plain(audit.actor_label(lang, entry.actor_id, page.actors, name_chars=NAME_CHARS))
+    what = bold(Plain(audit.action_name(lang, entry.action), KEEP))
     if entry.subject:
-        what += f" · {escape(entry.subject)}"
-    lines = [f"<code>{when}</code> · {who}", what]
-    if entry.detail and detail_chars:
-        lines.append(f"<i>{escape(_short(entry.detail, detail_chars))}</i>")
-    return "\n".join(lines)
+        what += Html(" · ", Plain(entry.subject, KEEP))
+    lines = [Html(f"<code>{when}</code> · ", who), what]
+    if entry.detail:
+        lines.append(italic(Plain(entry.detail)))
+    return Html.join("\n", lines)
 
 
 def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
@@ -71,12 +55,7 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
     parts[0] += "\n" + t(
         lang, "audit.page", page=page.page, pages=page.pages, total=page.total, zone=tz.key
     )
-    for detail_chars in DETAIL_CHARS:
-        text = "\n\n".join(
-            [*parts, *(entry_text(lang, entry, page, tz, detail_chars) for entry in page.entries)]
-        )
-        if _shown_length(text) <= TEXT_BUDGET:
-            break
+    text = Html.join("\n\n", [*parts, *(entry_text(lang, e, page, tz) for e in page.entries)])
     nav = []
     if page.newer_top is not None:
         nav.append(views.button(lang, "btn.prev", cb("au", "p", page.newer_top)))
@@ -84,7 +63,7 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
         nav.append(views.button(lang, "btn.next", cb("au", "p", page.older_top)))
     rows = [nav] if nav else []
     rows.append([views.button(lang, "audit.export_btn", cb("au", "x"))])
-    return views.Screen(text, InlineKeyboardMarkup(rows))
+    return views.Screen(text.fit(), InlineKeyboardMarkup(rows))
 
 
 @guard.command(Act.AUDIT)

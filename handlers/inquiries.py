@@ -133,7 +133,8 @@ async def replied_message(update: Update, context: BotContext) -> None:
             await reply(update, views.Screen(t(person.language, "access.reply_refused")))
         return
     except InquiryError as refusal:
-        await reply(update, views.Screen(t(person.language, refusal.key)))
+        # (a reply too long to relay whole is refused here, with its length)
+        await reply(update, views.Screen(t(person.language, refusal.key, **refusal.values)))
         return
     context.wake_engines()
     await message.reply_text(t(person.language, key, id=inquiry_id))

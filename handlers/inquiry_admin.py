@@ -32,15 +32,15 @@ from bot.inquiry_admin import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, St
 from bot.inquiry_export import write_rows
 from bot.person import Person
 from bot.program_files import FileFormat
+from bot.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
 
 EXPORT_FORMATS = {"csv": FileFormat.CSV, "xlsx": FileFormat.XLSX}
-TITLE_CHARS = 36
-MESSAGE_CHARS = 1500
+TITLE_CHARS = 36  # of a programme title in a button
+MESSAGE_CHARS = 1500  # of the message above the timeline (the staff card has it whole)
 EVENT_CHARS = 300
-TEXT_BUDGET = 3900  # Telegram's limit is 4096
 
 
 # --- Texts and keyboards ------------------------------------------------------------------
@@ -58,10 +58,6 @@ def program_title(lang: str, program: Program | None) -> str:
     if program is None:
         return t(lang, "ia.general")
     return localized(lang, program.title_zh, program.title_en) or program.code
-
-
-def _short(text: str, limit: int = TITLE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _status_value(lang: str, token: str) -> str:
@@ -117,7 +113,7 @@ def list_screen(lang: str, found: InquiryPage) -> views.Screen:
         )
     for item in found.items:
         label = (
-            f"#{item.id} · {_short(program_title(lang, item.program))} · "
+            f"#{item.id} · {clip_text(program_title(lang, item.program), TITLE_CHARS)} · "
             f"{status_name(lang, item.status)}"
         )
         rows.append(
@@ -132,23 +128,23 @@ def list_screen(lang: str, found: InquiryPage) -> views.Screen:
         rows.append(nav)
     rows.append([views.button(lang, "btn.menu", cb("m", "menu"))])
 
-    filters_line = t(
+    filters_line = tr(
         lang,
         "ia.filters",
-        status=escape(_status_value(lang, state.status)),
-        kind=escape(_kind_value(lang, state.kind)),
-        age=escape(_age_value(lang, state.age)),
+        status=Plain(_status_value(lang, state.status)),
+        kind=Plain(_kind_value(lang, state.kind)),
+        age=Plain(_age_value(lang, state.age)),
     )
-    lines = [t(lang, "ia.title"), filters_line]
+    lines: list[Part] = [t(lang, "ia.title"), filters_line]
     if state.program_id is not None:
-        lines.append(t(lang, "ia.filter_program", code=escape(code or "?")))
+        lines.append(tr(lang, "ia.filter_program", code=Plain(code or "?")))
     if found.total:
         lines.append(
             t(lang, "ia.page_count", page=state.page, pages=found.pages, total=found.total)
         )
     else:
         lines.append(t(lang, "ia.none"))
-    return views.Screen("\n".join(lines), InlineKeyboardMarkup(rows))
+    return views.Screen(Html.join("\n", lines).fit(), InlineKeyboardMarkup(rows))
 
 
 def filter_screen(lang: str, which: str, state: ListState) -> views.Screen:
@@ -191,25 +187,25 @@ def _name(user: User | None) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
 
 
-def _event_text(lang: str, view: StaffView, index: int) -> str:
+def _event_text(lang: str, view: StaffView, index: int) -> Html:
     event = view.events[index]
-    who = escape(_name(view.actors.get(event.actor_id)) if event.actor_id else "")
-    who = who or t(lang, "ia.someone")
-    text = escape(_short(event.text, EVENT_CHARS))
+    name = _name(view.actors.get(event.actor_id)) if event.actor_id else ""
+    who: Part = Plain(name) if name else t(lang, "ia.someone")
+    text = Plain(clip_text(event.text, EVENT_CHARS))
     if event.kind == "created":
-        what = t(lang, "ia.ev_created")
+        what = Html(t(lang, "ia.ev_created"))
     elif event.kind == "status" and event.status is not None:
-        what = t(lang, "ia.ev_status", status=escape(status_name(lang, event.status)), who=who)
+        what = tr(lang, "ia.ev_status", status=Plain(status_name(lang, event.status)), who=who)
     elif event.kind == "assigned":
-        what = t(lang, "ia.ev_assigned", who=who)
+        what = tr(lang, "ia.ev_assigned", who=who)
     elif event.kind == "reply":
-        what = t(lang, "ia.ev_reply", who=who, text=text)
+        what = tr(lang, "ia.ev_reply", who=who, text=text)
     elif event.kind == "follow_up":
-        what = t(lang, "ia.ev_follow_up", text=text)
+        what = tr(lang, "ia.ev_follow_up", text=text)
     else:
-        what = t(lang, "ia.ev_other", kind=escape(event.kind), text=text)
+        what = tr(lang, "ia.ev_other", kind=Plain(event.kind), text=text)
     if not event.public:
-        what += " <i>" + t(lang, "ia.internal") + "</i>"
+        what += Html(" ", italic(t(lang, "ia.internal")))
     return what
 
 
@@ -217,64 +213,58 @@ def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -
     inquiry = view.inquiry
     kind_key = "ia.kind_interest" if inquiry.kind is InquiryKind.INTEREST else "ia.kind_question"
     program = view.program
-    title = escape(program_title(lang, program))
+    title = Html(Plain(program_title(lang, program)))
     if program is not None:
-        title = f"{escape(program.code)} · {title} ({escape(kind_name(lang, program.kind))})"
-    lines = [
+        title = Html(
+            Plain(program.code), " · ", title, " (", Plain(kind_name(lang, program.kind)), ")"
+        )
+    lines: list[Part] = [
         t(lang, "ia.view_title", id=inquiry.id, kind=t(lang, kind_key)),
-        t(lang, "ia.line_status", status=escape(status_name(lang, inquiry.status))),
-        t(lang, "ia.line_program", title=title),
+        tr(lang, "ia.line_status", status=Plain(status_name(lang, inquiry.status))),
+        tr(lang, "ia.line_program", title=title),
     ]
     organization = inquiry.organization or (view.profile.organization if view.profile else "")
     if organization:
-        lines.append(t(lang, "ia.line_org", org=escape(organization)))
+        lines.append(tr(lang, "ia.line_org", org=Plain(organization)))
     if view.profile is not None and view.profile.contact_person:
-        lines.append(t(lang, "ia.line_contact", name=escape(view.profile.contact_person)))
+        lines.append(tr(lang, "ia.line_contact", name=Plain(view.profile.contact_person)))
     assignee = _name(view.assignee)
     lines.append(
-        t(lang, "ia.line_assignee", name=escape(assignee) if assignee else t(lang, "ia.nobody"))
+        tr(lang, "ia.line_assignee", name=Plain(assignee) if assignee else t(lang, "ia.nobody"))
     )
     lines.append(t(lang, "ia.line_created", time=format_time(inquiry.created_at, lang, tz)))
     if inquiry.message:
-        lines.append(
-            t(lang, "ia.line_message", text=escape(_short(inquiry.message, MESSAGE_CHARS)))
-        )
+        message = Plain(clip_text(inquiry.message, MESSAGE_CHARS))
+        lines.append(tr(lang, "ia.line_message", text=message))
     lines += ["", t(lang, "ia.timeline")]
     events = [
-        f"• {format_time(e.created_at, lang, tz)} — {_event_text(lang, view, i)}"
+        Html(f"• {format_time(e.created_at, lang, tz)} — ", _event_text(lang, view, i))
         for i, e in enumerate(view.events)
     ]
     # The newest events matter most: when the timeline is too long, the oldest give way.
-    budget = TEXT_BUDGET - sum(len(line) + 1 for line in lines)
-    shown: list[str] = []
-    for line in reversed(events):
-        if budget - len(line) - 1 < 80:
-            break
-        shown.insert(0, line)
-        budget -= len(line) + 1
-    if len(shown) < len(events):
-        lines.append(t(lang, "ia.earlier", count=len(events) - len(shown)))
-    lines += shown
+    text = fit_lines(
+        Html.join("\n", lines), events, more=lambda n: t(lang, "ia.earlier", count=n), keep="last"
+    )
     keyboard = InlineKeyboardMarkup(
         [
             [views.button(lang, "btn.back", list_data(state))],
             [views.button(lang, "btn.menu", cb("m", "menu"))],
         ]
     )
-    return views.Screen("\n".join(lines), keyboard)
+    return views.Screen(text, keyboard)
 
 
 def stats_screen(lang: str, stats: Stats) -> views.Screen:
-    def line(name: str, count: int) -> str:
-        return t(lang, "ia.stats_line", name=escape(name), count=count)
+    def line(name: str, count: int) -> Html:
+        return tr(lang, "ia.stats_line", name=Plain(name), count=count)
 
-    lines = [t(lang, "ia.stats_title"), "", t(lang, "ia.stats_by_status")]
+    lines: list[Part] = [t(lang, "ia.stats_title"), "", t(lang, "ia.stats_by_status")]
     lines += [line(status_name(lang, s), n) for s, n in stats.by_status]
     lines += ["", t(lang, "ia.stats_by_kind")]
     lines += [line(kind_name(lang, k), n) for k, n in stats.by_kind]
     lines.append(line(t(lang, "ia.stats_general"), stats.general))
     lines += ["", t(lang, "ia.stats_total", total=stats.total, open=stats.open)]
-    return views.Screen("\n".join(lines))
+    return views.Screen(Html.join("\n", lines).fit())
 
 
 # --- Handlers -----------------------------------------------------------------------------

@@ -3,8 +3,6 @@ question, the profile, /my with timelines and follow-ups, and /forget."""
 
 from __future__ import annotations
 
-from html import escape
-
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -17,6 +15,7 @@ from bot.context import BotContext
 from bot.i18n import t
 from bot.inquiries import InquiryError
 from bot.person import Person
+from bot.text import Html, Plain, fit_lines
 from bot.views import Screen, button
 from handlers import guard
 from handlers.forms import begin_form
@@ -82,8 +81,10 @@ async def _add_to_list(
     async with context.db() as session:
         programs = await inquiries.basket_add(session, person, program_id)
     await answer(update, t(lang, "basket.added", n=len(programs)))
-    lines = [t(lang, "basket.title", n=len(programs))]
-    lines += [f"• {escape(localized(lang, p.title_zh, p.title_en))}" for p in programs]
+    lines = [Html("• ", Plain(localized(lang, p.title_zh, p.title_en))) for p in programs]
+    text = fit_lines(
+        t(lang, "basket.title", n=len(programs)), lines, more=lambda n: t(lang, "list.more", n=n)
+    )
     keyboard = InlineKeyboardMarkup(
         [
             [button(lang, "basket.send", cb("i", "send"))],
@@ -93,7 +94,7 @@ async def _add_to_list(
             ],
         ]
     )
-    await reply(update, Screen("\n".join(lines), keyboard))
+    await reply(update, Screen(text, keyboard))
 
 
 async def ask_command(update: Update, context: BotContext) -> None:

@@ -151,18 +151,12 @@ async def _open_inquiry(
             contact = (
                 await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
             )
-            text, keyboard = iviews.staff_card(
-                lang, view.inquiry, view.program, profile, contact, settings
+            card = iviews.staff_card_text(
+                lang, view.inquiry, view.program, profile, contact, settings.tz
             )
             steps = await repo.steps_of_inquiry(session, inquiry_id)
-            if steps:
-                text += (
-                    "\n\n"
-                    + t(lang, "step.of_inquiry")
-                    + "\n"
-                    + "\n".join(render.step_line(lang, s, settings, utcnow()) for s in steps)
-                )
-            screen = views.Screen(text[:4000], keyboard)
+            text = render.with_steps(lang, card, steps, settings, utcnow())
+            screen = views.Screen(text, iviews.staff_keyboard(lang, inquiry_id))
     await answer(update)
     await reply(update, screen)
 

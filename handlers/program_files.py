@@ -28,41 +28,39 @@ from bot.program_files import (
 )
 from bot.program_import import ImportReport, export_rows, import_programs, render
 from bot.safe_reader import read_rows_safely
+from bot.text import Plain, fit_lines, tr
 from handlers import guard
 from handlers.render import reply
 
-MAX_ERROR_LINES = 30
-MAX_REPLY_CHARS = 3600  # and at most this much text: Telegram's limit is 4096
+MAX_ERROR_LINES = 30  # a report lists at most this many problems (as many as fit)
 EXPORT_FORMATS = {f.value: f for f in FileFormat} | {"yml": FileFormat.YAML}
 
 
 def report_text(report: ImportReport, name: str, fmt: FileFormat, lang: str) -> str:
-    shown_name = escape(name)
     if report.ok:
-        return t(
+        return tr(
             lang,
             "files.report_ok",
-            name=shown_name,
+            name=Plain(name),
             created=report.created,
             updated=report.updated,
             unchanged=report.unchanged,
             departments=report.departments_created,
-        )
+        ).fit()
     label = "files.item" if fmt is FileFormat.YAML else "files.row"
+    head = tr(
+        lang, "files.report_rejected", name=Plain(name), bad=report.bad_rows, total=report.rows
+    )
     lines = [
-        t(lang, "files.report_rejected", name=shown_name, bad=report.bad_rows, total=report.rows),
-        "",
+        t(lang, label, row=error.row, reason=error.text(lang, html=True))
+        for error in report.errors[:MAX_ERROR_LINES]
     ]
-    size, shown = len(lines[0]), 0
-    for error in report.errors[:MAX_ERROR_LINES]:
-        line = t(lang, label, row=error.row, reason=error.text(lang, html=True))
-        if size + len(line) > MAX_REPLY_CHARS:
-            break
-        lines.append(line)
-        size, shown = size + len(line) + 1, shown + 1
-    if shown < len(report.errors):
-        lines.append(t(lang, "files.more", count=len(report.errors) - shown))
-    return "\n".join(lines)
+    return fit_lines(
+        head + "\n",
+        lines,
+        more=lambda n: t(lang, "files.more", count=n),
+        hidden=len(report.errors) - len(lines),
+    )
 
 
 async def on_document(update: Update, context: BotContext) -> None:

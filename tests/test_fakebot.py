@@ -189,6 +189,49 @@ async def test_errors_are_telegram_shaped(fake: FakeTelegram) -> None:
 
 
 @pytest.mark.asyncio
+async def test_lengths_are_counted_as_telegram_counts_them(fake: FakeTelegram) -> None:
+    """After entity parsing, in code points: 4,096 emoji pass and 4,097 fail (measured on
+    Telegram by others), `&lt;` is one character, tags are none; a caption holds 1,024.
+    Entity offsets and lengths, unlike the limit, are reported in UTF-16 units."""
+    fake.user(1010)
+    emoji = "\U0001f600"  # two UTF-16 units, one code point
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (8).to_bytes(4, "big") * 2
+    async with make_bot(fake) as bot:
+        assert (await bot.send_message(1010, emoji * 4096)).text == emoji * 4096
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(1010, emoji * 4097)
+        escaped = await bot.send_message(1010, "&lt;" * 4096, parse_mode="HTML")
+        assert escaped.text == "<" * 4096
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(1010, "&lt;" * 4097, parse_mode="HTML")
+        tagged = "<b>" + "<i>x</i>" * 2048 + "</b>" + "&#128512;" * 2048
+        assert len((await bot.send_message(1010, tagged, parse_mode="HTML")).text) == 4096
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(1010, tagged + "<b>.</b>", parse_mode="HTML")
+        assert (await bot.send_photo(1010, png, caption="智" * 1024)).caption == "智" * 1024
+        with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
+            await bot.send_photo(1010, png, caption=emoji * 1025)
+        with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
+            await bot.send_document(1010, b"x", filename="x.txt", caption="a" * 1025)
+
+        sent = await bot.send_message(
+            1010, f'{emoji} <b>bold <i>&amp;</i></b> <a href="https://x.org/?a=1&amp;b=2">'
+            f"{emoji}</a><b></b>", parse_mode="HTML",
+        )  # fmt: skip
+        assert sent.text == f"{emoji} bold & {emoji}"
+        bold, italic, link = sent.entities
+        assert (bold.type, bold.offset, bold.length) == ("bold", 3, 6)
+        assert (italic.type, italic.offset, italic.length) == ("italic", 8, 1)
+        assert (link.type, link.offset, link.length) == ("text_link", 10, 2)
+        assert link.url == "https://x.org/?a=1&b=2"
+        assert sent.parse_entity(bold) == "bold &" and sent.parse_entity(link) == emoji
+        photo = await bot.send_photo(1010, png, caption="<u>智</u>", parse_mode="HTML")
+        assert [(e.type, e.offset, e.length) for e in photo.caption_entities] == [
+            ("underline", 0, 1)
+        ]
+
+
+@pytest.mark.asyncio
 async def test_injected_429(fake: FakeTelegram) -> None:
     fake.user(1004)
     fake.inject_429(2, retry_after=3)

@@ -351,16 +351,21 @@ async def test_forget_removes_personal_data_keeps_counts(
     assert inquiries[0].status is InquiryStatus.NEW
 
 
-async def test_long_question_is_cut_with_a_note(staffed: BotRunner, tg: FakeTelegram) -> None:
+async def test_long_question_is_refused_at_the_step(staffed: BotRunner, tg: FakeTelegram) -> None:
+    """Once cut silently to 3,000 characters with a note; now refused at the question
+    with the limit and the length, and the question asked again (tests/test_limits.py
+    covers the longest allowed one arriving whole)."""
     contact = tg.user(6009, first_name="Long", language_code="en")
     await contact.send_and_wait("/ask")
-    confirm = await contact.send_and_wait("很长的问题。" * 1000)  # 6,000 characters
-    assert "(shortened to 3000 characters)" in confirm.text
-    assert len(confirm.raw_text or "") < 4096
+    again = await contact.send_and_wait("很长的问题。" * 1000)  # 6,000 characters
+    assert "That message is 6000 characters long; a message can hold at most 3000" in again.text
+    assert "Type your question" in again.text and "✅ Save" not in again.button_labels()
+    confirm = await contact.send_and_wait("很长的问题。" * 500)  # 3,000: whole
+    assert "很长的问题。" * 500 in confirm.text
     await contact.press("✅ Save")
     await contact.expect_message()
     card = await tg.group(STAFF_CHAT).expect_message(timeout=10)
-    assert len(card.raw_text or "") < 4096
+    assert "很长的问题。" * 500 in card.text
     async with staffed.sessions() as session:
         inquiry = await session.scalar(select(Inquiry).where(Inquiry.user_id == 6009))
-    assert inquiry is not None and len(inquiry.message) <= 3002
+    assert inquiry is not None and inquiry.message == "很长的问题。" * 500

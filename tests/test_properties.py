@@ -158,8 +158,13 @@ def test_short_and_long_texts(text: str, limit: int) -> None:
         assert refusal.key == "form.too_long"
     else:
         assert len(short) <= limit and validate.short_text(limit)(short) == short
-    long = validate.long_text(limit)(text)
-    assert len(long) <= limit + 2
+    # Long texts are refused over the limit, never cut (they must reach their reader whole).
+    try:
+        long = validate.long_text(limit)(text)
+    except FieldError as refusal:
+        assert refusal.key == "form.too_long" and refusal.values["length"] > limit
+    else:
+        assert long == text.strip() and len(long) <= limit
 
 
 # --- typed text and search queries ------------------------------------------------------

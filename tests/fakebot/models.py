@@ -128,6 +128,16 @@ class SentMessage:
         return self.raw_text
 
     @property
+    def shown_entities(self) -> list[JSON] | None:
+        """The entities Telegram reports: those sent, or those the HTML made (UTF-16)."""
+        if self.raw_text is not None and (self.parse_mode or "").lower() == "html":
+            try:
+                return parse_html_entities(self.raw_text)[1] or None
+            except ApiError:
+                return None
+        return self.entities
+
+    @property
     def document_name(self) -> str | None:
         return self.document.filename if self.document else None
 
@@ -197,8 +207,9 @@ def message_json(msg: SentMessage, chat: JSON, sender: JSON) -> JSON:
     body_key = "caption" if (msg.document or msg.photo_file) else "text"
     if msg.raw_text is not None:
         out[body_key] = msg.text
-        if msg.entities:
-            out["entities" if body_key == "text" else "caption_entities"] = msg.entities
+        entities = msg.shown_entities
+        if entities:
+            out["entities" if body_key == "text" else "caption_entities"] = entities
     if msg.document:
         out["document"] = msg.document.document_json()
     if msg.photo_file:
@@ -239,13 +250,31 @@ def parse_html(text: str) -> str:
 
     Raises ApiError(400, "Bad Request: can't parse entities: ...") on errors.
     """
+    return parse_html_entities(text)[0]
+
+
+# Tag → entity type, as Telegram reports them (span/tg-spoiler and blockquote need attrs).
+_ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
+    "del": "strikethrough", "a": "text_link", "code": "code", "pre": "pre",
+    "tg-spoiler": "spoiler", "span": "spoiler", "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}  # fmt: skip
+
+
+def parse_html_entities(text: str) -> tuple[str, list[JSON]]:
+    """The displayed text and its entities, offsets and lengths in UTF-16 code units as
+    Telegram reports them (the length limits, unlike offsets, count code points)."""
 
     def fail(reason: str, pos: int) -> ApiError:
         offset = len(text[:pos].encode("utf-8"))
         return bad_request(f"can't parse entities: {reason} at byte offset {offset}")
 
     out: list[str] = []
-    stack: list[tuple[str, int]] = []
+    at = 0  # UTF-16 position in the output
+    stack: list[tuple[str, int, JSON | None]] = []  # tag, where, entity (offset = start)
+    found: list[JSON] = []
     pos = 0
     while pos < len(text):
         ch = text[pos]
@@ -253,7 +282,9 @@ def parse_html(text: str) -> str:
             entity = _ENTITY.match(text, pos)
             if not entity:
                 raise fail("Unsupported HTML entity or bare '&'", pos)
-            out.append(html.unescape(entity.group(0)))
+            shown = html.unescape(entity.group(0))
+            out.append(shown)
+            at += utf16_len(shown)
             pos = entity.end()
         elif ch == "<":
             tag = _TAG.match(text, pos)
@@ -267,23 +298,48 @@ def parse_html(text: str) -> str:
                     raise fail(
                         f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"', pos
                     )
-                stack.pop()
+                _, _, made = stack.pop()
+                if made is not None and at > made["offset"]:  # empty entities are dropped
+                    made["length"] = at - made["offset"]
+                    found.append(made)
             else:
                 if name not in ALLOWED_TAGS:
                     raise fail(f'Unsupported start tag "{name}"', pos)
-                _check_attrs(name, attrs, lambda reason, p=pos: fail(reason, p))
-                stack.append((name, pos))
+                values = _check_attrs(name, attrs, lambda reason, p=pos: fail(reason, p))
+                stack.append((name, pos, _entity(name, values, at, stack)))
             pos = tag.end()
         else:
             out.append(ch)
+            at += utf16_len(ch)
             pos += 1
     if stack:
-        name, where = stack[-1]
+        name, where, _ = stack[-1]
         raise fail(f'Can\'t find end tag corresponding to start tag "{name}"', where)
-    return "".join(out)
+    found.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), found
 
 
-def _check_attrs(name: str, attrs: str, fail: Any) -> None:
+def _entity(
+    name: str, values: dict[str, str], offset: int, stack: list[tuple[str, int, JSON | None]]
+) -> JSON | None:
+    if name == "code" and stack and stack[-1][0] == "pre":
+        language = values.get("class", "")
+        pre = stack[-1][2]
+        if language.startswith("language-") and pre is not None:
+            pre["language"] = language[len("language-") :]
+        return None  # <pre><code>: one pre entity
+    kind = _ENTITY_TYPES[name]
+    if name == "blockquote" and "expandable" in values:
+        kind = "expandable_blockquote"
+    entity: JSON = {"type": kind, "offset": offset}
+    if name == "a":
+        entity["url"] = html.unescape(values["href"])
+    elif name == "tg-emoji":
+        entity["custom_emoji_id"] = values["emoji-id"]
+    return entity
+
+
+def _check_attrs(name: str, attrs: str, fail: Any) -> dict[str, str]:
     values = {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in
               _ATTR.finditer(attrs)}  # fmt: skip
     if name == "a" and not values.get("href"):
@@ -292,3 +348,4 @@ def _check_attrs(name: str, attrs: str, fail: Any) -> None:
         raise fail('Tag "span" must have class "tg-spoiler"')
     if name == "tg-emoji" and not values.get("emoji-id"):
         raise fail('Tag "tg-emoji" must have attribute "emoji-id"')
+    return values
