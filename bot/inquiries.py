@@ -17,10 +17,12 @@ from bot.audit import Action
 from bot.forms import FieldError, typed_text
 from bot.roles import Person
 from bot.settings import Settings
+from storage import forget as forget_repo
 from storage import inquiries as repo
 from storage import outbox as outbox_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
+from storage.forget import Footprint, Forgotten
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
     Inquiry,
@@ -186,6 +188,8 @@ async def staff_reply(
     inquiry = await repo.get_inquiry(session, inquiry_id, lock=True)
     if inquiry is None:
         raise InquiryError("inquiry.gone")
+    if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
+        raise InquiryError("forget.no_reply")
     body, _ = clip(text)
     if not body:
         raise InquiryError("question.empty")
@@ -347,11 +351,29 @@ async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Ti
     return Timeline(inquiry, program, events)
 
 
-async def forget(session: AsyncSession, person: Person) -> int:
-    if person.is_staff:
+async def _require_not_staff(session: AsyncSession, settings: Settings, person: Person) -> None:
+    """Staff are demoted by an admin first: their role is read afresh, in this unit of
+    work, so a teacher promoted a moment ago cannot slip through."""
+    from bot.roles import current_role
+
+    if person.is_staff or await current_role(session, person.id, settings.admin_ids) in (
+        Role.ADMIN,
+        Role.TEACHER,
+    ):
         raise InquiryError("forget.staff")
-    await outbox_repo.cancel_pending(session, [person.id])
-    return await repo.forget_user(session, person.id)
+
+
+async def forget_preview(session: AsyncSession, settings: Settings, person: Person) -> Footprint:
+    """What /forget would delete and keep, counted, for the confirmation screen."""
+    await _require_not_staff(session, settings, person)
+    return await forget_repo.footprint(session, person.id)
+
+
+async def forget(session: AsyncSession, settings: Settings, person: Person) -> Forgotten:
+    """Remove the person from every table in this one unit of work (storage/forget.py
+    says what happens to each); returns what was done, counted."""
+    await _require_not_staff(session, settings, person)
+    return await forget_repo.erase(session, person.id)
 
 
 # The first-response deadline ------------------------------------------------------------

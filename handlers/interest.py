@@ -8,7 +8,7 @@ from html import escape
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import inquiries, inquiry_forms, views
+from bot import forget_views, inquiries, inquiry_forms, views
 from bot import inquiry_views as iviews
 from bot.callbacks import cb, parse
 from bot.catalog import localized
@@ -158,11 +158,14 @@ async def my_button(update: Update, context: BotContext) -> None:
 
 
 async def forget_command(update: Update, context: BotContext) -> None:
-    lang = context.sender.language
-    keyboard = InlineKeyboardMarkup(
-        [[button(lang, "forget.yes", cb("fg", "yes")), button(lang, "forget.no", cb("fg", "no"))]]
-    )
-    await reply(update, Screen(t(lang, "forget.confirm"), keyboard))
+    person = context.sender
+    try:
+        async with context.db(readonly=True) as session:
+            footprint = await inquiries.forget_preview(session, context.settings, person)
+    except InquiryError as refusal:
+        await reply(update, views.with_menu(person, refusal.key))
+        return
+    await reply(update, forget_views.confirm(person.language, footprint))
 
 
 async def forget_button(update: Update, context: BotContext) -> None:
@@ -177,11 +180,11 @@ async def forget_button(update: Update, context: BotContext) -> None:
         return
     try:
         async with context.db() as session:
-            count = await inquiries.forget(session, person)
+            did = await inquiries.forget(session, context.settings, person)
     except InquiryError as refusal:
         await show(update, views.with_menu(person, refusal.key))
         return
-    await show(update, Screen(t(person.language, "forget.done", n=count)))
+    await show(update, forget_views.done(person.language, did))
 
 
 async def _stale(update: Update, person: Person) -> None:
