@@ -279,9 +279,10 @@ async def erase(session: AsyncSession, user_id: int) -> Forgotten:
 
     ids = await _inquiry_ids(session, user_id)
     step_ids = await _steps_about(session, user_id, ids)
-    done.mentions += await _scrub_steps(session, step_ids, who, about_them, anywhere)
+    steps_changed, renamed = await _scrub_steps(session, step_ids, who, about_them, anywhere)
+    done.mentions += steps_changed
     done.mentions += await _scrub_audit(session, user_id, ids, step_ids, who, about_them, anywhere)
-    await _outbox(session, done, user_id, ids, step_ids, who, about_them, anywhere)
+    await _outbox(session, done, user_id, ids, step_ids, who, _quoted(renamed))
     done.mentions += await _others_drafts(session, user_id, ids, who)
     await _hand_over_steps(session, done, user_id)
     await _inquiries(session, done, user_id, ids, about_them)
@@ -332,7 +333,9 @@ async def _steps_about(session: AsyncSession, user_id: int, ids: list[int]) -> l
 async def _scrub_steps(
     session: AsyncSession, step_ids: list[int], who: Identity, about_them: Scrubber,
     anywhere: Scrubber,
-) -> int:  # fmt: skip
+) -> tuple[int, list[tuple[str, str]]]:  # fmt: skip
+    """Scrub step titles and notes; returns how many changed and each (old, new) text,
+    so the digests and overviews that quote them can be scrubbed the same way."""
     candidates: dict[int, NextStep] = {}
     for chunk in _chunks(step_ids):
         for step in await session.scalars(select(NextStep).where(NextStep.id.in_(chunk))):
@@ -344,17 +347,29 @@ async def _scrub_steps(
         candidates.setdefault(step.id, step)
     about = set(step_ids)
     changed = 0
+    renamed: list[tuple[str, str]] = []
     for step in candidates.values():
         scrub = about_them if step.id in about else anywhere
         title, note = scrub.text(step.title), scrub.text(step.note)
         if (title, note) != (step.title, step.note):
+            renamed += [(a, b) for a, b in ((step.title, title), (step.note, note)) if a != b]
             await session.execute(
                 update(NextStep)
                 .where(NextStep.id == step.id)
                 .values(title=title, note=note, updated_at=NextStep.updated_at)
             )
             changed += 1
-    return changed
+    return changed, renamed
+
+
+def _quoted(renamed: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (old, new) texts as messages quote them: plain and HTML-escaped, longest first."""
+    pairs = {
+        (f(old), f(new))
+        for old, new in renamed
+        for f in (str, html.escape, lambda v: html.escape(v, quote=False))
+    }
+    return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
 
 
 async def _scrub_audit(
@@ -392,7 +407,7 @@ async def _scrub_audit(
 
 async def _outbox(
     session: AsyncSession, done: Forgotten, user_id: int, ids: list[int], step_ids: list[int],
-    who: Identity, about_them: Scrubber, anywhere: Scrubber,
+    who: Identity, quoted: list[tuple[str, str]],
 ) -> None:  # fmt: skip
     cancel = {"state": OutboxState.CANCELLED, "lease_owner": None, "lease_until": None}
     to_them = OutboxMessage.chat_id == user_id
@@ -408,7 +423,8 @@ async def _outbox(
         )
     )
     for chunk in _chunks(_about(ids)):
-        about = OutboxMessage.ref.in_(chunk)
+        # Answers and status notes to them are about them too: counted above already.
+        about = and_(OutboxMessage.ref.in_(chunk), OutboxMessage.chat_id != FORGOTTEN_CHAT)
         done.cancelled += _rows(
             await session.execute(update(OutboxMessage).where(about, in_flight).values(**cancel))
         )
@@ -416,7 +432,8 @@ async def _outbox(
     done.erased = total - done.cancelled
 
     # Step reminders to staff still go (the step is the college's), scrubbed; so does any
-    # other row naming them: the rest of a digest or overview is other people's.
+    # other row naming them or quoting a scrubbed step: the rest of a digest or overview
+    # is other people's.
     step_refs = {f"step:{i}" for i in step_ids}
     candidates: dict[int, OutboxMessage] = {}
     for chunk in _chunks(sorted(step_refs)):
@@ -427,7 +444,7 @@ async def _outbox(
     named = select(OutboxMessage).where(
         or_(OutboxMessage.ref.is_(None), ~OutboxMessage.ref.startswith("broadcast:")),
         or_(
-            _mentions(payload_text, who.strong, as_json=True),
+            _mentions(payload_text, [*who.strong, *(old for old, _ in quoted)], as_json=True),
             and_(
                 OutboxMessage.dedupe_key.startswith("weekly:"),
                 _mentions(payload_text, [who.heading] if who.heading else [], as_json=True),
@@ -436,7 +453,9 @@ async def _outbox(
     )
     for row in await session.scalars(named):
         candidates.setdefault(row.id, row)
-    weekly = Scrubber(who.strong, [(who.heading, f"<b>{MASK}</b>")])
+    about_them = Scrubber((*who.strong, *who.weak), quoted)
+    anywhere = Scrubber(who.strong, quoted)
+    weekly = Scrubber(who.strong, [*quoted, (who.heading, f"<b>{MASK}</b>")])
     for row in candidates.values():
         if row.ref in step_refs:
             scrub = about_them
