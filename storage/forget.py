@@ -20,15 +20,20 @@ Table by table (storage/models.py), what happens:
   flight cancelled (and their lease dropped, so a send finishing now cannot mark them
   sent), payload erased, chat_id 0 (no Telegram chat has id 0), dedupe key and message id
   dropped. Rows about their inquiries (staff cards, follow-ups, deadline reminders):
-  cancelled in flight, payload erased. Reminders of steps on their inquiries and any other
-  row naming their username, phone, e-mail or id (a digest, the weekly overview) are
-  scrubbed and still go out. Other people's broadcast deliveries are not scanned.
+  cancelled in flight, payload erased. Reminders of steps on their inquiries, and rows
+  quoting such a step or their id (a digest, the weekly overview, which also heads their
+  steps with their name) are scrubbed and still go out. Broadcasts are left alone.
 - audit_log: entries about them (their inquiries and steps, user:<id>, or naming their id)
   are scrubbed of their names and identifiers. Their id stays as actor_id of what they did
   as staff (a demoted teacher): people must not be able to erase the trail of their own
   actions; with the users row gone, the trail shows only the number.
 - form_drafts of others (a staff answer or step being typed for their inquiry): deleted.
 - departments, engine_marks, sender_instances, reminders: nothing about people.
+
+Scrubbing: in records about them, every name, number and address of theirs is replaced
+by MASK. Elsewhere only their Telegram id is: the rest they chose themselves (a username
+"contract", the college's phone as "their" phone), and /forget must not become a way to
+blank words out of other people's records.
 """
 
 from __future__ import annotations
@@ -109,30 +114,24 @@ class Forgotten:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """`strong` words are theirs alone (id, username, phone, e-mail): scrubbed wherever
-    they occur. `weak` ones (names, organisation) may be shared with colleagues, so they
-    are scrubbed only in records about this person."""
-
-    strong: tuple[str, ...]
-    weak: tuple[str, ...]
+    words: tuple[str, ...]  # names, username, organisation, phone, e-mail, id
+    number: tuple[str, ...]  # their Telegram id: the one word nobody else can choose
     heading: str  # their name as the weekly overview prints it over their steps
 
 
 def identity(user_id: int, user: User | None, profile: EnterpriseProfile | None) -> Identity:
-    strong = [str(user_id)]
-    weak: list[str] = []
+    words = [str(user_id)]
     first = ""
     if user is not None:
         first = user.first_name or ""
-        strong.append(user.username or "")
         full = " ".join(p for p in (user.first_name, user.last_name) if p)
-        weak += [full, user.first_name or "", user.last_name or ""]
+        words += [full, user.first_name or "", user.last_name or "", user.username or ""]
     if profile is not None:
         digits = re.sub(r"\D", "", profile.phone)
-        strong += [profile.phone, digits if len(digits) >= 6 else "", profile.email]
-        weak += [profile.organization, profile.contact_person]
+        words += [profile.phone, digits if len(digits) >= 6 else "", profile.email]
+        words += [profile.organization, profile.contact_person]
     heading = f"<b>{html.escape(first)}</b>" if first.strip() else ""
-    return Identity(_words(strong), _words(weak), heading)
+    return Identity(_words(words), _words([str(user_id)]), heading)
 
 
 def _words(values: Iterable[str]) -> tuple[str, ...]:
@@ -185,8 +184,11 @@ def _mentions(column: Any, words: Sequence[str], *, as_json: bool = False) -> Co
     conditions: list[ColumnElement[bool]] = []
     lowered = func.lower(column)
     for form in sorted(forms):
+        if form.lower() == form.upper():  # digits, Chinese: no case to fold, no lower()
+            conditions.append(column.contains(form, autoescape=True))
+            continue
         conditions.append(lowered.contains(form.lower(), autoescape=True))
-        if form.lower() != form and not form.isascii():  # SQLite lowers ASCII only
+        if not form.isascii():  # SQLite's lower() folds ASCII only
             conditions.append(column.contains(form, autoescape=True))
     return or_(*conditions) if conditions else false()
 
@@ -274,15 +276,16 @@ async def erase(session: AsyncSession, user_id: int) -> Forgotten:
     user = await session.get(User, user_id, with_for_update=True)
     profile = await session.get(EnterpriseProfile, user_id)
     who = identity(user_id, user, profile)
-    about_them = Scrubber((*who.strong, *who.weak))
-    anywhere = Scrubber(who.strong)
+    about_them, anywhere = Scrubber(who.words), Scrubber(who.number)
 
     ids = await _inquiry_ids(session, user_id)
     step_ids = await _steps_about(session, user_id, ids)
+    owns_steps = await _count(session, select(func.count()).where(NextStep.owner_id == user_id))
     steps_changed, renamed = await _scrub_steps(session, step_ids, who, about_them, anywhere)
     done.mentions += steps_changed
     done.mentions += await _scrub_audit(session, user_id, ids, step_ids, who, about_them, anywhere)
-    await _outbox(session, done, user_id, ids, step_ids, who, _quoted(renamed))
+    heading = who.heading if owns_steps else ""  # no steps, no heading of theirs
+    await _outbox(session, done, user_id, ids, step_ids, who, heading, _quoted(renamed))
     done.mentions += await _others_drafts(session, user_id, ids, who)
     await _hand_over_steps(session, done, user_id)
     await _inquiries(session, done, user_id, ids, about_them)
@@ -341,7 +344,7 @@ async def _scrub_steps(
         for step in await session.scalars(select(NextStep).where(NextStep.id.in_(chunk))):
             candidates[step.id] = step
     others = select(NextStep).where(
-        or_(_mentions(NextStep.title, who.strong), _mentions(NextStep.note, who.strong))
+        or_(_mentions(NextStep.title, who.number), _mentions(NextStep.note, who.number))
     )
     for step in await session.scalars(others):
         candidates.setdefault(step.id, step)
@@ -383,13 +386,15 @@ async def _scrub_audit(
             candidates[entry.id] = entry
     about = set(candidates)
     named = select(AuditEntry).where(
-        or_(_mentions(AuditEntry.detail, who.strong), _mentions(AuditEntry.subject, who.strong))
+        or_(_mentions(AuditEntry.detail, who.number), _mentions(AuditEntry.subject, who.number))
     )
-    own_id = Scrubber(_words([str(user_id)]))
     for entry in await session.scalars(named):
         candidates.setdefault(entry.id, entry)
         # "王老师 (5001)", "owner 5001": an entry naming their id is about them too.
-        if own_id.text(entry.detail) != entry.detail or own_id.text(entry.subject) != entry.subject:
+        if (
+            anywhere.text(entry.detail) != entry.detail
+            or anywhere.text(entry.subject) != entry.subject
+        ):
             about.add(entry.id)
     changed = 0
     for entry in candidates.values():
@@ -407,7 +412,7 @@ async def _scrub_audit(
 
 async def _outbox(
     session: AsyncSession, done: Forgotten, user_id: int, ids: list[int], step_ids: list[int],
-    who: Identity, quoted: list[tuple[str, str]],
+    who: Identity, heading: str, quoted: list[tuple[str, str]],
 ) -> None:  # fmt: skip
     cancel = {"state": OutboxState.CANCELLED, "lease_owner": None, "lease_until": None}
     to_them = OutboxMessage.chat_id == user_id
@@ -441,26 +446,36 @@ async def _outbox(
         for row in await session.scalars(stmt):
             candidates[row.id] = row
     payload_text = cast(OutboxMessage.payload, Text)
+    summary = or_(  # the digest and the weekly overview quote step titles
+        OutboxMessage.dedupe_key.startswith("digest:"),
+        OutboxMessage.dedupe_key.startswith("weekly:"),
+    )
+    # Every row about an inquiry, step or broadcast carries a ref and is handled by it;
+    # the rest (digests, overviews) are few, and found through the ref index.
     named = select(OutboxMessage).where(
-        or_(OutboxMessage.ref.is_(None), ~OutboxMessage.ref.startswith("broadcast:")),
+        OutboxMessage.ref.is_(None),
         or_(
-            _mentions(payload_text, [*who.strong, *(old for old, _ in quoted)], as_json=True),
+            _mentions(payload_text, who.number, as_json=True),
             and_(
-                OutboxMessage.dedupe_key.startswith("weekly:"),
-                _mentions(payload_text, [who.heading] if who.heading else [], as_json=True),
+                summary,
+                _mentions(
+                    payload_text, [*(old for old, _ in quoted), *([heading] if heading else [])],
+                    as_json=True,
+                ),
             ),
         ),
-    )
+    )  # fmt: skip
     for row in await session.scalars(named):
         candidates.setdefault(row.id, row)
-    about_them = Scrubber((*who.strong, *who.weak), quoted)
-    anywhere = Scrubber(who.strong, quoted)
-    weekly = Scrubber(who.strong, [*quoted, (who.heading, f"<b>{MASK}</b>")])
+    about_them = Scrubber(who.words, quoted)
+    anywhere = Scrubber(who.number)
+    summaries = Scrubber(who.number, [*quoted, (heading, f"<b>{MASK}</b>")])
     for row in candidates.values():
+        key = row.dedupe_key or ""
         if row.ref in step_refs:
             scrub = about_them
-        elif (row.dedupe_key or "").startswith("weekly:"):
-            scrub = weekly  # their name heads the list of their steps
+        elif key.startswith(("digest:", "weekly:")):
+            scrub = summaries  # the overview heads their steps with their name
         else:
             scrub = anywhere
         payload = scrub.json(row.payload)
@@ -480,11 +495,11 @@ async def _others_drafts(session: AsyncSession, user_id: int, ids: list[int], wh
         FormDraft.user_id != user_id,
         or_(
             cast(FormDraft.data, Text).contains('"inquiry_id"', autoescape=True),
-            _mentions(cast(FormDraft.data, Text), who.strong, as_json=True),
+            _mentions(cast(FormDraft.data, Text), who.number, as_json=True),
         ),
     )
     doomed = []
-    finder = Scrubber(who.strong)
+    finder = Scrubber(who.number)
     for draft in await session.scalars(stmt):
         data = draft.data or {}
         inquiry = data.get("inquiry_id")

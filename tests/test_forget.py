@@ -513,3 +513,59 @@ def test_scrubber_takes_whole_words_and_chinese_substrings() -> None:
         "n": 3,
         "rows": [["…"]],
     }
+
+
+async def test_forget_cannot_blank_out_other_peoples_records(
+    sessions: async_sessionmaker[AsyncSession], make_settings: Callable[..., Settings]
+) -> None:
+    """A contact picks words others use (username "contract", the college's phone as
+    theirs, a common organisation name): forgetting them scrubs those words from records
+    about them only; other people's steps, audit entries and messages stay as they were."""
+    now = datetime.now(UTC)
+    common = "Send the contract to Robotics, call +862212345678"
+    async with sessions() as session, session.begin():
+        session.add_all(
+            [
+                User(id=ADMIN_ID, first_name="Admin", language="en", role=Role.ADMIN),
+                User(id=CONTACT, first_name="Vandal", username="contract", language="en"),
+                User(id=OTHER, first_name="Honest", language="en"),
+            ]
+        )
+        await session.flush()
+        session.add(
+            EnterpriseProfile(
+                user_id=CONTACT, organization="Robotics", contact_person="Robotics",
+                phone="+862212345678", email="x@y.example", consent_at=now,
+            )
+        )  # fmt: skip
+        mine, theirs = (
+            Inquiry(user_id=CONTACT, kind="question"),
+            Inquiry(user_id=OTHER, kind="question", message=common, organization="Robotics"),
+        )
+        session.add_all([mine, theirs])
+        await session.flush()
+        for inquiry in (mine, theirs):
+            session.add(
+                NextStep(
+                    inquiry_id=inquiry.id, title=common, owner_id=ADMIN_ID, due_at=LONG_AGO,
+                    created_by=ADMIN_ID,
+                )
+            )  # fmt: skip
+        session.add(AuditEntry(actor_id=ADMIN_ID, action="step.done", detail=common))
+        await outbox.queue(session, OTHER, outbox.payload_text(common), not_before=LONG_AGO)
+    from bot import inquiries
+    from bot.roles import Person
+
+    settings = make_settings()
+    async with sessions() as session, session.begin():
+        person = Person(id=CONTACT, first_name="Vandal", language="en", role=Role.ENTERPRISE)
+        await inquiries.forget(session, settings, person)
+    async with sessions() as session:
+        steps = {s.inquiry_id: s.title for s in await session.scalars(select(NextStep))}
+        assert steps[mine.id] == f"Send the {MASK} to {MASK}, call {MASK}"
+        assert steps[theirs.id] == common
+        assert await session.scalar(select(AuditEntry.detail)) == common
+        row = await the_only(session, select(OutboxMessage))
+        assert row.payload["text"] == common and row.chat_id == OTHER
+        other = await session.get(Inquiry, theirs.id)
+        assert other is not None and (other.message, other.organization) == (common, "Robotics")
