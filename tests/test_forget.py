@@ -315,7 +315,7 @@ async def test_forget_leaves_nothing_of_the_contact(staffed: BotRunner, tg: Fake
         "unfinished forms: 1",
         "messages waiting to go to you or about you: 3",
         "your inquiries: 2",
-        "next steps you were to do: 1, handed to the staff member who set them",
+        "next steps you were to do: 1, handed to the college's staff",
         "This cannot be undone",
     ):
         assert line in ask_screen.text, (line, ask_screen.text.splitlines()[4:])
@@ -334,7 +334,7 @@ async def test_forget_leaves_nothing_of_the_contact(staffed: BotRunner, tg: Fake
         "queued messages cancelled: 3",
         f"copies of sent messages erased: {sent_before}",
         "inquiries: 2",
-        "next steps handed to the staff who set them: 1",
+        "next steps handed to the college's staff: 1",
         "Send /start",
     ):
         assert line in done.text, (line, done.text.splitlines())
@@ -462,7 +462,7 @@ async def test_forget_a_demoted_teacher_who_owns_a_programme(
     done = await former.expect_message()
     for line in (
         "invitations you made or used: 1",
-        "next steps handed to the staff who set them: 1",
+        "next steps handed to the college's staff: 1",
         "programmes now without an owner: 1",
         "inquiries no longer assigned to you: 1",
         "other records cleared of your name or numbers:",
