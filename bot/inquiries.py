@@ -20,10 +20,12 @@ from bot.forms import typed_text
 from bot.inquiry_limits import message_limit
 from bot.person import Person
 from bot.settings import Settings
+from storage import forget as forget_repo
 from storage import inquiries as repo
 from storage import outbox as outbox_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
+from storage.forget import Footprint, Forgotten
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
     Inquiry,
@@ -217,6 +219,8 @@ async def staff_reply(
 ) -> Inquiry:
     """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
     inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
+        raise InquiryError("forget.no_reply")
     body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
@@ -365,11 +369,24 @@ async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Ti
     return Timeline(inquiry, program, events)
 
 
-async def forget(session: AsyncSession, person: Person) -> int:
+def _require_not_staff(person: Person) -> None:
+    """Staff are demoted by an admin first (/staff). The role is the one read from the
+    database for this very update (bot/access.py)."""
     if person.is_staff:
         raise InquiryError("forget.staff")
-    await outbox_repo.cancel_pending(session, [person.id])
-    return await repo.forget_user(session, person.id)
+
+
+async def forget_preview(session: AsyncSession, settings: Settings, person: Person) -> Footprint:
+    """What /forget would delete and keep, counted, for the confirmation screen."""
+    _require_not_staff(person)
+    return await forget_repo.footprint(session, person.id)
+
+
+async def forget(session: AsyncSession, settings: Settings, person: Person) -> Forgotten:
+    """Remove the person from every table in this one unit of work (storage/forget.py
+    says what happens to each); returns what was done, counted."""
+    _require_not_staff(person)
+    return await forget_repo.erase(session, person.id)
 
 
 # The first-response deadline ------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import access, inquiries, inquiry_forms, views
+from bot import access, forget_views, inquiries, inquiry_forms, views
 from bot import inquiry_views as iviews
 from bot.access import Refused
 from bot.callbacks import Callback, cb
@@ -146,11 +146,14 @@ async def my_button(update: Update, context: BotContext, data: Callback) -> None
 
 
 async def forget_command(update: Update, context: BotContext) -> None:
-    lang = context.sender.language
-    keyboard = InlineKeyboardMarkup(
-        [[button(lang, "forget.yes", cb("fg", "yes")), button(lang, "forget.no", cb("fg", "no"))]]
-    )
-    await reply(update, Screen(t(lang, "forget.confirm"), keyboard))
+    person = context.sender
+    try:
+        async with context.db(readonly=True) as session:
+            footprint = await inquiries.forget_preview(session, context.settings, person)
+    except InquiryError as refusal:
+        await reply(update, views.with_menu(person, refusal.key))
+        return
+    await reply(update, forget_views.confirm(person.language, footprint))
 
 
 @guard.button()
@@ -164,11 +167,11 @@ async def forget_button(update: Update, context: BotContext, data: Callback) -> 
         return
     try:
         async with context.db() as session:
-            count = await inquiries.forget(session, person)
+            did = await inquiries.forget(session, context.settings, person)
     except InquiryError as refusal:
         await show(update, views.with_menu(person, refusal.key))
         return
-    await show(update, Screen(t(person.language, "forget.done", n=count)))
+    await show(update, forget_views.done(person.language, did))
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -158,24 +158,6 @@ async def oldest_untouched(session: AsyncSession, escalation_below: int) -> date
         Inquiry.escalation < escalation_below,
     )
     return await session.scalar(stmt)
-
-
-async def forget_user(session: AsyncSession, user_id: int) -> int:
-    """Detach and blank a contact's inquiries (they stay, anonymous), then delete the
-    user row; the profile, drafts and saved searches go with it (ON DELETE CASCADE)."""
-    ids = list(await session.scalars(select(Inquiry.id).where(Inquiry.user_id == user_id)))
-    if ids:
-        await session.execute(
-            update(InquiryEvent)
-            .where(InquiryEvent.inquiry_id.in_(ids), InquiryEvent.actor_id == user_id)
-            .values(text="", actor_id=None)
-        )
-        await session.execute(
-            update(Inquiry).where(Inquiry.id.in_(ids)).values(user_id=None, message="")
-        )
-    await session.execute(delete(EnterpriseProfile).where(EnterpriseProfile.user_id == user_id))
-    await session.execute(delete(User).where(User.id == user_id))
-    return len(ids)
 
 
 async def programs_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Program]:

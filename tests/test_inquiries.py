@@ -341,7 +341,7 @@ async def test_forget_removes_personal_data_keeps_counts(
     await contact.send_and_wait("/forget")
     await contact.press("🗑 Yes, delete my data")
     done = await contact.expect_message()
-    assert "personal data is deleted; 1 inquiries stay" in done.text
+    assert "Your data is deleted" in done.text and "• inquiries: 1" in done.text
     async with staffed.sessions() as session:
         assert await session.get(EnterpriseProfile, 6008) is None
         assert await session.get(User, 6008) is None
