@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import cli_check, cli_copy, cli_inquiries, cli_programs, logs
+from bot import cli_check, cli_copy, cli_inquiries, cli_programs, logs, url_secrets
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("partnerbot")
@@ -89,8 +89,9 @@ async def _prepare_database(settings: Settings) -> None:
     try:
         await upgrade(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
-        reason = logs.redact(str(getattr(exc, "orig", exc)).splitlines()[0])
-        raise SettingsError(f"DATABASE_URL: cannot open the database: {reason}") from None
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        shown = url_secrets.mask(settings.database_url)
+        raise SettingsError(f"DATABASE_URL: cannot open {shown}: {reason}") from None
     finally:
         await engine.dispose()
 
