@@ -40,6 +40,7 @@ ADMIN_COMMANDS = (
     "broadcasts",
     "newprogram",
     "invite",
+    "invites",
     "export",
     "inquiries",
     "stats",

@@ -1,5 +1,9 @@
 """Admin paths: invites. Every entry re-reads the sender's role from the database,
-because commands can be typed by anyone and buttons can be forged."""
+because commands can be typed by anyone and buttons can be forged.
+
+Invites are made and managed in private chats only: a link posted in the staff group
+could be opened by anyone in it, so there the bot says so politely and posts none.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,23 @@ from datetime import timedelta
 from html import escape
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views
+from bot import invite_views, views
 from bot.callbacks import parse
 from bot.context import BotContext
 from bot.deeplinks import link
 from bot.i18n import format_time, t
-from bot.roles import InviteError, Person, create_invite, current_role, redeem_invite
+from bot.roles import (
+    InviteError,
+    Person,
+    create_invite,
+    current_role,
+    open_invites,
+    redeem_invite,
+    revoke_invite,
+)
 from handlers.render import answer, reply, show
 from storage.models import Role
 
@@ -33,6 +46,19 @@ async def refuse(update: Update, person: Person) -> None:
         await show(update, views.main_menu(person))
     else:
         await reply(update, views.with_menu(person, "admin.only"))
+
+
+def in_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def not_here(update: Update, person: Person) -> None:
+    """Outside a private chat: a note, and no link or list posted."""
+    if update.callback_query is not None:
+        await answer(update, t(person.language, "invite.private_only"), alert=True)
+    else:
+        await reply(update, views.Screen(t(person.language, "invite.private_only")))
 
 
 async def _issue_invite(update: Update, context: BotContext, person: Person, role: Role) -> None:
@@ -64,6 +90,9 @@ async def invite_command(update: Update, context: BotContext) -> None:
     if not await is_admin_now(context, person.id):
         await refuse(update, person)
         return
+    if not in_private(update):
+        await not_here(update, person)
+        return
     which = (context.args[0].lower() if context.args else "teacher").strip()
     role = INVITABLE.get(which)
     if role is None:
@@ -76,11 +105,84 @@ async def invite_button(update: Update, context: BotContext) -> None:
     person = context.sender
     data = parse(update.callback_query.data if update.callback_query else None)
     role = INVITABLE.get(data.args[0]) if data and data.args else None
-    if role is None or not await is_admin_now(context, person.id):
+    admin = await is_admin_now(context, person.id)
+    if not in_private(update):  # no link in a group; and no menu edited there either
+        key = "invite.private_only" if admin else "admin.only"
+        await answer(update, t(person.language, key), alert=True)
+        return
+    if role is None or not admin:
         await refuse(update, person)
         return
     await answer(update)
     await _issue_invite(update, context, person, role)
+
+
+async def invites_command(update: Update, context: BotContext) -> None:
+    """/invites: the open invites, each with a Revoke button."""
+    person = context.sender
+    if not await is_admin_now(context, person.id):
+        await refuse(update, person)
+        return
+    if not in_private(update):
+        await not_here(update, person)
+        return
+    await _show_invites(update, context, person, 0)
+
+
+async def invites_button(update: Update, context: BotContext) -> None:
+    person = context.sender
+    data = parse(update.callback_query.data if update.callback_query else None)
+    admin = await is_admin_now(context, person.id)
+    if not in_private(update):
+        key = "invite.private_only" if admin else "admin.only"
+        await answer(update, t(person.language, key), alert=True)
+        return
+    if data is None or not admin:
+        await refuse(update, person)
+        return
+    if data.action == "invs" and len(data.args) == 1 and data.int_arg(0) is not None:
+        await answer(update)
+        await _show_invites(update, context, person, data.int_arg(0) or 0)
+        return
+    page = data.int_arg(1) if data.action == "invrev" and len(data.args) == 2 else None
+    if page is None:  # not a button we make: treated as a stale one
+        await answer(update, t(person.language, "button.stale"))
+        await _show_invites(update, context, person, 0)
+        return
+    async with context.db() as session:
+        revoked = await revoke_invite(
+            session, admin_id=person.id, admin_ids=context.settings.admin_ids, key=data.args[0]
+        )
+    lang = person.language
+    if revoked is InviteError.NOT_ADMIN:
+        await refuse(update, person)
+        return
+    if isinstance(revoked, InviteError):  # used, expired or revoked meanwhile; or forged
+        await answer(update, t(lang, "invites.gone"), alert=True)
+        notice = t(lang, "invites.gone")
+    else:
+        await answer(update, t(lang, "invites.revoked_short"))
+        notice = t(
+            lang,
+            "invites.revoked",
+            hint=escape(revoked.hint),
+            role=escape(views.role_name(lang, revoked.role)),
+        )
+    await _show_invites(update, context, person, page, notice)
+
+
+async def _show_invites(
+    update: Update, context: BotContext, person: Person, page: int, notice: str = ""
+) -> None:
+    async with context.db(readonly=True) as session:
+        found = await open_invites(
+            session, admin_id=person.id, admin_ids=context.settings.admin_ids, page=page
+        )
+    if isinstance(found, InviteError):
+        await refuse(update, person)
+        return
+    screen = invite_views.invites_screen(person.language, found, context.settings.tz, notice)
+    await show(update, screen)
 
 
 async def open_invite(update: Update, context: BotContext, person: Person, token: str) -> None:
@@ -98,6 +200,7 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
         InviteError.ALREADY: "invite.already",
         InviteError.EXPIRED: "invite.expired",
         InviteError.USED: "invite.used",
+        InviteError.REVOKED: "invite.revoked",
     }.get(result.error, "invite.unknown")
     role_text = escape(views.role_name(lang, result.role)) if result.role else ""
     await reply(update, views.with_menu(person, key, role=role_text))
@@ -106,5 +209,7 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CommandHandler("invite", invite_command),
+        CommandHandler("invites", invites_command),
         CallbackQueryHandler(invite_button, pattern=r"^adm:invite(:|$)"),
+        CallbackQueryHandler(invites_button, pattern=r"^adm:inv(s|rev)(:|$)"),
     ]
