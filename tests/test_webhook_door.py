@@ -181,3 +181,30 @@ async def test_port_in_use_is_one_clear_error(
     )
     with pytest.raises(SettingsError, match="WEBHOOK_LISTEN/WEBHOOK_PORT: cannot listen"):
         await webhook.serve(build_application(settings), settings, ALLOWED_UPDATES, asyncio.Event())
+
+
+async def test_stop_handles_every_accepted_update(
+    tg: FakeTelegram, make_settings: Callable[..., Settings]
+) -> None:
+    """What was answered 200 is not sent again by Telegram: it is handled before exit."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{PATH}"
+    settings = make_settings(tg, webhook_url=url, webhook_secret=SECRET, webhook_port=port)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        webhook.serve(build_application(settings), settings, ALLOWED_UPDATES, stop)
+    )
+    await tg.wait_for(lambda: task.done() or tg.webhook_info.get("url"), 30, "setWebhook")
+    people = [tg.user(4200 + n, first_name=f"P{n}", language_code="en") for n in range(12)]
+    async with httpx.AsyncClient() as client:  # keeps its connection alive, as a proxy does
+        answers = await asyncio.gather(
+            *(
+                client.post(url, json=p.make_update("/start"), headers={HEADER: SECRET})
+                for p in people
+            )
+        )
+        assert [a.status_code for a in answers] == [200] * len(people)
+        stop.set()  # at once: most updates are still queued or in their handlers
+        await asyncio.wait_for(task, 15)
+    for person in people:
+        assert any("Main menu" in m.text for m in tg.chat(person.chat_id)), person.chat_id
