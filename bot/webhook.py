@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import HttpVersion11, web
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import Application, ExtBot
 
 from bot.settings import Settings, SettingsError
@@ -191,7 +191,7 @@ async def register(
             allowed_updates=allowed_updates,
             max_connections=MAX_CONNECTIONS,
         )
-    except (InvalidToken, NetworkError):
-        raise  # the CLI has its own line for these
-    except TelegramError as exc:
-        raise SettingsError(f"WEBHOOK_URL: Telegram refused the webhook: {exc.message}") from None
+    except BadRequest as exc:  # a NetworkError to PTB, but Telegram did answer: a setting
+        raise SettingsError(
+            f"WEBHOOK_URL/WEBHOOK_SECRET: Telegram refused the webhook: {exc.message}"
+        ) from None

@@ -208,3 +208,30 @@ async def test_webhook_process_at_debug_shows_no_secret(
     assert code == 0, output[-3000:]
     assert "setWebhook" in output and "secret_token" in output  # DEBUG showed the call...
     assert_hidden(output, used, TOKEN, TOKEN.split(":")[1], *FRAGMENTS)  # ...not its secrets
+
+
+async def test_refused_webhook_is_one_line_exit_2(
+    tg: FakeTelegram, db_url: str, tmp_path: Path
+) -> None:
+    """Telegram refuses a secret with spaces: start-up ends with one line that names the
+    settings, not the secret itself."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
+    env.update(
+        BOT_TOKEN=TOKEN, DATABASE_URL=db_url, TELEGRAM_API_URL=tg.base_url,
+        TELEGRAM_FILE_URL=tg.file_url, LOG_LEVEL="WARNING",
+        WEBHOOK_URL=f"http://127.0.0.1:{port}/hook", WEBHOOK_PORT=str(port),
+        WEBHOOK_SECRET="not allowed secret", PYTHONPATH=str(Path(__file__).parent.parent),
+    )  # fmt: skip
+    bot = BotProcess(env, tmp_path)
+    await bot.start()
+    code = await bot.stop(signal.SIGCONT)  # a harmless signal: it ends by itself
+    output = bot.stderr.decode(errors="replace")
+    assert code == 2, output
+    lines = output.strip().splitlines()
+    assert lines[-1] == (
+        "partnerbot: WEBHOOK_URL/WEBHOOK_SECRET: Telegram refused the webhook: "
+        "Secret token contains unallowed characters"
+    ), output
+    assert "Traceback" not in output and "not allowed secret" not in output
+    assert tg.webhook_info.get("url") == ""
