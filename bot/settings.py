@@ -137,6 +137,15 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone (use an IANA name like Asia/Shanghai)") from None
         return value
 
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # config.example.env leaves it empty, meaning "derive one": never an empty secret,
+        # which would let requests without the header through.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _https_url(cls, value: str | None) -> str | None:

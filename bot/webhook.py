@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, StreamReader, web
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, ExtBot
@@ -50,12 +50,12 @@ def _refuse(status: int) -> web.Response:
     return response
 
 
-async def read_capped(content: Any, limit: int) -> bytes:
+async def read_capped(content: StreamReader, limit: int) -> bytes:
     """The body, but never more than `limit` bytes of it read."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk: bytes = await content.read(64 * 1024)
+        chunk = await content.read(64 * 1024)
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -68,6 +68,8 @@ class WebhookDoor:
     """Checks each request, parses the update, queues it for the Application."""
 
     def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
+        if not secret:
+            raise ValueError("the webhook needs a secret")  # an empty one would admit all
         self.app = app
         self._secret = secret.encode()
 

@@ -96,6 +96,13 @@ def test_repr_and_str_of_settings_show_no_secret() -> None:
             assert "p%40ss" not in text and ":p@ss" not in text
 
 
+def test_empty_webhook_secret_means_derived(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.example.env leaves WEBHOOK_SECRET empty: a derived one, never an empty one."""
+    monkeypatch.setenv("WEBHOOK_SECRET", "")
+    settings = load_settings(bot_token=TOKEN, _env_file=None)
+    assert settings.webhook_secret is None and len(settings.webhook_token) == 48
+
+
 def test_secret_values_cover_every_form() -> None:
     settings = load_settings(bot_token=TOKEN, database_url=f"postgresql://u:{PASSWORD}@db/pb")
     values = settings.secret_values()
