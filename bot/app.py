@@ -41,6 +41,7 @@ ADMIN_COMMANDS = (
     "broadcasts",
     "newprogram",
     "invite",
+    "invites",
     "export",
     "inquiries",
     "stats",
@@ -61,7 +62,8 @@ def build_application(
     settings: Settings, *, migrate: bool = True, engines: bool = True
 ) -> PartnerApp:
     """The bot. `engines` runs the outbox sender (and scheduler) in this process too."""
-    logs.add_secrets([settings.token])  # whoever embeds us, the token never reaches a log
+    # Whoever embeds us, no secret (token, webhook secret, DB password) reaches a log.
+    logs.add_secrets(settings.secret_values())
     runtime_settings = settings
 
     async def post_init(app: PartnerApp) -> None:

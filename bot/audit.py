@@ -57,6 +57,7 @@ class Action(enum.StrEnum):
     BROADCAST_RESUME = enum.auto()
     BROADCAST_CANCEL = enum.auto()
     INVITE_CREATE = enum.auto()
+    INVITE_REVOKE = enum.auto()
     ROLE_TEACHER = enum.auto()  # an invite was redeemed: this person is now a teacher
     ROLE_ADMIN = enum.auto()
     ROLE_CHANGE = enum.auto()  # an admin changed or removed someone's staff role (/staff)

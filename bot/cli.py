@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import cli_check, cli_copy, cli_inquiries, cli_programs, logs
+from bot import cli_check, cli_copy, cli_inquiries, cli_programs, logs, url_secrets
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("partnerbot")
@@ -26,28 +24,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"partnerbot: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
-    logs.configure(settings.log_level, [settings.token])
+    # Every secret is registered before any command can log or print a line.
+    logs.configure(settings.log_level, settings.secret_values())
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
         return 130
     except InvalidToken:
-        print(
-            "partnerbot: BOT_TOKEN was rejected by Telegram (check it with @BotFather)",
-            file=sys.stderr,
-        )
+        _error("BOT_TOKEN was rejected by Telegram (check it with @BotFather)")
         return EXIT_USAGE
     except NetworkError as exc:
-        reason = logs.redact(str(exc))
-        print(
-            f"partnerbot: cannot reach the Bot API at TELEGRAM_API_URL: {reason}", file=sys.stderr
-        )
+        _error(f"cannot reach the Bot API at TELEGRAM_API_URL: {exc}")
         return 1
     except SettingsError as exc:
-        print(f"partnerbot: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
+
+
+def _error(message: str) -> None:
+    """One line on stderr, with every secret and URL password masked."""
+    print(f"partnerbot: {logs.redact(message)}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +90,8 @@ async def _prepare_database(settings: Settings) -> None:
         await upgrade(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        raise SettingsError(f"DATABASE_URL: cannot open the database: {reason}") from None
+        shown = url_secrets.mask(settings.database_url)
+        raise SettingsError(f"DATABASE_URL: cannot open {shown}: {reason}") from None
     finally:
         await engine.dispose()
 
@@ -103,31 +102,15 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def webhook_secret(settings: Settings) -> str:
-    """WEBHOOK_SECRET, or one derived from the token so a webhook is never left open."""
-    if settings.webhook_secret is not None:
-        return settings.webhook_secret.get_secret_value()
-    return hashlib.sha256(b"partnerbot-webhook:" + settings.token.encode()).hexdigest()[:48]
-
-
 def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     asyncio.run(_prepare_database(settings))
     app = build_application(settings, migrate=False)
     if settings.webhook_url:
-        path = urlsplit(settings.webhook_url).path.lstrip("/")
-        log.info(
-            "serving the webhook on %s:%s/%s", settings.webhook_listen, settings.webhook_port, path
-        )
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=webhook_secret(settings),
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        from bot import webhook
+
+        asyncio.run(webhook.serve(app, settings, ALLOWED_UPDATES))
     else:
         log.info("polling for updates")
         app.run_polling(allowed_updates=ALLOWED_UPDATES)

@@ -2,7 +2,8 @@
 and for a FAIL what to do about it. Exit 0 when every check passes, 1 otherwise.
 
 Nothing is changed: the database is not migrated (that is `partnerbot db upgrade`), the
-webhook is not set. Every line goes through logs.redact, so the token never shows.
+webhook is not set. Every line goes through logs.redact, so no secret (the token, the
+webhook secret, the database password) ever shows.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-
-from bot import logs
+from bot import logs, url_secrets
 from bot.settings import Settings
 
 # Telegram delivers webhooks to these ports only, and takes secrets of this shape.
@@ -64,7 +63,7 @@ async def run_checks(settings: Settings) -> list[Check]:
 
 
 def _shown_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return url_secrets.mask(url)
 
 
 async def check_database(settings: Settings) -> Check:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
+from bot import logs, url_secrets
 from bot.settings import SYNC_TO_ASYNC, Settings, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -48,16 +49,18 @@ def source_url(text: str) -> str:
     if "://" not in text:
         return f"sqlite+aiosqlite:///{Path(text).expanduser().resolve()}"
     try:
-        url = make_url(text)
-    except ArgumentError:
-        raise SettingsError(f"--from: not a file path or database URL: {text}") from None
+        url = make_url(url_secrets.repair(text))
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            f"--from: not a file path or database URL: {url_secrets.mask(text)}"
+        ) from None
     return url.set(drivername=SYNC_TO_ASYNC.get(url.drivername, url.drivername)).render_as_string(
         hide_password=False
     )
 
 
 def shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return url_secrets.mask(url)
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -70,6 +73,7 @@ def _same_database(a: str, b: str) -> bool:
 def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
     source = source_url(args.source)
     parsed = make_url(source)
+    logs.add_secrets(url_secrets.password_forms(parsed))  # like DATABASE_URL's
     if parsed.drivername not in SYNC_TO_ASYNC.values():
         raise SettingsError(f"--from: unsupported database driver {parsed.drivername}")
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():

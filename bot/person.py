@@ -28,6 +28,9 @@ class Person:
     def in_form(self, form: str | None) -> Person:
         return replace(self, form=form)
 
+    def with_role(self, role: Role) -> Person:
+        return replace(self, role=role)
+
 
 def effective_role(user_id: int, stored: Role, admin_ids: frozenset[int]) -> Role:
     """ADMIN_IDS always wins; otherwise the role stored in the database."""

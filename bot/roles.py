@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,6 +111,7 @@ class InviteError(enum.Enum):
     EXPIRED = "expired"
     USED = "used"
     ALREADY = "already"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +140,88 @@ async def create_invite(
     )
     await repo.add_invite(session, invite)
     detail = f"{role.value}, valid until {audit.stamp(invite.expires_at)}"
-    await audit.record(
-        session, admin_id, Action.INVITE_CREATE, f"invite:{invite.token[:4]}…", detail
-    )
+    await audit.record(session, admin_id, Action.INVITE_CREATE, _subject(invite), detail)
     return invite
+
+
+# Open invites: listed and revoked by admins (/invites) -----------------------------------
+
+INVITES_PAGE = 8
+HINT_CHARS = 4  # of the token, shown to tell invites apart; the rest is never shown again
+
+
+def _subject(invite: Invite) -> str:
+    return f"invite:{invite.token[:HINT_CHARS]}…"
+
+
+def invite_key(token: str) -> str:
+    """What a Revoke button carries: a digest, so no part of a live token sits in
+    callback data (which clients keep and can show)."""
+    return hashlib.sha256(b"partnerbot-invite:" + token.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvite:
+    key: str
+    hint: str  # the token's first HINT_CHARS characters
+    role: Role
+    created_by: int
+    creator: User | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitePage:
+    invites: list[OpenInvite]
+    page: int  # 0-based
+    pages: int
+    total: int
+
+
+def _open_invite(invite: Invite, creators: dict[int, User]) -> OpenInvite:
+    return OpenInvite(
+        key=invite_key(invite.token),
+        hint=invite.token[:HINT_CHARS],
+        role=invite.role,
+        created_by=invite.created_by,
+        creator=creators.get(invite.created_by),
+        expires_at=invite.expires_at,
+    )
+
+
+async def open_invites(
+    session: AsyncSession, *, admin: Person, page: int = 0, now: datetime | None = None
+) -> InvitePage:
+    """A page of the open invites (unused, unexpired, unrevoked), newest first."""
+    access.require(admin, Act.INVITE)
+    now = now or utcnow()
+    total = await repo.count_open_invites(session, now)
+    pages = max(1, -(-total // INVITES_PAGE))
+    page = min(max(page, 0), pages - 1)  # a stale or forged page number: the nearest page
+    rows = await repo.open_invites(session, now, limit=INVITES_PAGE, offset=page * INVITES_PAGE)
+    creators = await repo.users_by_id(session, {r.created_by for r in rows})
+    return InvitePage([_open_invite(r, creators) for r in rows], page, pages, total)
+
+
+async def revoke_invite(
+    session: AsyncSession, *, admin: Person, key: str, now: datetime | None = None
+) -> OpenInvite | InviteError:
+    """Revoke the open invite whose Revoke button carries `key`; any admin may revoke
+    any admin's invite. UNKNOWN when no open invite has that key (used, expired,
+    revoked meanwhile, or a forged button)."""
+    access.require(admin, Act.INVITE)
+    now = now or utcnow()
+    found = next(
+        (i for i in await repo.open_invites(session, now) if invite_key(i.token) == key), None
+    )
+    if found is None or not await repo.revoke_invite(session, found.token, now):
+        return InviteError.UNKNOWN
+    detail = (
+        f"{found.role.value}, created by {found.created_by}, "
+        f"was valid until {audit.stamp(found.expires_at)}"
+    )
+    await audit.record(session, admin.id, Action.INVITE_REVOKE, _subject(found), detail)
+    return _open_invite(found, await repo.users_by_id(session, [found.created_by]))
 
 
 async def redeem_invite(
@@ -162,6 +242,8 @@ async def redeem_invite(
             return InviteResult(role=existing.role, error=InviteError.ALREADY)
         if existing.used_by is not None:
             return InviteResult(error=InviteError.USED)
+        if existing.revoked_at is not None:
+            return InviteResult(error=InviteError.REVOKED)
         return InviteResult(error=InviteError.EXPIRED)
     current = await current_role(session, user_id, admin_ids)
     if current is Role.ADMIN and invite.role is not Role.ADMIN:

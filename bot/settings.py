@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -16,6 +18,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot import url_secrets
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/partnerbot.sqlite3"
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -98,9 +102,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_url(cls, value: str) -> str:
+        # A password pasted with a raw `@` (u:p@ss@db) is encoded here, so it connects
+        # as meant and no error ever takes part of it for the host name.
+        value = url_secrets.repair(value.strip())
         try:
             url = make_url(value)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # never quote the parser: it echoes the URL
             raise ValueError("not a SQLAlchemy URL") from None
         # Operators often paste sync URLs; map them to the async driver we ship.
         driver = SYNC_TO_ASYNC.get(url.drivername, url.drivername)
@@ -130,6 +137,15 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone (use an IANA name like Asia/Shanghai)") from None
         return value
 
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # config.example.env leaves it empty, meaning "derive one": never an empty secret,
+        # which would let requests without the header through.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _https_url(cls, value: str | None) -> str | None:
@@ -146,6 +162,29 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str:
         return self.bot_token.get_secret_value()
+
+    @property
+    def webhook_token(self) -> str:
+        """WEBHOOK_SECRET, or one derived from the token so a webhook is never left open."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return hashlib.sha256(b"partnerbot-webhook:" + self.token.encode()).hexdigest()[:48]
+
+    def secret_values(self) -> list[str]:
+        """What no log line or output may show (bot/logs.py hides them): the token, the
+        webhook secret (explicit or derived) and the database password as written."""
+        return [
+            self.token,
+            self.webhook_token,
+            *url_secrets.password_forms(make_url(self.database_url)),
+        ]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The token and webhook secret are SecretStr already; the URL's password is not.
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                value = url_secrets.mask(value)
+            yield name, value
 
     def sqlite_path(self) -> Path | None:
         url = make_url(self.database_url)

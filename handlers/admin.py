@@ -1,28 +1,45 @@
 """Admin paths: invites. Every entry asks the permission path (bot/access.py), because
-commands can be typed by anyone and buttons can be forged."""
+commands can be typed by anyone and buttons can be forged.
+
+Invites are made and managed in private chats only: a link posted in the staff group
+could be opened by anyone in it, so there the bot says so politely and posts none.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views
+from bot import invite_views, views
 from bot.access import Act, Refused
 from bot.callbacks import Callback
 from bot.context import BotContext
 from bot.deeplinks import link
 from bot.i18n import format_time, t
 from bot.person import Person
-from bot.roles import InviteError, create_invite, redeem_invite
+from bot.roles import InviteError, create_invite, open_invites, redeem_invite, revoke_invite
 from handlers import guard
-from handlers.render import answer, reply
+from handlers.render import answer, reply, show
 from storage.models import Role
 
 INVITABLE = {"teacher": Role.TEACHER, "admin": Role.ADMIN}
+
+
+def in_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def not_here(update: Update, person: Person) -> None:
+    """Outside a private chat: a note, and no link or list posted."""
+    if update.callback_query is not None:
+        await answer(update, t(person.language, "invite.private_only"), alert=True)
+    else:
+        await reply(update, views.Screen(t(person.language, "invite.private_only")))
 
 
 async def _issue_invite(update: Update, context: BotContext, person: Person, role: Role) -> None:
@@ -45,6 +62,9 @@ async def _issue_invite(update: Update, context: BotContext, person: Person, rol
 @guard.command(Act.INVITE)
 async def invite_command(update: Update, context: BotContext) -> None:
     person = context.sender
+    if not in_private(update):
+        await not_here(update, person)
+        return
     which = (context.args[0].lower() if context.args else "teacher").strip()
     role = INVITABLE.get(which)
     if role is None:
@@ -55,11 +75,64 @@ async def invite_command(update: Update, context: BotContext) -> None:
 
 @guard.button(Act.INVITE)
 async def invite_button(update: Update, context: BotContext, data: Callback) -> None:
+    person = context.sender
+    if not in_private(update):  # no link in a group; and no menu edited there either
+        await not_here(update, person)
+        return
     role = INVITABLE.get(data.args[0]) if len(data.args) == 1 else None
     if role is None:
         raise Refused()
     await answer(update)
-    await _issue_invite(update, context, context.sender, role)
+    await _issue_invite(update, context, person, role)
+
+
+@guard.command(Act.INVITE)
+async def invites_command(update: Update, context: BotContext) -> None:
+    """/invites: the open invites, each with a Revoke button."""
+    person = context.sender
+    if not in_private(update):
+        await not_here(update, person)
+        return
+    await _show_invites(update, context, person, 0)
+
+
+@guard.button(Act.INVITE)
+async def invites_button(update: Update, context: BotContext, data: Callback) -> None:
+    person = context.sender
+    if not in_private(update):
+        await not_here(update, person)
+        return
+    if data.action == "invs" and len(data.args) == 1 and data.int_arg(0) is not None:
+        await answer(update)
+        await _show_invites(update, context, person, data.int_arg(0) or 0)
+        return
+    page = data.int_arg(1) if data.action == "invrev" and len(data.args) == 2 else None
+    if page is None:  # not a button we make
+        raise Refused()
+    async with context.db() as session:
+        revoked = await revoke_invite(session, admin=person, key=data.args[0])
+    lang = person.language
+    if isinstance(revoked, InviteError):  # used, expired or revoked meanwhile; or forged
+        await answer(update, t(lang, "invites.gone"), alert=True)
+        notice = t(lang, "invites.gone")
+    else:
+        await answer(update, t(lang, "invites.revoked_short"))
+        notice = t(
+            lang,
+            "invites.revoked",
+            hint=escape(revoked.hint),
+            role=escape(views.role_name(lang, revoked.role)),
+        )
+    await _show_invites(update, context, person, page, notice)
+
+
+async def _show_invites(
+    update: Update, context: BotContext, person: Person, page: int, notice: str = ""
+) -> None:
+    async with context.db(readonly=True) as session:
+        found = await open_invites(session, admin=person, page=page)
+    screen = invite_views.invites_screen(person.language, found, context.settings.tz, notice)
+    await show(update, screen)
 
 
 async def open_invite(update: Update, context: BotContext, person: Person, token: str) -> None:
@@ -70,13 +143,14 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
         )
     lang = person.language
     if result.role is not None:
-        person = replace(person, role=result.role)
+        person = person.with_role(result.role)
         context.person = person
     key = {
         None: "invite.welcome",
         InviteError.ALREADY: "invite.already",
         InviteError.EXPIRED: "invite.expired",
         InviteError.USED: "invite.used",
+        InviteError.REVOKED: "invite.revoked",
     }.get(result.error, "invite.unknown")
     role_text = escape(views.role_name(lang, result.role)) if result.role else ""
     await reply(update, views.with_menu(person, key, role=role_text))
@@ -85,5 +159,7 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CommandHandler("invite", invite_command),
+        CommandHandler("invites", invites_command),
         CallbackQueryHandler(invite_button, pattern=r"^adm:invite(:|$)"),
+        CallbackQueryHandler(invites_button, pattern=r"^adm:inv(s|rev)(:|$)"),
     ]

@@ -92,6 +92,7 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # by an admin, /invites
 
 
 class ProgramKind(enum.StrEnum):

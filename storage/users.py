@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import FormDraft, Invite, Role, User
@@ -56,7 +57,7 @@ async def claim_invite(
     """
     result = await session.execute(
         update(Invite)
-        .where(Invite.token == token, Invite.used_by.is_(None), Invite.expires_at > now)
+        .where(Invite.token == token, *_open(now))
         .values(used_by=user_id, used_at=now)
         .returning(Invite.role)
     )
@@ -67,6 +68,50 @@ async def claim_invite(
 
 async def get_invite(session: AsyncSession, token: str) -> Invite | None:
     return await session.get(Invite, token)
+
+
+def _open(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """An invite that can still be redeemed (or revoked): unused, unexpired, unrevoked."""
+    return (Invite.used_by.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
+
+
+async def open_invites(
+    session: AsyncSession, now: datetime, *, limit: int | None = None, offset: int = 0
+) -> list[Invite]:
+    """Open invites, newest first (all of them without `limit`)."""
+    stmt = (
+        select(Invite)
+        .where(*_open(now))
+        .order_by(Invite.created_at.desc(), Invite.token)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def count_open_invites(session: AsyncSession, now: datetime) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(Invite).where(*_open(now))) or 0
+    )
+
+
+async def revoke_invite(session: AsyncSession, token: str, now: datetime) -> bool:
+    """Revoke an open invite. One UPDATE with the conditions of `claim_invite`, so of a
+    revoke and a redeem racing for one token exactly one wins."""
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.token == token, *_open(now))
+        .values(revoked_at=now)
+        .returning(Invite.token)
+    )
+    return result.first() is not None
+
+
+async def users_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, User]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {u.id: u for u in await session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
 async def users_with_role(session: AsyncSession, role: Role) -> list[User]:

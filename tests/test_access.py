@@ -178,7 +178,7 @@ def forged(s: Scene, attacker: int) -> list[str]:
         f"ns:inq:{i}", f"ns:done:{BEYOND[0]}",
         "bc:go:1", "bc:pause:1", "bc:failed:1", "bc:sched:1", f"bc:go:{BEYOND[0]}",
         "au:p", f"au:p:{BEYOND[1]}", "au:x",
-        "adm:invite:teacher", "adm:invite:admin",
+        "adm:invite:teacher", "adm:invite:admin", "adm:invs:0", "adm:invrev:0123456789abcdef:0",
         "st:l:1", f"st:o:{OWNER}:1", f"st:set:{attacker}:admin", f"st:set:{OWNER}:enterprise",
         "f:save", "f:pick:x:y", "f:skip:message",
         "lang:set:xx", "fg:maybe", "m:nothing", "zz:top",

@@ -573,6 +573,9 @@ class FakeTelegram:
         url = str(params.get("url") or "")
         if url and not url.startswith(("http://", "https://")):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("secret token contains unallowed characters")  # as Telegram
         self.webhook_info = {
             "url": url,
             "secret_token": params.get("secret_token"),
