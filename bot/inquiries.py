@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, outbox
+from bot import audit, outbox, staff_chat
 from bot import inquiry_views as render
 from bot.audit import Action
 from bot.forms import FieldError, typed_text
@@ -33,6 +33,10 @@ from storage.models import (
 )
 
 MAX_MESSAGE = 3000  # user text kept; longer is cut with a note (Telegram's limit is 4096)
+# Questions a contact may open per hour (counted in the database, so it holds across
+# instances and restarts); beyond that a polite refusal, and the staff chat is spared.
+QUESTIONS_PER_HOUR = 5
+QUESTION_WINDOW = timedelta(hours=1)
 STATUS_FLOW = (
     InquiryStatus.NEW,
     InquiryStatus.CONTACTED,
@@ -60,18 +64,9 @@ class InterestResult:
 
 
 async def _staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
-    """Where staff notifications go: the staff chat, else every admin (with language)."""
-    if settings.staff_chat_id is not None:
-        return [(settings.staff_chat_id, settings.default_language)]
-    targets: dict[int, str] = {}
-    for admin_id in settings.admin_ids:
-        user = await users_repo.get_user(session, admin_id)
-        if user is None or user.blocked_at is None:
-            targets[admin_id] = user.language if user else settings.default_language
-    for admin_id in await repo.staff_ids(session, Role.ADMIN):
-        user = await users_repo.get_user(session, admin_id)
-        targets.setdefault(admin_id, user.language if user else settings.default_language)
-    return sorted(targets.items())
+    """Where staff notifications go: the staff chat (where it is now, if the bot may post
+    there), else every admin (with language)."""
+    return await staff_chat.targets(session, settings)
 
 
 async def _notify_staff(
@@ -139,6 +134,7 @@ async def ask_question(
     body, _ = clip(text)
     if not body:
         raise InquiryError("question.empty")
+    await _within_question_limit(session, person, utcnow())
     program = await programs_repo.get_program(session, program_id) if program_id else None
     profile = await repo.get_profile(session, person.id)
     inquiry = await repo.add_inquiry(
@@ -157,6 +153,19 @@ async def ask_question(
     )  # fmt: skip
     await _notify_staff(session, settings, inquiry, program)
     return inquiry
+
+
+async def _within_question_limit(session: AsyncSession, person: Person, now: datetime) -> None:
+    """Refuse a question beyond QUESTIONS_PER_HOUR, saying when the next one is welcome."""
+    if person.is_staff:
+        return
+    asked = await repo.questions_since(session, person.id, now - QUESTION_WINDOW, lock=True)
+    if len(asked) < QUESTIONS_PER_HOUR:
+        return
+    # The next question is welcome once enough of these are an hour old.
+    frees_at = asked[len(asked) - QUESTIONS_PER_HOUR] + QUESTION_WINDOW
+    minutes = max(1, -(-int((frees_at - now).total_seconds()) // 60))
+    raise InquiryError("question.too_many", limit=QUESTIONS_PER_HOUR, minutes=minutes)
 
 
 async def _require_staff(session: AsyncSession, settings: Settings, person: Person) -> None:

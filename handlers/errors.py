@@ -29,8 +29,7 @@ async def on_error(update: object, context: BotContext) -> None:
             await reply(update, views.Screen(t(lang, "error.generic")))
     except TelegramError:
         log.warning("could not tell the user about the failure", exc_info=True)
-    staff = context.settings.staff_chat_id
-    if staff is not None:
+    if context.settings.staff_chat_id is not None and context.runtime.staff_chat is not None:
         user = update.effective_user.id if update.effective_user else "?"
         note = t(
             context.settings.default_language,
@@ -38,7 +37,7 @@ async def on_error(update: object, context: BotContext) -> None:
             user=user,
             error=html.escape(type(error).__name__),
         )
-        try:
-            await context.bot.send_message(staff, note, parse_mode="HTML")
-        except TelegramError:
+        try:  # where the staff chat is now, if the bot may still post there
+            await context.staff_chat.post(context.bot, note)
+        except Exception:  # TelegramError, or the database the failure came from
             log.warning("could not report the failure to the staff chat", exc_info=True)
