@@ -6,6 +6,7 @@ that caused it: committed together, or not at all."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from storage.models import (
     InquiryEvent,
     InquiryKind,
     InquiryStatus,
+    OutboxMessage,
     Program,
     Role,
     utcnow,
@@ -89,6 +91,24 @@ async def _notify_staff(
             session, chat_id, outbox.payload_text(text, keyboard),
             ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:new:{chat_id}",
         )  # fmt: skip
+
+
+_NEW_CARD = re.compile(r"inq:(\d+):new:-\d+")
+
+
+async def _card_for_admins(session: AsyncSession, settings: Settings, row: OutboxMessage) -> bool:
+    """A new inquiry's card that could not go to the staff chat: the same card for each
+    admin in their language (staff targets are the admins by now). The dedupe keys keep
+    anyone who already has it, e.g. as the programme's owner, from getting it twice."""
+    match = _NEW_CARD.fullmatch(row.dedupe_key or "")
+    inquiry = await repo.get_inquiry(session, int(match.group(1))) if match else None
+    if inquiry is None:
+        return False
+    await _notify_staff(session, settings, inquiry, await _program_of(session, inquiry))
+    return True
+
+
+staff_chat.rewriters.append(_card_for_admins)
 
 
 async def register_interest(

@@ -102,9 +102,11 @@ class ChatEvents(Protocol):
     async def migrated(self, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: Telegram gave it a new id."""
 
-    async def forbidden(self, session: AsyncSession, row: OutboxMessage, error: str) -> bool:
-        """The bot may not post in the group (removed from it). True if this row was
-        taken care of (re-sent elsewhere); False: it ends blocked like any other."""
+    async def forbidden(
+        self, session: AsyncSession, chat_id: int, row: OutboxMessage, error: str
+    ) -> bool:
+        """The bot may not post in the group `chat_id` (removed from it). True if `row`
+        was taken care of (re-sent elsewhere); False: it ends blocked like any other."""
 
     def changed(self) -> None:
         """After the commit: what the bot knows about its chats changed."""
@@ -140,8 +142,10 @@ class OutboxSender:
         self._stopping = False
         self._ticker = Ticker("outbox", self._round, tick=poll)
         self._in_flight: set[int] = set()
-        self._asked: set[int] = set()  # the rows of the last renewal
         self._held_until = 0.0  # monotonic: our leases certainly hold until then
+        # Groups this process saw migrate: rows of a batch already claimed for the old
+        # id go to the new one without each asking Telegram (and waiting its turn) again.
+        self._moved: dict[int, int] = {}
         # Stop starting sends this long before a lease may run out: a request already
         # on its way when another process takes the row over could arrive twice.
         self._margin = min(3.0, lease.total_seconds() / 5)
@@ -164,11 +168,10 @@ class OutboxSender:
     # --- leases (bot.send_share.Leases) ----------------------------------------------
 
     def in_flight(self) -> list[int]:
-        self._asked = set(self._in_flight)
-        return sorted(self._asked)
+        return sorted(self._in_flight)
 
-    def renewed(self, started: float, rows: set[int]) -> None:
-        lost = (self._asked & self._in_flight) - rows
+    def renewed(self, started: float, lost: set[int]) -> None:
+        lost &= self._in_flight
         if lost:  # ran out before the renewal: the batch stops at its old deadline
             log.warning("outbox leases of rows %s ran out before renewal", sorted(lost)[:10])
             return
@@ -222,17 +225,18 @@ class OutboxSender:
             _, pending = await asyncio.wait(pending, timeout=left)
 
     async def _send(self, row: OutboxMessage) -> None:
+        chat_id = self._moved.get(row.chat_id, row.chat_id)
         try:
             result = await self.bot.do_api_request(
                 row.method,
-                api_kwargs={"chat_id": row.chat_id, **row.payload},
+                api_kwargs={**row.payload, "chat_id": chat_id},
                 return_type=Message if row.method.startswith(("send", "edit")) else None,
                 rate_limit_args=BULK,
             )
         except ChatMigrated as exc:
-            await self._migrated(row, exc.new_chat_id, str(exc))
+            await self._migrated(row, chat_id, exc.new_chat_id, str(exc))
         except Forbidden as exc:
-            if row.chat_id < 0 and await self._group_forbidden(row, str(exc)):
+            if chat_id < 0 and await self._group_forbidden(chat_id, row, str(exc)):
                 return
             await self._final(row, OutboxState.BLOCKED, str(exc), blocked=True)
             self.stats.blocked += 1
@@ -242,7 +246,7 @@ class OutboxSender:
             await self._later(row, utcnow() + timedelta(seconds=seconds), str(exc), count=False)
         except BadRequest as exc:
             if "not modified" in str(exc).lower():  # an edit that was already applied
-                await self._done(row, None)
+                await self._done(row, None, chat_id)
             else:  # the request itself is wrong; sending it again cannot help
                 await self._final(row, OutboxState.FAILED, str(exc), kind=REFUSED)
         except NetworkError as exc:
@@ -257,7 +261,7 @@ class OutboxSender:
             await self._bounded(row, exc, kind=BUG)
         else:
             message_id = result.message_id if isinstance(result, Message) else None
-            await self._done(row, message_id)
+            await self._done(row, message_id, chat_id)
 
     async def _bounded(self, row: OutboxMessage, exc: BaseException, *, kind: str) -> None:
         """Tried again with backoff, at most max_attempts times, then failed for good."""
@@ -267,9 +271,9 @@ class OutboxSender:
         else:
             await self._later(row, utcnow() + _backoff(row.attempts), error, count=True)
 
-    async def _done(self, row: OutboxMessage, message_id: int | None) -> None:
+    async def _done(self, row: OutboxMessage, message_id: int | None, chat_id: int) -> None:
         async with self.sessions() as session, session.begin():
-            await repo.mark_sent(session, row.id, self.owner, message_id, utcnow())
+            await repo.mark_sent(session, row.id, self.owner, message_id, utcnow(), chat_id)
         self.stats.sent += 1
         if self.on_sent is not None:
             self.on_sent(row, message_id)
@@ -304,31 +308,34 @@ class OutboxSender:
         self.stats.retried += 1
         self.wake()
 
-    async def _migrated(self, row: OutboxMessage, new_chat_id: int, error: str) -> None:
+    async def _migrated(
+        self, row: OutboxMessage, old_chat_id: int, new_chat_id: int, error: str
+    ) -> None:
         """The group has a new id: this row and every one queued to the old id go there,
         and (for the staff chat) the bot remembers it. Counted as an attempt, so a chat
         that kept "migrating" could not loop."""
         if row.attempts >= self.max_attempts:
             await self._final(row, OutboxState.FAILED, error, kind=GAVE_UP)
             return
-        log.info("chat %s became %s: sending there", row.chat_id, new_chat_id)
+        log.info("chat %s became %s: sending there", old_chat_id, new_chat_id)
+        self._moved[old_chat_id] = new_chat_id
         async with self.sessions() as session, session.begin():
             await repo.retry_later(
                 session, row.id, self.owner, utcnow(), error, count=True, chat_id=new_chat_id
             )
-            await repo.retarget(session, row.chat_id, new_chat_id)
+            await repo.retarget(session, old_chat_id, new_chat_id)
             if self.chats is not None:
-                await self.chats.migrated(session, row.chat_id, new_chat_id)
+                await self.chats.migrated(session, old_chat_id, new_chat_id)
         if self.chats is not None:
             self.chats.changed()
         self.stats.retried += 1
         self.wake()
 
-    async def _group_forbidden(self, row: OutboxMessage, error: str) -> bool:
+    async def _group_forbidden(self, chat_id: int, row: OutboxMessage, error: str) -> bool:
         if self.chats is None:
             return False
         async with self.sessions() as session, session.begin():
-            handled = await self.chats.forbidden(session, row, error)
+            handled = await self.chats.forbidden(session, chat_id, row, error)
             if handled:
                 note = f"{error} (re-sent to the admins)"
                 await repo.mark_final(session, row.id, self.owner, OutboxState.BLOCKED, note)

@@ -44,7 +44,7 @@ class Leases(Protocol):
 
     def in_flight(self) -> list[int]: ...
 
-    def renewed(self, started: float, rows: set[int]) -> None: ...
+    def renewed(self, started: float, lost: set[int]) -> None: ...
 
 
 class SendShare:
@@ -71,11 +71,11 @@ class SendShare:
         async with self.sessions() as session, session.begin():
             await repo.heartbeat(session, self.instance_id, now)
             until = now + self.lease
-            renewed = await outbox_repo.renew(session, self.instance_id, rows, until, now)
+            lost = await outbox_repo.renew(session, self.instance_id, rows, until, now)
             await repo.forget_older_than(session, now - FORGET_AFTER)
             live = max(1, await repo.count_live(session, now - LIVE_WINDOW))
         if rows and self.leases is not None:
-            self.leases.renewed(started, renewed)
+            self.leases.renewed(started, lost)
         if live != self.instances:
             rate = self.send_rate / live
             log.info("%d sending instance(s): this one sends at %.1f/s", live, rate)

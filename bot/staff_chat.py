@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,8 +128,18 @@ async def lose(session: AsyncSession, settings: Settings, chat_id: int, now: dat
     return True
 
 
+# Features that can write a staff-chat message again for each admin in their own
+# language (bot/inquiries.py: the card of a new inquiry). Each says whether it did.
+Rewriter = Callable[[AsyncSession, Settings, OutboxMessage], Awaitable[bool]]
+rewriters: list[Rewriter] = []
+
+
 async def reroute(session: AsyncSession, settings: Settings, row: OutboxMessage) -> None:
-    """A copy of a staff-chat message for each admin, privately."""
+    """What was meant for the staff chat, for each admin privately: written anew in their
+    language where the feature can (a card), else a copy in the staff chat's language."""
+    for rewrite in rewriters:
+        if await rewrite(session, settings, row):
+            return
     payload: dict[str, Any] = {k: v for k, v in row.payload.items() if k != "reply_parameters"}
     for admin_id, _ in await admin_targets(session, settings):
         await outbox.queue(
@@ -237,8 +248,10 @@ class StaffChat:
     async def migrated(self, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
         await adopt(session, self.settings, old_chat_id, new_chat_id, utcnow())
 
-    async def forbidden(self, session: AsyncSession, row: OutboxMessage, error: str) -> bool:
-        if not await lose(session, self.settings, row.chat_id, utcnow()):
+    async def forbidden(
+        self, session: AsyncSession, chat_id: int, row: OutboxMessage, error: str
+    ) -> bool:
+        if not await lose(session, self.settings, chat_id, utcnow()):
             return False
         await reroute(session, self.settings, row)
         return True

@@ -99,12 +99,19 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 
 
 async def mark_sent(
-    session: AsyncSession, row_id: int, owner: str, message_id: int | None, now: datetime
-) -> None:
+    session: AsyncSession, row_id: int, owner: str, message_id: int | None, now: datetime,
+    chat_id: int | None = None,
+) -> None:  # fmt: skip
+    """`chat_id`: where it went, if not the row's chat (a group that has a new id)."""
+    values: dict[str, Any] = {
+        "state": OutboxState.SENT, "message_id": message_id, "sent_at": now, "lease_until": None
+    }  # fmt: skip
+    if chat_id is not None:
+        values["chat_id"] = chat_id
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.lease_owner == owner)
-        .values(state=OutboxState.SENT, message_id=message_id, sent_at=now, lease_until=None)
+        .values(**values)
     )
 
 
@@ -182,12 +189,13 @@ async def first_sent_for(session: AsyncSession, chat_id: int, ref: str) -> Outbo
 async def renew(
     session: AsyncSession, owner: str, row_ids: Sequence[int], until: datetime, now: datetime
 ) -> set[int]:
-    """Extend the leases of rows this owner is still sending; returns the ids extended.
-    Never shortens one (a batch claimed meanwhile has a later lease) and never revives
-    one that ran out: that row may be someone else's by now."""
+    """Extend the leases of rows this owner is still sending to `until`. Never shortens
+    one (a batch claimed meanwhile has a later lease) and never revives one that ran out:
+    that row may be someone else's by now. Returns the rows lost: neither renewed nor
+    finished by this owner (their lease ran out, or another owner has them)."""
     if not row_ids:
         return set()
-    result = await session.execute(
+    await session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(row_ids),
@@ -197,10 +205,16 @@ async def renew(
             OutboxMessage.lease_until < until,
         )
         .values(lease_until=until)
-        .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
-    return {int(row_id) for row_id in result.scalars().all()}
+    held = and_(
+        OutboxMessage.lease_owner == owner,
+        or_(OutboxMessage.state != OutboxState.SENDING, OutboxMessage.lease_until >= until),
+    )
+    lost = await session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.id.in_(row_ids), ~held)
+    )
+    return set(lost.all())
 
 
 async def release(session: AsyncSession, owner: str) -> int:
