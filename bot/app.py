@@ -16,7 +16,7 @@ from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
 from bot.ratelimit import PACED, SendLimiter
 from bot.scheduler import Ticker
-from bot.send_share import SendShare
+from bot.send_share import HEARTBEAT, SendShare
 from bot.settings import Settings
 from bot.staff_chat import StaffChat
 from bot.updates import PerUserOrderedProcessor
@@ -205,22 +205,28 @@ def start_engines(app: PartnerApp) -> None:
             return await broadcast_repo.next_scheduled_at(session)
 
     async def failure_reports() -> datetime | None:
+        async with sessions() as session:  # a read first: most ticks have nothing to report
+            await session.connection(execution_options={"sqlite_readonly": True})
+            due = await delivery_report.next_report_at(session)
+        if due is None or due > utcnow():
+            return due
         async with sessions() as session, session.begin():
             queued = await delivery_report.report_due(session, settings, utcnow())
         if queued:
             outbox.wake()
-        async with sessions() as session:
-            return await delivery_report.next_report_at(session)
+        return utcnow()  # once more: a later minute may be over too
 
-    for name, work in (
-        ("send-share", share.beat),
-        ("first-response", first_response),
-        ("reminders", reminders),
-        ("digests", digests),
-        ("broadcasts", announcements),
-        ("delivery-reports", failure_reports),
+    # The heartbeat keeps its own pace (a safety tick adds nothing to it); the others
+    # also look on the safety tick for what other processes planned.
+    for name, work, tick in (
+        ("send-share", share.beat, HEARTBEAT.total_seconds()),
+        ("first-response", first_response, settings.safety_tick_seconds),
+        ("reminders", reminders, settings.safety_tick_seconds),
+        ("digests", digests, settings.safety_tick_seconds),
+        ("broadcasts", announcements, settings.safety_tick_seconds),
+        ("delivery-reports", failure_reports, settings.safety_tick_seconds),
     ):
-        ticker = Ticker(name, work, tick=settings.safety_tick_seconds)
+        ticker = Ticker(name, work, tick=tick)
         ticker.start()
         runtime.tickers.append(ticker)
         if name == "delivery-reports":
