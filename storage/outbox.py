@@ -217,6 +217,16 @@ async def renew(
     return set(lost.all())
 
 
+async def free_leases(session: AsyncSession, owners: Sequence[str], now: datetime) -> int:
+    """The leases of owners known to be dead end now: their rows are claimable at once."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.lease_owner.in_(owners), OutboxMessage.state == OutboxState.SENDING)
+        .values(lease_until=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def release(session: AsyncSession, owner: str) -> int:
     """On a clean stop: rows claimed but not sent go back to the queue at once (the try
     they were claimed for did not happen) instead of waiting for their lease."""
