@@ -214,15 +214,18 @@ class OutboxSender:
         """Wait for the batch, but never past our lease: sends still waiting for their
         turn when it may run out are dropped (their rows are claimed again)."""
         pending = set(tasks)
-        while pending:
-            left = self._held_until - self._margin - time.monotonic()
-            if left <= 0:
-                log.warning("outbox lease not renewed in time: %d send(s) left", len(pending))
-                for task in pending:
-                    task.cancel()
+        try:
+            while pending:
+                left = self._held_until - self._margin - time.monotonic()
+                if left <= 0:
+                    log.warning("outbox lease not renewed in time: %d send(s) left", len(pending))
+                    break
+                _, pending = await asyncio.wait(pending, timeout=left)
+        finally:  # also when we are cancelled (a stop that ran out of patience)
+            for task in pending:
+                task.cancel()
+            if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-                return
-            _, pending = await asyncio.wait(pending, timeout=left)
 
     async def _send(self, row: OutboxMessage) -> None:
         chat_id = self._moved.get(row.chat_id, row.chat_id)
@@ -266,6 +269,8 @@ class OutboxSender:
     async def _bounded(self, row: OutboxMessage, exc: BaseException, *, kind: str) -> None:
         """Tried again with backoff, at most max_attempts times, then failed for good."""
         error = str(exc) if isinstance(exc, TelegramError) else f"{type(exc).__name__}: {exc}"
+        log.warning("outbox row %s, try %d of %d: %s", row.id, row.attempts, self.max_attempts,
+                    redact(error))  # fmt: skip
         if row.attempts >= self.max_attempts:
             await self._final(row, OutboxState.FAILED, error, kind=kind)
         else:

@@ -181,7 +181,8 @@ class StaffChat:
         if self.settings.staff_chat_id is None:
             return self._state
         if time.monotonic() - self._read_at > CACHE_SECONDS:
-            async with self.sessions() as session:
+            async with self.sessions() as session:  # a read: no write lock on SQLite
+                await session.connection(execution_options={"sqlite_readonly": True})
                 self._state = await load(session, self.settings)
             self._read_at = time.monotonic()
         return self._state
