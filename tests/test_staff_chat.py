@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.settings import Settings
 from storage.models import BotState, OutboxMessage, OutboxState
-from tests.constants import ADMIN_ID
+from tests.constants import ADMIN_ID, TOKEN
 from tests.fakebot import FakeGroup, FakeTelegram, FakeUser
 from tests.harness import BotRunner
 
@@ -164,3 +165,40 @@ async def test_removed_from_the_staff_group_cards_go_to_the_admins_until_it_is_b
     assert tg.stats["http_403"] == 1
     assert len(with_text(zh_admin, "已无法在工作群中发消息")) == 2  # a new episode, told again
     assert [len(with_text(p, "Where is the lab?")) for p in (admin, zh_admin)] == [1, 1]
+
+
+async def test_the_fake_answers_as_telegram_does_for_moved_and_lost_groups(
+    tg: FakeTelegram,
+) -> None:
+    """The shapes PTB turns into ChatMigrated and Forbidden, straight from the fake."""
+    tg.group(GROUP)
+    tg.group(-100_600_001)
+    tg.migrate_group(GROUP, SUPERGROUP, notify=False)
+    tg.remove_bot(-100_600_001, notify=False)
+    async with httpx.AsyncClient() as client:
+        moved = await client.post(f"{tg.base_url}{TOKEN}/sendMessage",
+                                  json={"chat_id": GROUP, "text": "hi"})  # fmt: skip
+        kicked = await client.post(f"{tg.base_url}{TOKEN}/sendMessage",
+                                   json={"chat_id": -100_600_001, "text": "hi"})  # fmt: skip
+        fine = await client.post(f"{tg.base_url}{TOKEN}/sendMessage",
+                                 json={"chat_id": SUPERGROUP, "text": "hi"})  # fmt: skip
+    assert (moved.status_code, moved.json()) == (400, {
+        "ok": False, "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": SUPERGROUP},
+    })  # fmt: skip
+    assert (kicked.status_code, kicked.json()) == (403, {
+        "ok": False, "error_code": 403,
+        "description": "Forbidden: bot was kicked from the supergroup chat",
+    })  # fmt: skip
+    assert fine.json()["result"]["chat"] == {
+        "id": SUPERGROUP, "type": "supergroup", "title": "Group"
+    }  # fmt: skip
+    # And the updates Telegram sends about it.
+    tg.add_bot(-100_600_001)
+    (update,) = [u for u in tg._updates if "my_chat_member" in u]
+    member = update["my_chat_member"]
+    assert member["chat"]["id"] == -100_600_001
+    assert (member["old_chat_member"]["status"], member["new_chat_member"]["status"]) == (
+        "left", "member"
+    )  # fmt: skip
