@@ -10,6 +10,7 @@ every recipient that failed."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from html import escape
 from itertools import groupby
@@ -22,6 +23,8 @@ from bot.settings import Settings
 from bot.staff_chat import admin_targets
 from storage import delivery_failures as repo
 
+log = logging.getLogger(__name__)
+
 MAX_KINDS = 5  # lines per report; the rest are summed up in one line
 DETAIL = 150  # characters of the error shown per kind
 
@@ -33,6 +36,8 @@ async def report_due(session: AsyncSession, settings: Settings, now: datetime) -
     if not counts:
         return 0
     admins = await admin_targets(session, settings)
+    if not admins:  # nobody to tell: at least the log has it
+        log.warning("%d delivery failure(s) and no admin to report them to", len(counts))
     queued = 0
     for period, rows in groupby(counts, key=lambda row: row[0]):
         kinds = sorted(((kind, n) for _, kind, n in rows), key=lambda kn: (-kn[1], kn[0]))
