@@ -10,15 +10,16 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Up
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import broadcast_views, broadcasts, inquiries, logs, next_steps
+from bot import broadcast_views, broadcasts, delivery_report, inquiries, logs, next_steps
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
 from bot.housekeeping import purge
 from bot.i18n import LANGUAGES, t
 from bot.outbox import OutboxSender
 from bot.ratelimit import PACED, SendLimiter
 from bot.scheduler import Ticker
-from bot.send_share import SendShare
+from bot.send_share import HEARTBEAT, SendShare
 from bot.settings import Settings
+from bot.staff_chat import StaffChat
 from bot.updates import PerUserOrderedProcessor
 from storage import broadcasts as broadcast_repo
 from storage import users as users_repo
@@ -73,14 +74,21 @@ def build_application(
         if migrate:
             await upgrade(runtime.engine)
         runtime.sessions = create_session_factory(runtime.engine)
+        runtime.staff_chat = StaffChat(runtime_settings, runtime.sessions)
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
         if engines:
+            # Every sending process beats: its heartbeat renews its outbox leases, and
+            # (with our limiter) takes its share of SEND_RATE before any send.
             limiter = app.bot.rate_limiter
-            if isinstance(limiter, SendLimiter):  # our share of SEND_RATE before any send
-                share = SendShare(runtime.sessions, limiter, runtime_settings.send_rate)
-                await share.beat()
-                runtime.send_share = share
+            share = SendShare(
+                runtime.sessions,
+                limiter if isinstance(limiter, SendLimiter) else None,
+                runtime_settings.send_rate,
+                lease=timedelta(seconds=runtime_settings.outbox_lease_seconds),
+            )
+            await share.beat()
+            runtime.send_share = share
             start_engines(app)
 
     async def post_stop(app: PartnerApp) -> None:
@@ -121,18 +129,27 @@ def runtime_settings_of(app: PartnerApp) -> Settings:
 
 
 def start_engines(app: PartnerApp) -> None:
-    """The parts that outlive one update: the outbox sender."""
+    """The parts that outlive one update: the outbox sender and the tickers."""
     runtime = app.bot_data
-    if runtime.sessions is None:
-        raise RuntimeError("database is not open")
+    if runtime.sessions is None or runtime.send_share is None:
+        raise RuntimeError("database is not open, or the process has no heartbeat")
+    settings = runtime_settings_of(app)
     # About two seconds of sending per claim: a paused or cancelled broadcast stops
     # within that, and a crash repeats at most that many sends.
-    batch = max(1, min(50, int(runtime_settings_of(app).send_rate * 2)))
-    runtime.outbox = OutboxSender(app.bot, runtime.sessions, batch=batch)
+    batch = max(1, min(50, int(settings.send_rate * 2)))
+    share = runtime.send_share
+    runtime.outbox = OutboxSender(
+        app.bot,
+        runtime.sessions,
+        batch=batch,
+        lease=share.lease,
+        owner=share.instance_id,  # the heartbeat that renews the leases is ours
+        chats=runtime.staff_chat,
+    )
+    share.leases = runtime.outbox
     runtime.outbox.start()
     runtime.outbox.wake()  # whatever was queued while we were down goes out now
-    settings, sessions, outbox = runtime.settings, runtime.sessions, runtime.outbox
-    assert settings is not None
+    sessions, outbox = runtime.sessions, runtime.outbox
 
     async def first_response() -> datetime | None:
         async with sessions() as session, session.begin():
@@ -195,20 +212,34 @@ def start_engines(app: PartnerApp) -> None:
         async with sessions() as session, session.begin():
             return await purge(session, utcnow())
 
-    jobs: list[tuple[str, Any]] = []
-    if runtime.send_share is not None:
-        jobs.append(("send-share", runtime.send_share.beat))
-    for name, work in (
-        *jobs,
-        ("first-response", first_response),
-        ("reminders", reminders),
-        ("digests", digests),
-        ("broadcasts", announcements),
-        ("housekeeping", housekeeping),
+    async def failure_reports() -> datetime | None:
+        async with sessions() as session:  # a read first: most ticks have nothing to report
+            await session.connection(execution_options={"sqlite_readonly": True})
+            due = await delivery_report.next_report_at(session)
+        if due is None or due > utcnow():
+            return due
+        async with sessions() as session, session.begin():
+            queued = await delivery_report.report_due(session, settings, utcnow())
+        if queued:
+            outbox.wake()
+        return utcnow()  # once more: a later minute may be over too
+
+    # The heartbeat keeps its own pace (a safety tick adds nothing to it); the others
+    # also look on the safety tick for what other processes planned.
+    for name, work, tick in (
+        ("send-share", share.beat, HEARTBEAT.total_seconds()),
+        ("first-response", first_response, settings.safety_tick_seconds),
+        ("reminders", reminders, settings.safety_tick_seconds),
+        ("digests", digests, settings.safety_tick_seconds),
+        ("broadcasts", announcements, settings.safety_tick_seconds),
+        ("delivery-reports", failure_reports, settings.safety_tick_seconds),
+        ("housekeeping", housekeeping, settings.safety_tick_seconds),
     ):
-        ticker = Ticker(name, work, tick=settings.safety_tick_seconds)
+        ticker = Ticker(name, work, tick=tick)
         ticker.start()
         runtime.tickers.append(ticker)
+        if name == "delivery-reports":
+            outbox.on_failed = ticker.wake  # a new failure: plan its report
 
 
 PROGRESS_EVERY = timedelta(seconds=3)  # live progress edits, at most this often
@@ -242,6 +273,11 @@ async def _edit_progress(
 
 
 async def stop_engines(app: PartnerApp) -> None:
+    # The sender first, while the heartbeat still renews its leases; it hands back what
+    # it did not send. Then the tickers, the heartbeat among them, and the share.
+    if app.bot_data.outbox is not None:
+        await app.bot_data.outbox.stop()
+        app.bot_data.outbox = None
     for ticker in app.bot_data.tickers:
         await ticker.stop()
     app.bot_data.tickers.clear()
@@ -251,9 +287,6 @@ async def stop_engines(app: PartnerApp) -> None:
             await share.leave()
         except Exception:  # the database may be gone already; the heartbeat just ages out
             log.warning("could not sign off from the send share", exc_info=True)
-    if app.bot_data.outbox is not None:
-        await app.bot_data.outbox.stop()
-        app.bot_data.outbox = None
 
 
 def register_handlers(app: PartnerApp) -> None:

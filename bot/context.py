@@ -16,6 +16,7 @@ from bot.report_gate import ReportGate
 from bot.scheduler import Ticker
 from bot.send_share import SendShare
 from bot.settings import Settings
+from bot.staff_chat import StaffChat
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Runtime:
     outbox: OutboxSender | None = None
     tickers: list[Ticker] = field(default_factory=list)
     send_share: SendShare | None = None
+    staff_chat: StaffChat | None = None  # where the staff chat is now (bot/staff_chat.py)
     extras: dict[str, Any] = field(default_factory=dict)
     error_reports: ReportGate = field(default_factory=ReportGate)
 
@@ -63,6 +65,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         if self.person is None:
             raise RuntimeError("update reached a feature handler without a recognized sender")
         return self.person
+
+    @property
+    def staff_chat(self) -> StaffChat:
+        staff = self.bot_data.staff_chat
+        if staff is None:
+            raise RuntimeError("the staff chat is not known yet (post_init has not run)")
+        return staff
 
     def wake_engines(self) -> None:
         """Call after committing queued messages or new reminders, so the engines look now

@@ -6,12 +6,13 @@ that caused it: committed together, or not at all."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import access, audit, outbox
+from bot import access, audit, outbox, staff_chat
 from bot import inquiry_views as render
 from bot.access import Act
 from bot.audit import Action
@@ -32,12 +33,17 @@ from storage.models import (
     InquiryEvent,
     InquiryKind,
     InquiryStatus,
+    OutboxMessage,
     Program,
     ProgramStatus,
     Role,
     utcnow,
 )
 
+# Questions a contact may open per hour (counted in the database, so it holds across
+# instances and restarts); beyond that a polite refusal, and the staff chat is spared.
+QUESTIONS_PER_HOUR = 5
+QUESTION_WINDOW = timedelta(hours=1)
 STATUS_FLOW = (
     InquiryStatus.NEW,
     InquiryStatus.CONTACTED,
@@ -69,18 +75,9 @@ class InterestResult:
 
 
 async def _staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
-    """Where staff notifications go: the staff chat, else every admin (with language)."""
-    if settings.staff_chat_id is not None:
-        return [(settings.staff_chat_id, settings.default_language)]
-    targets: dict[int, str] = {}
-    for admin_id in settings.admin_ids:
-        user = await users_repo.get_user(session, admin_id)
-        if user is None or user.blocked_at is None:
-            targets[admin_id] = user.language if user else settings.default_language
-    for admin_id in await repo.staff_ids(session, Role.ADMIN):
-        user = await users_repo.get_user(session, admin_id)
-        targets.setdefault(admin_id, user.language if user else settings.default_language)
-    return sorted(targets.items())
+    """Where staff notifications go: the staff chat (where it is now, if the bot may post
+    there), else every admin (with language)."""
+    return await staff_chat.targets(session, settings)
 
 
 async def _notify_staff(
@@ -103,6 +100,24 @@ async def _notify_staff(
             session, chat_id, outbox.payload_text(text, keyboard),
             ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:new:{chat_id}",
         )  # fmt: skip
+
+
+_NEW_CARD = re.compile(r"inq:(\d+):new:-\d+")
+
+
+async def _card_for_admins(session: AsyncSession, settings: Settings, row: OutboxMessage) -> bool:
+    """A new inquiry's card that could not go to the staff chat: the same card for each
+    admin in their language (staff targets are the admins by now). The dedupe keys keep
+    anyone who already has it, e.g. as the programme's owner, from getting it twice."""
+    match = _NEW_CARD.fullmatch(row.dedupe_key or "")
+    inquiry = await repo.get_inquiry(session, int(match.group(1))) if match else None
+    if inquiry is None:
+        return False
+    await _notify_staff(session, settings, inquiry, await _program_of(session, inquiry))
+    return True
+
+
+staff_chat.rewriters.append(_card_for_admins)
 
 
 async def register_interest(
@@ -182,6 +197,7 @@ async def ask_question(
     body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
+    await _within_question_limit(session, person, utcnow())
     # A question about a programme the asker may not see would show them its title.
     program = await access.program(session, person, program_id) if program_id else None
     profile = await repo.get_profile(session, person.id)
@@ -201,6 +217,19 @@ async def ask_question(
     )  # fmt: skip
     await _notify_staff(session, settings, inquiry, program)
     return inquiry
+
+
+async def _within_question_limit(session: AsyncSession, person: Person, now: datetime) -> None:
+    """Refuse a question beyond QUESTIONS_PER_HOUR, saying when the next one is welcome."""
+    if person.is_staff:
+        return
+    asked = await repo.questions_since(session, person.id, now - QUESTION_WINDOW, lock=True)
+    if len(asked) < QUESTIONS_PER_HOUR:
+        return
+    # The next question is welcome once enough of these are an hour old.
+    frees_at = asked[len(asked) - QUESTIONS_PER_HOUR] + QUESTION_WINDOW
+    minutes = max(1, -(-int((frees_at - now).total_seconds()) // 60))
+    raise InquiryError("question.too_many", limit=QUESTIONS_PER_HOUR, minutes=minutes)
 
 
 async def _program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     # Telegram allows about 30/s; up to 1000 is accepted for a local test server only.
     send_rate: float = Field(default=25.0, gt=0, le=1000)
+    # How long a claimed outbox row stays claimed without a heartbeat (one every 5 s
+    # renews it): after a process dies, its rows are sent by another within this.
+    outbox_lease_seconds: float = Field(default=15, ge=10, le=600)
     # Per-user flood limit (bot/flood.py): a burst of this many updates, refilled at
     # FLOOD_RATE per second; beyond it updates are dropped with one polite note.
     flood_burst: int = Field(default=8, ge=1, le=1000)

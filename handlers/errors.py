@@ -44,15 +44,14 @@ async def on_error(update: object, context: BotContext) -> None:
 
 
 async def _report(update: Update, context: BotContext, kind: str, held: int) -> None:
-    staff = context.settings.staff_chat_id
-    if staff is None:
+    if context.settings.staff_chat_id is None or context.runtime.staff_chat is None:
         return
     lang = context.settings.default_language
     user = update.effective_user.id if update.effective_user else "?"
     note = t(lang, "error.staff_report", user=user, error=html.escape(kind))
     if held:
         note += " " + t(lang, "error.staff_report_more", n=held)
-    try:
-        await context.bot.send_message(staff, note, parse_mode="HTML")
-    except TelegramError:
+    try:  # where the staff chat is now, if the bot may still post there
+        await context.staff_chat.post(context.bot, note)
+    except Exception:  # TelegramError, or the database the failure came from
         log.warning("could not report the failure to the staff chat", exc_info=True)

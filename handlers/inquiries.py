@@ -120,7 +120,9 @@ async def replied_message(update: Update, context: BotContext) -> None:
     settings = context.settings
     try:
         async with context.db() as session:
-            if person.is_staff:
+            # A group gets this far only if it is the staff chat (handlers/people.py); the
+            # service decides whether this member may answer this inquiry.
+            if person.is_staff or chat.type != ChatType.PRIVATE:
                 await inquiries.staff_reply(session, settings, person, inquiry_id, message.text)
                 key = "staffreply.sent"
             else:

@@ -18,7 +18,7 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     # ignore their updates on purpose rather than answering strangers' chats.
     if user is None or user.is_bot or chat is None:
         raise ApplicationHandlerStop
-    if chat.type != ChatType.PRIVATE and chat.id != context.settings.staff_chat_id:
+    if chat.type != ChatType.PRIVATE and not await _staff_chat_update(update, context, chat.id):
         raise ApplicationHandlerStop
     # Editing a sent message does not send it again: a command, an answer or a reply was
     # handled when it arrived, so edits are ignored on purpose.
@@ -48,6 +48,22 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
         # PTB lets a button without data match every pattern; no button of ours has none.
         await answer(update, t(context.person.language, "button.stale"))
         raise ApplicationHandlerStop
+
+
+async def _staff_chat_update(update: Update, context: BotContext, chat_id: int) -> bool:
+    """A group update to act on: one from the staff chat that is a message or a button.
+    What the staff chat's updates say about it (Telegram moved it to a new id, the bot
+    was removed or added back, someone wrote there) is learned on the way."""
+    member, message = update.my_chat_member, update.message
+    moved_from = message.migrate_from_chat_id if message else None
+    moved_to = message.migrate_to_chat_id if message else None
+    ours = await context.staff_chat.on_update(
+        chat_id,
+        member_status=member.new_chat_member.status if member else None,
+        migrated_from=moved_from,
+        migrated_to=moved_to,
+    )
+    return ours and member is None and moved_from is None and moved_to is None
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

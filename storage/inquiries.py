@@ -223,3 +223,23 @@ async def export_inquiries(session: AsyncSession) -> list[ExportRow]:
         .order_by(Inquiry.id)
     )
     return [ExportRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def questions_since(
+    session: AsyncSession, user_id: int, since: datetime, *, lock: bool = False
+) -> list[datetime]:
+    """When this person opened their questions since `since`, oldest first. With `lock`,
+    their user row is locked first (PostgreSQL), so two instances handling the same
+    person count one after the other (SQLite's write transactions already do)."""
+    if lock:
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    rows = await session.scalars(
+        select(Inquiry.created_at)
+        .where(
+            Inquiry.user_id == user_id,
+            Inquiry.kind == InquiryKind.QUESTION,
+            Inquiry.created_at >= since,
+        )
+        .order_by(Inquiry.created_at)
+    )
+    return list(rows.all())

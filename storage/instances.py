@@ -26,6 +26,14 @@ async def count_live(session: AsyncSession, since: datetime) -> int:
     return int(count or 0)
 
 
+async def ids(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(SenderInstance.id)))
+
+
+async def remove_many(session: AsyncSession, instance_ids: list[str]) -> None:
+    await session.execute(delete(SenderInstance).where(SenderInstance.id.in_(instance_ids)))
+
+
 async def remove(session: AsyncSession, instance_id: str) -> None:
     await session.execute(delete(SenderInstance).where(SenderInstance.id == instance_id))
 

@@ -462,3 +462,25 @@ class SenderInstance(Base):
 
     id: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid:random
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BotState(Base):
+    """Small facts the bot learns at run time that every process must share: the staff
+    chat's new id after Telegram migrated it, whether the bot was removed from it."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeliveryFailure(Base):
+    """Outbox rows that failed for good, counted per minute and kind until the admins
+    are told (bot/delivery_report.py): one report per minute, not one per row."""
+
+    __tablename__ = "delivery_failures"
+
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s of the minute
+    kind: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

@@ -3,8 +3,9 @@
 Claims are one UPDATE … RETURNING over a sub-select of due rows. On SQLite the write
 transaction is BEGIN IMMEDIATE (storage/engine.py), so two instances claim one after
 the other; on PostgreSQL the sub-select takes FOR UPDATE SKIP LOCKED, so they claim
-side by side without touching the same rows. A claimed row carries a lease: if its
-instance dies, the lease runs out and the row is claimed again (at-least-once).
+side by side without touching the same rows. A claimed row carries a lease that its
+instance renews with its heartbeat while it works on the row (`renew`); if the instance
+dies, the lease runs out and the row is claimed again (at-least-once).
 """
 
 from __future__ import annotations
@@ -98,12 +99,19 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 
 
 async def mark_sent(
-    session: AsyncSession, row_id: int, owner: str, message_id: int | None, now: datetime
-) -> None:
+    session: AsyncSession, row_id: int, owner: str, message_id: int | None, now: datetime,
+    chat_id: int | None = None,
+) -> None:  # fmt: skip
+    """`chat_id`: where it went, if not the row's chat (a group that has a new id)."""
+    values: dict[str, Any] = {
+        "state": OutboxState.SENT, "message_id": message_id, "sent_at": now, "lease_until": None
+    }  # fmt: skip
+    if chat_id is not None:
+        values["chat_id"] = chat_id
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.lease_owner == owner)
-        .values(state=OutboxState.SENT, message_id=message_id, sent_at=now, lease_until=None)
+        .values(**values)
     )
 
 
@@ -118,8 +126,9 @@ async def mark_final(
 
 
 async def retry_later(
-    session: AsyncSession, row_id: int, owner: str, when: datetime, error: str, *, count: bool
-) -> None:
+    session: AsyncSession, row_id: int, owner: str, when: datetime, error: str, *, count: bool,
+    chat_id: int | None = None,
+) -> None:  # fmt: skip
     values: dict[str, Any] = {
         "state": OutboxState.PENDING,
         "not_before": when,
@@ -128,6 +137,8 @@ async def retry_later(
     }
     if not count:  # a 429 or a network blip is not the row's fault
         values["attempts"] = OutboxMessage.attempts - 1
+    if chat_id is not None:  # the chat has a new id (a group became a supergroup)
+        values["chat_id"] = chat_id
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.lease_owner == owner)
@@ -173,3 +184,92 @@ async def first_sent_for(session: AsyncSession, chat_id: int, ref: str) -> Outbo
         .order_by(OutboxMessage.id)
         .limit(1)
     )
+
+
+async def renew(
+    session: AsyncSession, owner: str, row_ids: Sequence[int], until: datetime, now: datetime
+) -> set[int]:
+    """Extend the leases of rows this owner is still sending to `until`. Never shortens
+    one (a batch claimed meanwhile has a later lease) and never revives one that ran out:
+    that row may be someone else's by now. Returns the rows lost: neither renewed nor
+    finished by this owner (their lease ran out, or another owner has them)."""
+    if not row_ids:
+        return set()
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(row_ids),
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.state == OutboxState.SENDING,
+            OutboxMessage.lease_until >= now,
+            OutboxMessage.lease_until < until,
+        )
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    held = and_(
+        OutboxMessage.lease_owner == owner,
+        or_(OutboxMessage.state != OutboxState.SENDING, OutboxMessage.lease_until >= until),
+    )
+    lost = await session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.id.in_(row_ids), ~held)
+    )
+    return set(lost.all())
+
+
+async def free_leases(session: AsyncSession, owners: Sequence[str], now: datetime) -> int:
+    """The leases of owners known to be dead end now: their rows are claimable at once."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.lease_owner.in_(owners), OutboxMessage.state == OutboxState.SENDING)
+        .values(lease_until=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release(session: AsyncSession, owner: str) -> int:
+    """On a clean stop: rows claimed but not sent go back to the queue at once (the try
+    they were claimed for did not happen) instead of waiting for their lease."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.lease_owner == owner, OutboxMessage.state == OutboxState.SENDING)
+        # The claim counted an attempt (so attempts >= 1): take it back.
+        .values(state=OutboxState.PENDING, lease_until=None, attempts=OutboxMessage.attempts - 1)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def retarget(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Queued rows follow a group to its new id (Telegram migrated it to a supergroup)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == old_chat_id,
+            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.HELD)),
+        )
+        .values(chat_id=new_chat_id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def pending_to(session: AsyncSession, chat_id: int) -> list[OutboxMessage]:
+    return list(
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.state == OutboxState.PENDING)
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    )
+
+
+async def close_rows(
+    session: AsyncSession, row_ids: Sequence[int], state: OutboxState, note: str
+) -> None:
+    """End queued rows that will not be sent as they are (e.g. re-sent elsewhere)."""
+    if row_ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(row_ids))
+            .values(state=state, last_error=note[:1000], lease_until=None)
+        )

@@ -4,12 +4,17 @@ Contacts register interest through the running bot, 300 reminders fall due while
 three processes are up, and an admin broadcasts to everyone. Every engine (outbox sender,
 reminder dispatcher, broadcast ticker) runs in all three processes at once, competing for
 the same rows; nothing may be lost and nothing sent twice.
+
+Then 40 staff cards to one group, which Telegram takes at 20 a minute, with a lease far
+shorter than that queue takes: the leases are renewed while their process lives, so no
+card goes out twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +35,7 @@ from storage.models import (
     User,
     utcnow,
 )
-from tests.constants import ADMIN_ID
+from tests.constants import ADMIN_ID, TOKEN
 from tests.databases import new_pg_database
 from tests.fakebot import FakeTelegram, FakeUser
 from tests.seed import add_teacher, seed_catalog, special_id
@@ -196,3 +201,96 @@ async def test_one_bot_and_two_workers_lose_nothing_and_send_nothing_twice(
         for p in procs:
             await p.ensure_dead()
         await engine.dispose()
+
+
+QUESTIONERS = list(range(63_001, 63_009))  # 8 contacts, 5 questions each: 40 staff cards
+CARD_LEASE = "10"  # seconds (the shortest allowed); the 40 cards take two minutes
+
+
+def question(contact: int, n: int) -> str:
+    return f"Question {n} from contact {contact}"
+
+
+async def ask_five(contact: FakeUser) -> None:
+    for n in range(1, 6):
+        await contact.send_and_wait("/ask", timeout=30)
+        await contact.send_and_wait(question(contact.id, n))
+        await contact.press("✅ Save")
+        sent = await contact.expect_message(timeout=10)
+        assert "Your question was sent" in sent.text, sent.text
+
+
+@pytest.mark.timeout(420)  # the group's pace alone makes it two minutes
+async def test_forty_staff_cards_at_the_groups_pace_none_twice_with_a_short_lease(
+    pg_server: str | None, tmp_path: Path
+) -> None:
+    """Two workers and the bot on PostgreSQL send 40 staff cards to one group, which
+    Telegram takes at 20 a minute: the queue takes two minutes, twelve times the lease.
+    Rows wait in a process's pacing (and in its pauses after a 429) far longer than the
+    lease; the heartbeat renews it, so no other process takes them: each card once."""
+    if pg_server is None:
+        pytest.skip("no PostgreSQL server binaries on this machine")
+    db_url = await new_pg_database(pg_server)
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    sessions = create_session_factory(engine)
+    # Telegram's limits for the bot (30/s) and for a group (20 a minute); the contacts'
+    # own chats are left unlimited, since they type here at machine speed.
+    fake = FakeTelegram(token=TOKEN, rate_limit_global=30, rate_limit_group_per_minute=20)
+    async with fake as tg:
+        group = tg.group(STAFF_CHAT, title="Cooperation office")
+        tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+        contacts = [tg.user(c, first_name=f"C{c}", language_code="en") for c in QUESTIONERS]
+        env = bot_env(
+            tg, db_url, STAFF_CHAT_ID=str(STAFF_CHAT), SEND_RATE="25",
+            OUTBOX_LEASE_SECONDS=CARD_LEASE, SAFETY_TICK_SECONDS="1",
+        )  # fmt: skip
+        procs = [
+            Proc("run", env, tmp_path / "run.log"),
+            Proc("worker", env, tmp_path / "worker1.log"),
+            Proc("worker", env, tmp_path / "worker2.log"),
+        ]
+
+        def logs() -> str:
+            return "\n".join(f"--- {p.log_path.name}\n{p.tail(2000)}" for p in procs)
+
+        def cards() -> Counter[str]:
+            return Counter(
+                question(c, n)
+                for m in group.messages()
+                for c in QUESTIONERS
+                for n in range(1, 6)
+                if question(c, n) in m.text
+            )
+
+        try:
+            await asyncio.gather(*(p.start() for p in procs))
+            started = time.monotonic()
+            try:
+                await asyncio.gather(*(ask_five(c) for c in contacts))
+                await tg.wait_for(lambda: len(cards()) == 40, 240, "40 cards in the group")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{logs()}") from None
+            took = time.monotonic() - started
+            await asyncio.sleep(2 * float(CARD_LEASE))  # would a lapsed lease send more?
+            codes = await asyncio.gather(*(p.stop(signal.SIGTERM) for p in procs))
+            assert codes == [0, 0, 0], logs()
+        finally:
+            for p in procs:
+                await p.ensure_dead()
+        async with sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.chat_id == STAFF_CHAT)
+                )
+            )
+        senders = Counter((r.lease_owner or "?").split(":")[1] for r in rows)
+        print(
+            f"\n40 staff cards, 3 processes, lease {CARD_LEASE}s: all in the group after"
+            f" {took:.0f}s; sent by pid {dict(senders)}; 429s answered {tg.stats['429']}"
+        )
+        assert cards() == Counter({question(c, n): 1 for c in QUESTIONERS for n in range(1, 6)})
+        assert len(rows) == 40 and {r.state for r in rows} == {OutboxState.SENT}
+        assert took > 4 * float(CARD_LEASE)  # the queue really outlasted the lease
+        assert len(senders) >= 2, senders  # the processes competed for the rows
+    await engine.dispose()

@@ -18,14 +18,23 @@ BOT_FIRST_NAME = "Partnerbot Test"
 class ApiError(Exception):
     """A Telegram-shaped error answer: ``{"ok": false, "error_code": .., "description": ..}``."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> JSON:
         body: JSON = {"ok": False, "error_code": self.code, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 

@@ -30,6 +30,7 @@ from .models import (
     StoredFile,
     bad_request,
     bot_user_json,
+    chat_type,
     message_json,
     parse_html,
 )
@@ -145,6 +146,8 @@ class FakeTelegram:
         self._inject: list[int] = []  # retry_after values of injected 429s
         self._failures: dict[str, list[ApiError]] = {}  # method (lower case) → errors
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}  # group id → its supergroup's id
+        self._kicked: set[int] = set()  # groups the bot was removed from
         self._chats: dict[int, JSON] = {}
         self._messages: dict[int, dict[int, SentMessage]] = {}
         self._next_message_id: dict[int, int] = {}
@@ -251,6 +254,59 @@ class FakeTelegram:
         """The next `count` calls of `method` answer this Telegram error (e.g. 400
         "Bad Request: …"), as a flaky or surprised Telegram would."""
         self._failures.setdefault(method.lower(), []).extend([ApiError(code, description)] * count)
+
+    def migrate_group(
+        self, chat_id: int, new_chat_id: int, *, by: FakeUser | None = None, notify: bool = True
+    ) -> FakeGroup:
+        """The group's admins upgrade it to a supergroup, which has a new id. From then on
+        every call naming the old id answers 400 with parameters.migrate_to_chat_id (PTB
+        raises ChatMigrated). With `notify`, the bot gets the service messages Telegram
+        sends: migrate_to_chat_id in the old group, migrate_from_chat_id in the new one."""
+        old = self.groups[chat_id]
+        new = self.group(new_chat_id, title=old.title)
+        self._migrated[chat_id] = new_chat_id
+        if notify:
+            sender = (by or self._someone()).user_json()
+            self._queue("message", old._message_payload(sender, migrate_to_chat_id=new_chat_id))
+            self._queue("message", new._message_payload(sender, migrate_from_chat_id=chat_id))
+        return new
+
+    def remove_bot(self, chat_id: int, *, by: FakeUser | None = None, notify: bool = True) -> None:
+        """Someone removes the bot from the group: sends there answer 403 "bot was kicked";
+        with `notify`, the bot gets the my_chat_member update Telegram sends."""
+        self._kicked.add(chat_id)
+        if notify:
+            self._member_update(chat_id, by, "member", "kicked")
+
+    def add_bot(self, chat_id: int, *, by: FakeUser | None = None, notify: bool = True) -> None:
+        """The bot is added (back) to the group, as a plain member."""
+        self._kicked.discard(chat_id)
+        self.group(chat_id, title=self.groups[chat_id].title if chat_id in self.groups else "Group")
+        if notify:
+            self._member_update(chat_id, by, "left", "member")
+
+    def _someone(self) -> FakeUser:
+        return self.user(1, first_name="Group admin")
+
+    def _member_update(self, chat_id: int, by: FakeUser | None, old: str, new: str) -> None:
+        bot = bot_user_json()
+
+        def member(status: str) -> JSON:
+            body: JSON = {"user": bot, "status": status}
+            if status == "kicked":
+                body["until_date"] = 0
+            return body
+
+        self._queue(
+            "my_chat_member",
+            {
+                "chat": self._chats[chat_id],
+                "from": (by or self._someone()).user_json(),
+                "date": int(time.time()),
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            },
+        )
 
     def inject_429(self, count: int = 1, retry_after: int = 1) -> None:
         """The next `count` sending calls answer 429 Too Many Requests."""
@@ -431,6 +487,15 @@ class FakeTelegram:
             raise bad_request("chat not found") from None
         if chat_id not in self._chats:
             raise bad_request("chat not found")
+        if chat_id in self._migrated:  # as Telegram answers for a group that was upgraded
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self._migrated[chat_id],
+            )
+        if chat_id in self._kicked:
+            kind = "supergroup" if chat_type(chat_id) == "supergroup" else "group"
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
         return chat_id
 
     def _message(self, params: JSON, action: str) -> SentMessage:
