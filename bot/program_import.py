@@ -19,6 +19,7 @@ Decisions (from the issue), recorded here because the code depends on them:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,6 +49,7 @@ MAX_USER_ID = 2**63 - 1  # BIGINT
 TAG_SPLIT = re.compile(r"[,，、;；\n]")
 T = TypeVar("T")
 SHOWN_VALUE_CHARS = 40  # how much of a bad value an error message repeats
+YIELD_EVERY = 200  # rows between two turns given to the event loop while saving
 
 SINGLE_LINE_LIMITS: Mapping[str, int] = {
     "department_zh": MAX_NAME,
@@ -356,7 +358,9 @@ async def import_programs(
     before every check has passed, so a rejected file leaves no trace even if the caller
     commits anyway. An accepted import is audited (`actor_id` None: the command line).
     """
-    valid, errors = _validate_all(rows)
+    # The row checks are pure Python and take seconds for 10,000 rows: in a thread, so
+    # the event loop (everyone else's answers) gets its turns meanwhile.
+    valid, errors = await asyncio.to_thread(_validate_all, rows)
     names = _department_names(valid)
     departments = await repo.departments_by_codes(session, list(names))
     programs = await repo.programs_by_codes(session, [r.code for r in valid])
@@ -415,7 +419,9 @@ async def _apply(
     departments.update({d.code: d for d in new_departments})
 
     added: list[Program] = []
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
+        if number % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let other updates in between
         department = departments[row.department_code]
         program = programs.get(row.code)
         if program is None:
@@ -433,7 +439,9 @@ async def _apply(
             continue
         program.search_text = search_text_for(program, department)
         program.updated_at = now
-    await repo.add_programs(session, added)
+    for start in range(0, len(added), YIELD_EVERY):  # flushed in parts, for the same reason
+        await repo.add_programs(session, added[start : start + YIELD_EVERY])
+        await asyncio.sleep(0)
     # Department names are part of every programme's search text, including programmes
     # this file did not mention (or mentioned without changing them).
     for program, department in await repo.programs_in_departments(session, renamed):
