@@ -44,8 +44,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.common import ROOT, database, peak_rss_mb, percentile, print_table, write_json
-from bot import broadcasts
-from bot.person import Person
+from bot.broadcasts import service as broadcasts
+from bot.people.person import Person
 from bot.settings import Settings
 from storage import broadcasts as broadcast_repo
 from storage.engine import create_engine, create_session_factory

@@ -12,10 +12,11 @@ import random
 from typing import Any
 
 from benchmarks.common import database, print_table, summary, timed, write_json
-from bot import catalog, catalog_views
-from bot.catalog import ListRef
-from bot.person import Person
-from bot.search import search_text_for
+from bot.catalog import service as catalog
+from bot.catalog import views as catalog_views
+from bot.catalog.search import search_text_for
+from bot.catalog.service import ListRef
+from bot.people.person import Person
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User, utcnow

@@ -10,17 +10,22 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Up
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
-from bot import broadcast_views, broadcasts, delivery_report, inquiries, logs, next_steps
+from bot import logs
+from bot.broadcasts import service as broadcasts
+from bot.broadcasts import views as broadcast_views
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
-from bot.housekeeping import purge
-from bot.i18n import LANGUAGES, t
-from bot.outbox import OutboxSender
-from bot.ratelimit import PACED, SendLimiter
-from bot.scheduler import Ticker
-from bot.send_share import HEARTBEAT, SendShare
+from bot.engines import delivery_report
+from bot.engines.housekeeping import purge
+from bot.engines.outbox import OutboxSender
+from bot.engines.scheduler import Ticker
+from bot.engines.send_share import HEARTBEAT, SendShare
+from bot.engines.staff_chat import StaffChat
+from bot.inquiries import service as inquiries
+from bot.next_steps import service as next_steps
 from bot.settings import Settings
-from bot.staff_chat import StaffChat
-from bot.updates import PerUserOrderedProcessor
+from bot.traffic.order import PerUserOrderedProcessor
+from bot.traffic.ratelimit import PACED, SendLimiter
+from bot.ui.i18n import LANGUAGES, t
 from storage import broadcasts as broadcast_repo
 from storage import users as users_repo
 from storage.engine import create_engine, create_session_factory

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
-from bot.outbox import OutboxSender
-from bot.person import Person
-from bot.report_gate import ReportGate
-from bot.scheduler import Ticker
-from bot.send_share import SendShare
+from bot.engines.outbox import OutboxSender
+from bot.engines.report_gate import ReportGate
+from bot.engines.scheduler import Ticker
+from bot.engines.send_share import SendShare
+from bot.engines.staff_chat import StaffChat
+from bot.people.person import Person
 from bot.settings import Settings
-from bot.staff_chat import StaffChat
 
 
 @dataclass

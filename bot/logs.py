@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from bot import url_secrets
+from bot.formats import url_secrets
 
 MASK = "[REDACTED]"
 MIN_SECRET = 8  # shorter values are hidden only in their own places (see above)

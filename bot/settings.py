@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot import url_secrets
+from bot.formats import url_secrets
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/partnerbot.sqlite3"
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")

@@ -14,14 +14,21 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import invite_views, views
-from bot.access import Act, Refused
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.deeplinks import link
-from bot.i18n import format_time, t
-from bot.person import Person
-from bot.roles import InviteError, create_invite, open_invites, redeem_invite, revoke_invite
+from bot.people import invite_views
+from bot.people.identity import (
+    InviteError,
+    create_invite,
+    open_invites,
+    redeem_invite,
+    revoke_invite,
+)
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.deeplinks import link
+from bot.ui.i18n import format_time, t
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import Role

@@ -18,15 +18,16 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import audit, views
-from bot.access import Act, Refused
-from bot.audit import AuditPage
-from bot.callbacks import Callback, cb
+from bot.catalog.files import FileFormat
 from bot.context import BotContext
-from bot.i18n import format_time, t
-from bot.person import Person
-from bot.program_files import FileFormat
-from bot.text import KEEP, Html, Plain, bold, italic
+from bot.people import audit
+from bot.people.audit import AuditPage
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback, cb
+from bot.ui.i18n import format_time, t
+from bot.ui.text import KEEP, Html, Plain, bold, italic
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import AuditEntry

@@ -10,13 +10,16 @@ from html import escape
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import access, broadcast_forms, broadcasts, views
-from bot import broadcast_views as render
-from bot.access import Act, Refused
-from bot.callbacks import Callback
+from bot.broadcasts import forms as broadcast_forms
+from bot.broadcasts import service as broadcasts
+from bot.broadcasts import views as render
 from bot.context import BotContext
-from bot.i18n import t
-from bot.person import Person
+from bot.people import roles as access
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.i18n import t
 from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show

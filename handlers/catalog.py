@@ -8,14 +8,16 @@ import segno
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import catalog, catalog_views, views
-from bot.access import Refused
-from bot.callbacks import Callback
-from bot.catalog import ListRef, NotVisible
+from bot.catalog import service as catalog
+from bot.catalog import views as catalog_views
+from bot.catalog.service import ListRef, NotVisible
 from bot.context import BotContext
-from bot.i18n import t
-from bot.ids import parse_id
-from bot.person import Person
+from bot.people.person import Person
+from bot.people.roles import Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.i18n import t
+from bot.ui.ids import parse_id
 from handlers import guard
 from handlers.render import answer, reply, show
 

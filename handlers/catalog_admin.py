@@ -7,14 +7,15 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import catalog_admin, form_views
-from bot.access import Act, Refused
-from bot.callbacks import Callback, cb
-from bot.catalog_admin import TEXT_FIELDS
+from bot.catalog import admin as catalog_admin
+from bot.catalog.admin import TEXT_FIELDS
 from bot.context import BotContext
-from bot.i18n import t
-from bot.person import Person
-from bot.views import Screen, button
+from bot.forms import views as form_views
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui.callbacks import Callback, cb
+from bot.ui.i18n import t
+from bot.ui.screens import Screen, button
 from handlers import catalog, guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show

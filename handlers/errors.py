@@ -15,9 +15,9 @@ import time
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from bot import views
 from bot.context import BotContext
-from bot.i18n import t
+from bot.ui import screens as views
+from bot.ui.i18n import t
 from handlers.render import reply, was_answered
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import views
 from bot.context import BotContext
+from bot.ui import screens as views
 from handlers import catalog, guard
 from handlers.render import reply
 

@@ -10,10 +10,10 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
-from bot import flood
 from bot.context import BotContext
-from bot.i18n import pick_language, t
-from bot.views import Screen
+from bot.traffic import flood
+from bot.ui.i18n import pick_language, t
+from bot.ui.screens import Screen
 from handlers.render import answer, reply
 
 log = logging.getLogger(__name__)

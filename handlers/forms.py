@@ -18,14 +18,16 @@ from telegram.ext import (
     filters,
 )
 
-from bot import form_views, forms, views
-from bot.access import Refused
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.errors import FieldError
-from bot.forms import Confirm, FormSpec, Saved, Step
-from bot.i18n import t
-from bot.person import Person
+from bot.forms import engine as forms
+from bot.forms import views as form_views
+from bot.forms.engine import Confirm, FormSpec, Saved, Step
+from bot.people.person import Person
+from bot.people.roles import Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.errors import FieldError
+from bot.ui.i18n import t
 from handlers import catalog, guard
 from handlers.render import answer, reply, show
 from storage.models import utcnow

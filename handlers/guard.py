@@ -19,12 +19,13 @@ from typing import Any
 
 from telegram import Update
 
-from bot import access, views
-from bot.access import Act
-from bot.callbacks import Callback, parse
 from bot.context import BotContext
-from bot.errors import FieldError
-from bot.i18n import t
+from bot.people import roles as access
+from bot.people.roles import Act
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback, parse
+from bot.ui.errors import FieldError
+from bot.ui.i18n import t
 from handlers.render import answer, reply
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]

@@ -8,15 +8,20 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot import form_views, forms, inquiries, inquiry_forms, step_forms, views
-from bot import inquiry_views as iviews
-from bot.access import Refused
-from bot.callbacks import Callback, parse
 from bot.context import BotContext
-from bot.forms import FormSpec
-from bot.i18n import t
-from bot.inquiries import InquiryError
-from bot.person import Person
+from bot.forms import engine as forms
+from bot.forms import views as form_views
+from bot.forms.engine import FormSpec
+from bot.inquiries import forms as inquiry_forms
+from bot.inquiries import service as inquiries
+from bot.inquiries import views as iviews
+from bot.inquiries.service import InquiryError
+from bot.next_steps import forms as step_forms
+from bot.people.person import Person
+from bot.people.roles import Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback, parse
+from bot.ui.i18n import t
 from handlers import catalog, guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply

@@ -21,18 +21,18 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import inquiry_admin as service
-from bot import views
-from bot.access import Act, Refused
-from bot.callbacks import Callback, cb
-from bot.catalog import localized
+from bot.catalog.files import FileFormat
+from bot.catalog.service import localized
 from bot.context import BotContext
-from bot.i18n import format_time, t
-from bot.inquiry_admin import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
-from bot.inquiry_export import write_rows
-from bot.person import Person
-from bot.program_files import FileFormat
-from bot.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
+from bot.inquiries import board as service
+from bot.inquiries.board import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
+from bot.inquiries.export import write_rows
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback, cb
+from bot.ui.i18n import format_time, t
+from bot.ui.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
@@ -336,7 +336,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 @guard.command(Act.INQUIRY_REPORTS)
 async def export_command(update: Update, context: BotContext) -> None:
-    from bot.inquiry_export import export_rows
+    from bot.inquiries.export import export_rows
 
     person = context.sender
     lang = person.language

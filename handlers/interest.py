@@ -6,17 +6,21 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import access, forget_views, inquiries, inquiry_forms, views
-from bot import inquiry_views as iviews
-from bot.access import Refused
-from bot.callbacks import Callback, cb
-from bot.catalog import localized
+from bot.catalog.service import localized
 from bot.context import BotContext
-from bot.i18n import t
-from bot.inquiries import InquiryError
-from bot.person import Person
-from bot.text import Html, Plain, fit_lines
-from bot.views import Screen, button
+from bot.inquiries import forms as inquiry_forms
+from bot.inquiries import service as inquiries
+from bot.inquiries import views as iviews
+from bot.inquiries.service import InquiryError
+from bot.people import forget_views
+from bot.people import roles as access
+from bot.people.person import Person
+from bot.people.roles import Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback, cb
+from bot.ui.i18n import t
+from bot.ui.screens import Screen, button
+from bot.ui.text import Html, Plain, fit_lines
 from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show

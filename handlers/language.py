@@ -7,12 +7,12 @@ from dataclasses import replace
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views
-from bot.access import Refused
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.i18n import t
-from bot.roles import choose_language
+from bot.people.identity import choose_language
+from bot.people.roles import Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.i18n import t
 from handlers import guard
 from handlers.render import answer, reply, show
 

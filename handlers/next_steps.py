@@ -6,15 +6,18 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import inquiries, next_steps, step_forms, views
-from bot import inquiry_views as iviews
-from bot import step_views as render
-from bot.access import Act, Refused
-from bot.calendar_file import CalendarItem, steps_to_ics
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.i18n import format_time, t
-from bot.person import Person
+from bot.inquiries import service as inquiries
+from bot.inquiries import views as iviews
+from bot.next_steps import forms as step_forms
+from bot.next_steps import service as next_steps
+from bot.next_steps import views as render
+from bot.next_steps.calendar import CalendarItem, steps_to_ics
+from bot.people.person import Person
+from bot.people.roles import Act, Refused
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.i18n import format_time, t
 from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show

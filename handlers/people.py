@@ -7,8 +7,8 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from bot.context import BotContext
-from bot.i18n import t
-from bot.roles import TelegramProfile, recognize, recognize_known
+from bot.people.identity import TelegramProfile, recognize, recognize_known
+from bot.ui.i18n import t
 from handlers.render import answer
 
 

@@ -14,11 +14,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
-from bot import access, views
-from bot.access import Act
-from bot.context import BotContext
-from bot.i18n import t
-from bot.program_files import (
+from bot.catalog.files import (
     ACCEPTED,
     MAX_BYTES,
     FileError,
@@ -26,9 +22,14 @@ from bot.program_files import (
     detect_format,
     write_rows,
 )
-from bot.program_import import ImportReport, export_rows, import_programs, render
-from bot.safe_reader import read_rows_safely
-from bot.text import Plain, fit_lines, tr
+from bot.catalog.imports import ImportReport, export_rows, import_programs, render
+from bot.catalog.safe_reader import read_rows_safely
+from bot.context import BotContext
+from bot.people import roles as access
+from bot.people.roles import Act
+from bot.ui import screens as views
+from bot.ui.i18n import t
+from bot.ui.text import Plain, fit_lines, tr
 from handlers import guard
 from handlers.render import reply
 

@@ -8,8 +8,8 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.text import TEXT_LIMIT, MessageTooLong, visible_len
-from bot.views import Screen
+from bot.ui.screens import Screen
+from bot.ui.text import TEXT_LIMIT, MessageTooLong, visible_len
 
 
 def _measured(screen: Screen) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import roles, staff_views
-from bot.access import Act, Refused
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.i18n import t
-from bot.views import role_name
+from bot.people import identity as roles
+from bot.people import staff_views
+from bot.people.roles import Act, Refused
+from bot.ui.callbacks import Callback
+from bot.ui.i18n import t
+from bot.ui.screens import role_name
 from handlers import guard
 from handlers.render import answer, reply, show
 from storage.models import Role

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views
-from bot.callbacks import Callback
 from bot.context import BotContext
-from bot.deeplinks import parse_payload
-from bot.person import Person
+from bot.people.person import Person
+from bot.ui import screens as views
+from bot.ui.callbacks import Callback
+from bot.ui.deeplinks import parse_payload
 from handlers import admin, catalog, guard
 from handlers.render import answer, reply, show
 

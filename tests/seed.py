@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.search import search_text_for
+from bot.catalog.search import search_text_for
 from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User
 
 

@@ -20,13 +20,16 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import access, catalog, inquiries, next_steps
-from bot.housekeeping import purge
-from bot.i18n import t
-from bot.inquiry_admin import ListState
-from bot.inquiry_admin import page as inquiry_page
-from bot.person import Person
+from bot.catalog import service as catalog
+from bot.engines.housekeeping import purge
+from bot.inquiries import service as inquiries
+from bot.inquiries.board import ListState
+from bot.inquiries.board import page as inquiry_page
+from bot.next_steps import service as next_steps
+from bot.people import roles as access
+from bot.people.person import Person
 from bot.settings import Settings
+from bot.ui.i18n import t
 from storage import inquiries as inquiries_repo
 from storage.models import (
     AuditEntry,

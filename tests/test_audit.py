@@ -19,13 +19,18 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit, broadcasts, catalog_admin, inquiries, next_steps, roles
-from bot.audit import Action
-from bot.i18n import t
-from bot.person import Person
-from bot.program_files import COLUMNS as PROGRAM_COLUMNS
-from bot.program_files import FileFormat, write_rows
+from bot.broadcasts import service as broadcasts
+from bot.catalog import admin as catalog_admin
+from bot.catalog.files import COLUMNS as PROGRAM_COLUMNS
+from bot.catalog.files import FileFormat, write_rows
+from bot.inquiries import service as inquiries
+from bot.next_steps import service as next_steps
+from bot.people import audit
+from bot.people import identity as roles
+from bot.people.audit import Action
+from bot.people.person import Person
 from bot.settings import Settings
+from bot.ui.i18n import t
 from storage.models import (
     AuditEntry,
     Inquiry,

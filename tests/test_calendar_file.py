@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component
 
-from bot.calendar_file import CalendarItem, steps_to_ics
+from bot.next_steps.calendar import CalendarItem, steps_to_ics
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import broadcasts, inquiries, next_steps
-from bot.person import Person
-from bot.roles import recognize
+from bot.broadcasts import service as broadcasts
+from bot.inquiries import service as inquiries
+from bot.next_steps import service as next_steps
+from bot.people.identity import recognize
+from bot.people.person import Person
 from bot.settings import Settings
 from storage import forms as forms_repo
 from storage import inquiries as inquiries_repo

@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 
-from bot import delivery_report, logs, outbox
-from bot.outbox import OutboxSender
-from bot.ratelimit import SendLimiter
-from bot.scheduler import Ticker
-from bot.send_share import SendShare
+from bot import logs
+from bot.engines import delivery_report, outbox
+from bot.engines.outbox import OutboxSender
+from bot.engines.scheduler import Ticker
+from bot.engines.send_share import SendShare
 from bot.settings import Settings
+from bot.traffic.ratelimit import SendLimiter
 from storage.models import (
     DeliveryFailure,
     Inquiry,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.flood import FloodGate, Verdict
+from bot.traffic.flood import FloodGate, Verdict
 
 
 def test_burst_then_one_note_then_quiet_drops() -> None:

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import JSON, Text, cast, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import outbox, step_views
+from bot.engines import outbox
+from bot.next_steps import views as step_views
 from bot.settings import Settings
 from storage import outbox as outbox_repo
 from storage.forget import MASK, Scrubber
@@ -555,8 +556,8 @@ async def test_forget_cannot_blank_out_other_peoples_records(
             )  # fmt: skip
         session.add(AuditEntry(actor_id=ADMIN_ID, action="step.done", detail=common))
         await outbox.queue(session, OTHER, outbox.payload_text(common), not_before=LONG_AGO)
-    from bot import inquiries
-    from bot.roles import Person
+    from bot.inquiries import service as inquiries
+    from bot.people.identity import Person
 
     settings = make_settings()
     async with sessions() as session, session.begin():

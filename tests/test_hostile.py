@@ -19,8 +19,8 @@ from sqlalchemy import delete, select
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES
-from bot.i18n import t
 from bot.settings import Settings
+from bot.ui.i18n import t
 from storage.models import (
     Broadcast,
     BroadcastStatus,

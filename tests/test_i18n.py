@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import LANGUAGES, catalog, message_ids, pick_language, t
+from bot.ui.i18n import LANGUAGES, catalog, message_ids, pick_language, t
 
 ROOT = Path(__file__).parent.parent
 KEY_IN_CODE = re.compile(r"""["']((?:[a-z_]+)\.[a-z_]+(?:\.[a-z_]+)*)["']""")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.program_files import MAX_BYTES, FileError, FileFormat, read_rows, write_rows
-from bot.safe_reader import _child_env, _load, read_rows_safely
+from bot.catalog.files import MAX_BYTES, FileError, FileFormat, read_rows, write_rows
+from bot.catalog.safe_reader import _child_env, _load, read_rows_safely
 from storage.models import Program
 from tests import bombs
 from tests.constants import ADMIN_ID, TOKEN
@@ -63,7 +63,7 @@ def test_yaml_bombs_are_refused_in_milliseconds(case: str) -> None:
 
 
 def test_yaml_alias_message_names_the_line_in_both_languages() -> None:
-    from bot.program_import import render
+    from bot.catalog.imports import render
 
     key, values, _ = refusal(b"- {code: A}\n- &b {code: B}\n", FileFormat.YAML)
     assert values == {"line": 2}
@@ -185,7 +185,7 @@ def readers_running() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"bot.safe_reader" in cmdline:
+        if parent == os.getpid() and b"bot.catalog.safe_reader" in cmdline:
             found.append(int(entry.name))
     return found
 

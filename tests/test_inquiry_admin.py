@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import format_time, t
-from bot.inquiry_admin import ListState
-from bot.inquiry_export import COLUMNS
+from bot.inquiries.board import ListState
+from bot.inquiries.export import COLUMNS
+from bot.ui.i18n import format_time, t
 from storage.models import (
     EnterpriseProfile,
     Inquiry,

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit import Action
-from bot.person import Person
-from bot.roles import InviteError, create_invite, invite_key, redeem_invite, revoke_invite
+from bot.people.audit import Action
+from bot.people.identity import InviteError, create_invite, invite_key, redeem_invite, revoke_invite
+from bot.people.person import Person
 from bot.settings import Settings
 from storage.models import AuditEntry, Invite, Role, User, utcnow
 from tests.constants import ADMIN_ID

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import next_steps
-from bot.i18n import LANGUAGES
-from bot.inquiry_limits import PROBE, message_limit, worst_cases
+from bot.inquiries.limits import PROBE, message_limit, worst_cases
+from bot.next_steps import service as next_steps
 from bot.settings import Settings
-from bot.text import CAPTION_LIMIT, ELLIPSIS, TEXT_LIMIT, Html, Plain, visible_len
+from bot.ui.i18n import LANGUAGES
+from bot.ui.text import CAPTION_LIMIT, ELLIPSIS, TEXT_LIMIT, Html, Plain, visible_len
 from storage.models import (
     AuditEntry,
     Department,

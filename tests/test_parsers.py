@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import validate
-from bot.callbacks import MAX_BYTES, cb, parse
-from bot.catalog import ListRef
-from bot.deeplinks import make_payload, parse_payload
-from bot.forms import FieldError
+from bot.catalog.service import ListRef
+from bot.formats import validate
+from bot.forms.engine import FieldError
+from bot.ui.callbacks import MAX_BYTES, cb, parse
+from bot.ui.deeplinks import make_payload, parse_payload
 
 
 @given(st.text(max_size=80))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.program_files import FileFormat, read_rows, write_rows
-from bot.program_import import export_rows
+from bot.catalog.files import FileFormat, read_rows, write_rows
+from bot.catalog.imports import export_rows
 from storage.models import Program
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser

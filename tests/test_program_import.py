@@ -16,8 +16,8 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.demo import load_demo
-from bot.program_files import (
+from bot.catalog.demo import load_demo
+from bot.catalog.files import (
     COLUMNS,
     FileError,
     FileFormat,
@@ -26,7 +26,7 @@ from bot.program_files import (
     read_rows,
     write_rows,
 )
-from bot.program_import import (
+from bot.catalog.imports import (
     ImportReport,
     ProgramRow,
     RowError,
@@ -34,7 +34,7 @@ from bot.program_import import (
     import_programs,
     validate_row,
 )
-from bot.search import search_text_for
+from bot.catalog.search import search_text_for
 from storage.models import Department, Program, ProgramStatus, Role, User
 from tests.constants import TOKEN
 

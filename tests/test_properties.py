@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot import validate
-from bot.callbacks import MAX_BYTES, Callback, cb, parse
-from bot.deeplinks import Payload, make_payload, parse_payload
-from bot.forms import FieldError, typed_text
-from bot.program_files import COLUMNS, FileError, FileFormat, RawRow, read_rows, write_rows
-from bot.program_import import ProgramRow, export_rows, import_programs, validate_row
-from bot.search import MAX_QUERY_CHARS, clean_query
+from bot.catalog.files import COLUMNS, FileError, FileFormat, RawRow, read_rows, write_rows
+from bot.catalog.imports import ProgramRow, export_rows, import_programs, validate_row
+from bot.catalog.search import MAX_QUERY_CHARS, clean_query
+from bot.formats import validate
+from bot.formats.timeparse import format_echo, parse_when
+from bot.forms.engine import FieldError, typed_text
 from bot.settings import parse_duration
-from bot.timeparse import format_echo, parse_when
+from bot.ui.callbacks import MAX_BYTES, Callback, cb, parse
+from bot.ui.deeplinks import Payload, make_payload, parse_payload
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import ProgramKind, ProgramStatus

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot import logs, url_secrets
+from bot import logs
+from bot.formats import url_secrets
 from bot.settings import load_settings
 from tests.constants import TOKEN
 from tests.databases import new_pg_database

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import (
+from bot.ui.text import (
     CAPTION_LIMIT,
     CLIP_FIRST,
     ELLIPSIS,

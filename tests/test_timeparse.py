@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.forms import FieldError
-from bot.i18n import t
-from bot.timeparse import format_echo, parse_when
+from bot.formats.timeparse import format_echo, parse_when
+from bot.forms.engine import FieldError
+from bot.ui.i18n import t
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

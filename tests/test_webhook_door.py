@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot import webhook
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.settings import Settings
+from bot.web import webhook
 from tests.fakebot import FakeTelegram
 from tests.test_e2e_process import free_port
 

@@ -1,0 +1,1 @@
+"""The announcements wing: compose, audience, send or schedule, progress and report."""

@@ -1,0 +1,109 @@
+"""The compose form (/broadcast) and the form that schedules a draft."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.broadcasts import service as broadcasts
+from bot.forms import engine as forms
+from bot.forms.engine import Field, FormSpec, Saved
+from bot.next_steps.forms import when_field
+from bot.people.person import Person
+from bot.people.roles import Act
+from bot.settings import Settings
+from bot.ui.errors import FieldError
+from bot.ui.i18n import t
+from bot.ui.ids import parse_id
+from bot.ui.text import Html, Part, Plain, tr
+from storage import broadcasts as repo
+
+
+async def _audience_choices(
+    session: AsyncSession, lang: str, _data: dict[str, Any]
+) -> Sequence[tuple[str, str]]:
+    out = []
+    for segment in broadcasts.SEGMENTS:
+        n = await repo.count_audience(session, segment)
+        out.append((f"{broadcasts.segment_label(lang, segment)} ({n})", segment))
+    return out
+
+
+def _program_audience(text: str) -> str:
+    """Typed `p_12`: the people interested in programme 12."""
+    value = text.strip()
+    program_id = parse_id(value[2:]) if value.startswith("p_") else None
+    if program_id is not None:
+        return f"program-{program_id}"
+    raise FieldError("bc.audience_typed")
+
+
+def _media_only(_text: str) -> NoReturn:
+    raise FieldError("bc.media_please")
+
+
+def _summary(lang: str, data: dict[str, Any]) -> Html:
+    lines: list[Part] = [tr(lang, "bc.sum_text", text=Plain(str(data.get("text", ""))))]
+    media = data.get("media")
+    if isinstance(media, dict):
+        lines.append(t(lang, "bc.sum_media", kind=t(lang, f"bc.media_{media['kind']}")))
+    button = data.get("button")
+    if isinstance(button, dict):
+        target = button.get("url") or f"p_{button.get('program')}"
+        lines.append(tr(lang, "bc.sum_button", text=Plain(button["text"]), target=Plain(target)))
+    if data.get("audience"):
+        label = data.get("_audience_label") or broadcasts.segment_label(lang, data["audience"])
+        lines.append(tr(lang, "bc.sum_audience", audience=Plain(str(label))))
+    if isinstance(data.get("due"), dict):
+        lines.append(tr(lang, "step.understood", typed=Plain(data["due"]["typed"]),
+                        shown=Plain(data["due"]["shown"])))  # fmt: skip
+    return Html.join("\n", lines)
+
+
+async def save_draft(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    draft = await broadcasts.create_draft(session, settings, person, data)
+    return Saved("bc.draft_saved", {"id": draft.id}, broadcast_id=draft.id)
+
+
+COMPOSE = forms.register(
+    FormSpec(
+        name="broadcast",
+        title="bc.form_title",
+        act=Act.BROADCAST,
+        fields=(
+            Field("text", "bc.ask_text", broadcasts.check_html, check=broadcasts.check_caption),
+            Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True,
+                  check=broadcasts.check_caption),
+            Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
+            Field("audience", "bc.ask_audience", _program_audience, choices=_audience_choices,
+                  free_text=True),
+        ),
+        summary=_summary,
+        save=save_draft,
+    )
+)  # fmt: skip
+
+
+async def save_schedule(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    at = datetime.fromisoformat(data["due"]["at"])
+    broadcast = await broadcasts.schedule(session, settings, person, int(data["broadcast_id"]), at)
+    return Saved("bc.scheduled_saved", {"id": broadcast.id, "time": data["due"]["shown"]})
+
+
+SCHEDULE = forms.register(
+    FormSpec(
+        name="broadcast_schedule",
+        title="bc.schedule_title",
+        act=Act.BROADCAST,
+        fields=(when_field("due", "bc.ask_when"),),
+        summary=_summary,
+        save=save_schedule,
+    )
+)

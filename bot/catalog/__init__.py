@@ -1,0 +1,1 @@
+"""The catalogue wing: programmes, browsing and search, admin changes, files in and out."""

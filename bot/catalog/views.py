@@ -1,0 +1,213 @@
+"""Catalog screens: home, kinds, departments, a page of programmes, a programme card."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.catalog.service import ListRef, Page, localized, title_of
+from bot.people.person import Person
+from bot.ui.callbacks import cb
+from bot.ui.deeplinks import link
+from bot.ui.i18n import t
+from bot.ui.screens import Screen, button
+from bot.ui.text import (
+    CAPTION_LIMIT,
+    CLIP_FIRST,
+    KEEP,
+    Html,
+    Part,
+    Plain,
+    bold,
+    clip_text,
+    italic,
+    tr,
+)
+from storage.models import ProgramKind, ProgramStatus
+from storage.programs import Card, DepartmentRow
+
+BUTTON_TITLE_CHARS = 48
+DEPARTMENTS_PER_PAGE = 8
+
+
+def _label(text: str) -> str:
+    return clip_text(text, BUTTON_TITLE_CHARS)
+
+
+def kind_name(lang: str, kind: ProgramKind) -> str:
+    return t(lang, f"kind.{kind.value}")
+
+
+def home(person: Person) -> Screen:
+    lang = person.language
+    rows = [
+        [button(lang, "catalog.by_kind", cb("c", "kinds"))],
+        [button(lang, "catalog.by_department", cb("c", "deps", 1))],
+        [button(lang, "catalog.search", cb("c", "search"))],
+    ]
+    if person.is_admin:
+        rows.append([button(lang, "catalog.add", cb("ca", "new"))])
+    rows.append([button(lang, "btn.menu", cb("m", "menu"))])
+    return Screen(t(lang, "catalog.home"), InlineKeyboardMarkup(rows))
+
+
+def kinds(lang: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{kind_name(lang, kind)} ({n})",
+                callback_data=cb("c", "l", f"k-{kind.value}", "f0"),
+            )
+        ]
+        for kind, n in counts
+    ]
+    rows.append([button(lang, "btn.back", cb("c", "home"))])
+    return Screen(t(lang, "catalog.choose_kind"), InlineKeyboardMarkup(rows))
+
+
+def departments(lang: str, rows_in: list[DepartmentRow], page_no: int) -> Screen:
+    pages = max(1, -(-len(rows_in) // DEPARTMENTS_PER_PAGE))
+    page_no = min(max(1, page_no), pages)
+    chunk = rows_in[(page_no - 1) * DEPARTMENTS_PER_PAGE : page_no * DEPARTMENTS_PER_PAGE]
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{_label(localized(lang, d.name_zh, d.name_en))} ({d.programs})",
+                callback_data=cb("c", "l", f"d-{d.id}", "f0"),
+            )
+        ]
+        for d in chunk
+    ]
+    nav = []
+    if page_no > 1:
+        nav.append(button(lang, "btn.prev", cb("c", "deps", page_no - 1)))
+    if page_no < pages:
+        nav.append(button(lang, "btn.next", cb("c", "deps", page_no + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([button(lang, "btn.back", cb("c", "home"))])
+    text = t(lang, "catalog.choose_department")
+    if not rows_in:
+        text = t(lang, "catalog.no_departments")
+    elif pages > 1:
+        text += "\n" + t(lang, "catalog.page", page=page_no, pages=pages)
+    return Screen(text, InlineKeyboardMarkup(rows))
+
+
+def _back_from_list(ref: ListRef) -> str:
+    if ref.source.startswith("k-"):
+        return cb("c", "kinds")
+    if ref.source.startswith("d-"):
+        return cb("c", "deps", 1)
+    return cb("c", "home")
+
+
+def program_list(lang: str, page: Page) -> Screen:
+    key, values = page.heading
+    if "kind" in values:
+        values = {"kind": t(lang, str(values["kind"]))}
+    heading = tr(lang, key, **{k: Plain(str(v)) for k, v in values.items()})
+    here = page.here
+    rows = [
+        [
+            InlineKeyboardButton(
+                _label(title_of(lang, item)),
+                callback_data=cb("c", "p", item.id, here.source, here.anchor),
+            )
+        ]
+        for item in page.items
+    ]
+    nav = []
+    if page.prev is not None:
+        nav.append(button(lang, "btn.prev", cb("c", "l", page.prev.source, page.prev.anchor)))
+    if page.next is not None:
+        nav.append(button(lang, "btn.next", cb("c", "l", page.next.source, page.next.anchor)))
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [
+            button(lang, "btn.back", _back_from_list(page.ref)),
+            button(lang, "btn.menu", cb("m", "menu")),
+        ]
+    )
+    count = t(lang, "catalog.page_count", page=page.number, pages=page.pages, total=page.total)
+    return Screen(Html(bold(heading), "\n", count).fit(), InlineKeyboardMarkup(rows))
+
+
+def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
+    suggestions = kinds(lang, counts)
+    text = Html(tr(lang, "catalog.no_results", query=Plain(query)), "\n\n", suggestions.text)
+    return Screen(text.fit(), suggestions.keyboard)
+
+
+def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
+    lang = person.language
+    p, d = found.program, found.department
+    # The title, kind and department stay whole; long summaries and benefits give way
+    # first (the longer one first), then tags: the card always fits one message.
+    parts: list[Part] = [bold(Plain(title_of(lang, found), KEEP))]
+    other_only = (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en)
+    if other_only:
+        parts.append(italic(t(lang, "catalog.other_language_only")))
+    dept = localized(lang, d.name_zh, d.name_en)
+    parts.append(Html(Plain(kind_name(lang, p.kind), KEEP), " · ", Plain(dept, KEEP)))
+    parts.append(t(lang, "catalog.status_line", status=t(lang, f"status.{p.status.value}")))
+    summary = localized(lang, p.summary_zh, p.summary_en)
+    if summary:
+        parts.append(Html("\n", Plain(summary)))
+    benefits = localized(lang, p.benefits_zh, p.benefits_en)
+    if benefits:
+        parts.append(Html("\n", bold(t(lang, "catalog.benefits")), "\n", Plain(benefits)))
+    contact_bits = []
+    if found.owner is not None:
+        contact_bits.append(Plain(found.owner.first_name))
+    if p.contact:
+        contact_bits.append(Plain(p.contact))
+    if contact_bits:
+        parts.append(
+            Html("\n", bold(t(lang, "catalog.contact")), " ", Html.join(" · ", contact_bits))
+        )
+    if p.tags:
+        parts.append(Html("🏷 ", Plain(p.tags, CLIP_FIRST)))
+    text = Html.join("\n", parts).fit()
+    rows = []
+    if p.status is ProgramStatus.OPEN:
+        rows.append(
+            [
+                button(lang, "interest.btn", cb("i", "one", p.id)),
+                button(lang, "basket.add_btn", cb("i", "add", p.id)),
+            ]
+        )
+    rows.append(
+        [
+            button(lang, "question.btn", cb("i", "ask", p.id)),
+            button(lang, "catalog.share", cb("c", "share", p.id)),
+        ]
+    )
+    if person.is_admin:
+        rows.append(
+            [
+                button(lang, "catalog.edit", cb("ca", "edit", p.id)),
+                button(lang, "catalog.owner", cb("ca", "owners", p.id, 1)),
+            ]
+        )
+        if p.status is ProgramStatus.OPEN:
+            rows.append([button(lang, "catalog.close", cb("ca", "status", p.id, "closed"))])
+        else:
+            rows.append([button(lang, "catalog.open", cb("ca", "status", p.id, "open"))])
+    back_data = cb("c", "l", back.source, back.anchor) if back else cb("c", "home")
+    rows.append([button(lang, "btn.back", back_data), button(lang, "btn.menu", cb("m", "menu"))])
+    del bot_username  # the link is shown by Share
+    return Screen(text, InlineKeyboardMarkup(rows))
+
+
+def share_text(lang: str, found: Card, bot_username: str) -> str:
+    """The caption of the QR code photo: a caption holds 1,024 characters, not 4,096."""
+    url = link(bot_username, "p", str(found.program.id))
+    text = tr(lang, "catalog.share_text", title=Plain(title_of(lang, found)), link=escape(url))
+    return text.fit(CAPTION_LIMIT)
+
+
+def program_link(bot_username: str, program_id: int) -> str:
+    return link(bot_username, "p", str(program_id))

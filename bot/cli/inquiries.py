@@ -1,0 +1,46 @@
+"""`partnerbot inquiries export FILE`: every inquiry as CSV or XLSX. Output in English."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.cli.programs import EXIT_OK, EXIT_USAGE, _run
+from bot.settings import Settings, SettingsError
+
+ACCEPTED = ".csv, .xlsx"
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `inquiries export` to the partnerbot parser."""
+    inquiries = subparsers.add_parser("inquiries", help="export the inquiry pipeline (CSV, XLSX)")
+    actions = inquiries.add_subparsers(dest="inquiries_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="export every inquiry to FILE (only the fields staff need; no Telegram ids)",
+    )
+    export.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help=f"the file to write; format from its extension ({ACCEPTED})",
+    )
+    export.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.inquiries.export import detect_format, export_rows, write_rows
+
+    path: Path = args.file
+    fmt = detect_format(path.name)
+    if fmt is None:
+        raise SettingsError(f"{path}: unknown file type; use one of {ACCEPTED}")
+    rows = _run(settings, lambda session: export_rows(session, settings.tz))
+    try:
+        path.write_bytes(write_rows(rows, fmt))
+    except OSError as exc:
+        print(f"partnerbot: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Exported {len(rows)} inquiries to {path}")
+    return EXIT_OK

@@ -1,0 +1,105 @@
+"""Rendering form steps: the question with its buttons, and the check before saving."""
+
+from __future__ import annotations
+
+import inspect
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.forms.engine import Ask, Confirm, Step
+from bot.ui.callbacks import cb
+from bot.ui.i18n import t
+from bot.ui.screens import Screen, button
+from bot.ui.text import CLIP_FIRST, Html, Part, Plain, bold, clip_text, italic, tr
+
+CHOICE_LABEL_CHARS = 40
+
+
+async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
+    spec = step.spec
+    title = bold(t(lang, spec.title))
+    error = Html()
+    if step.error is not None:
+        values: dict[str, Part] = {k: Plain(str(v)) for k, v in step.error.values.items()}
+        error = Html("\n\n⚠️ ", tr(lang, step.error.key, **values))
+    if isinstance(step, Confirm):
+        summary = spec.summary(lang, step.data)
+        if inspect.isawaitable(summary):
+            summary = await summary
+        rows = [
+            [button(lang, "form.save", cb("f", "save"))],
+            [
+                button(lang, "form.change", cb("f", "change")),
+                button(lang, "form.cancel", cb("f", "cancel")),
+            ],
+        ]
+        # What was typed is shown whole when it fits (the forms' limits see to it for
+        # single texts); a check screen of many long answers clips the longest.
+        text = Html(title, "\n", t(lang, "form.check"), "\n\n", summary, error).fit()
+        return Screen(text, InlineKeyboardMarkup(rows))
+    return await _ask(session, lang, step, title, error)
+
+
+async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: Html) -> Screen:
+    spec, field = step.spec, step.field
+    names = [f.name for f in spec.fields]
+    position = names.index(field.name) + 1
+    lines: list[Part] = [title]
+    if len(names) > 1:
+        lines.append(t(lang, "form.step", n=position, total=len(names)))
+    lines.append("")
+    lines.append(t(lang, field.prompt))
+    current = step.data.get("_current")
+    if current:
+        lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
+    hints = []
+    if field.optional:
+        hints.append(t(lang, "form.hint_skip"))
+    hints.append(t(lang, "form.hint_cancel"))
+    lines.append(Html("\n", italic(" ".join(hints))))
+    rows: list[list[InlineKeyboardButton]] = []
+    if field.choices is not None:
+        options = await field.choices(session, lang, step.data)
+        pair: list[InlineKeyboardButton] = []
+        for label, value in options:
+            short = clip_text(label, CHOICE_LABEL_CHARS)
+            pair.append(
+                InlineKeyboardButton(short, callback_data=cb("f", "pick", field.name, value))
+            )
+            if len(pair) == 2:
+                rows.append(pair)
+                pair = []
+        if pair:
+            rows.append(pair)
+    last = []
+    if field.optional:
+        last.append(button(lang, "form.skip", cb("f", "skip", field.name)))
+    last.append(button(lang, "form.cancel", cb("f", "cancel")))
+    rows.append(last)
+    text = Html(Html.join("\n", lines), error).fit()
+    if field.accepts_contact:
+        share = KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)
+        keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
+        return Screen(text, reply_keyboard=keyboard)
+    previous = names.index(field.name) - 1
+    if previous >= 0 and spec.fields[previous].accepts_contact:
+        # The share-contact keyboard must go; a message carries one keyboard only.
+        return Screen(text, reply_keyboard=ReplyKeyboardRemove())
+    return Screen(text, InlineKeyboardMarkup(rows))
+
+
+def change_menu(lang: str, step: Confirm) -> Screen:
+    rows = [
+        [InlineKeyboardButton(t(lang, f"field.{f.name}"), callback_data=cb("f", "edit", f.name))]
+        for f in step.spec.fields
+        if f.name != "value"
+    ]
+    rows.append([button(lang, "btn.back", cb("f", "review"))])
+    return Screen(t(lang, "form.change_which"), InlineKeyboardMarkup(rows))

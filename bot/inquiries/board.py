@@ -1,0 +1,197 @@
+"""Admin views of the inquiry pipeline: filtered pages of inquiries, one inquiry's staff
+view with its whole timeline, and the statistics. Plain values in, dataclasses out.
+
+Who sees what is bot/access.py's decision: admins every inquiry, teachers their scope.
+The list state travels in the callback data, so `ListState.from_args` parses it strictly
+and answers None for anything it did not write itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.people import roles as access
+from bot.people.person import Person
+from bot.people.roles import Act
+from bot.ui.ids import parse_id
+from storage import inquiries as repo
+from storage.models import (
+    OPEN_INQUIRY_STATUSES,
+    EnterpriseProfile,
+    Inquiry,
+    InquiryEvent,
+    InquiryStatus,
+    Program,
+    ProgramKind,
+    User,
+)
+
+PAGE_SIZE = 8
+AGES: tuple[int, ...] = (0, 1, 7, 30)  # "older than N days"; 0: any age
+KINDS: tuple[ProgramKind, ...] = tuple(ProgramKind)
+OPEN = "open"  # the status token for "open only" (new, contacted, meeting)
+ANY = "-"
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """The filters and the page of a list, as carried in callback data.
+
+    `status` is ANY, OPEN or an InquiryStatus value; `kind` an index into KINDS or None.
+    """
+
+    status: str = ANY
+    kind: int | None = None
+    age: int = 0
+    program_id: int | None = None
+    page: int = 1
+
+    def args(self) -> tuple[str, ...]:
+        kind = ANY if self.kind is None else str(self.kind)
+        return (self.status, kind, str(self.age), str(self.program_id or 0), str(self.page))
+
+    @classmethod
+    def from_args(cls, args: tuple[str, ...]) -> ListState | None:
+        """The state `args()` wrote, or None for anything else (forged or stale data)."""
+        if len(args) != 5:
+            return None
+        status, kind, age, program, page = args
+        if status not in (ANY, OPEN, *(s.value for s in InquiryStatus)):
+            return None
+        kind_index: int | None = None
+        if kind != ANY:
+            if not kind.isdigit() or int(kind) >= len(KINDS):
+                return None
+            kind_index = int(kind)
+        if not age.isdigit() or int(age) not in AGES:
+            return None
+        if program != "0" and parse_id(program) is None:
+            return None
+        if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+            return None
+        return cls(status, kind_index, int(age), int(program) or None, int(page))
+
+    def with_page(self, page: int) -> ListState:
+        return replace(self, page=page)
+
+    @property
+    def program_kind(self) -> ProgramKind | None:
+        return None if self.kind is None else KINDS[self.kind]
+
+    def to_filter(self, now: datetime, teacher_id: int | None = None) -> repo.InquiryFilter:
+        status = None if self.status in (ANY, OPEN) else InquiryStatus(self.status)
+        return repo.InquiryFilter(
+            status=status,
+            open_only=self.status == OPEN,
+            program_id=self.program_id,
+            kind=self.program_kind,
+            older_than=now - timedelta(days=self.age) if self.age else None,
+            teacher_id=teacher_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    id: int
+    status: InquiryStatus
+    program: Program | None  # None: a general question (or a deleted programme)
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryPage:
+    state: ListState  # the page number clamped to what exists
+    items: list[ListItem]
+    total: int
+    pages: int
+    program: Program | None  # the programme filtered by, when there is one
+
+
+async def page(
+    session: AsyncSession, person: Person, state: ListState, now: datetime
+) -> InquiryPage:
+    """One page of the inquiries this person may see (bot/access.py), newest first. A
+    page past the end shows the last one."""
+    flt = state.to_filter(now, access.inquiry_scope(person))
+    rows, total = await repo.list_inquiries(session, flt, (state.page - 1) * PAGE_SIZE, PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if state.page > pages:
+        state = state.with_page(pages)
+        rows, total = await repo.list_inquiries(
+            session, flt, (state.page - 1) * PAGE_SIZE, PAGE_SIZE
+        )
+        pages = max(1, -(-total // PAGE_SIZE))
+    wanted = [r.program_id for r in rows if r.program_id is not None]
+    if state.program_id is not None:
+        wanted.append(state.program_id)
+    programs = await repo.programs_by_ids(session, wanted)
+    items = [
+        ListItem(r.id, r.status, programs.get(r.program_id) if r.program_id else None) for r in rows
+    ]
+    chosen = programs.get(state.program_id) if state.program_id is not None else None
+    return InquiryPage(state, items, total, pages, chosen)
+
+
+async def program_by_code(session: AsyncSession, code: str) -> Program | None:
+    code = code.strip()
+    if not code or len(code) > 40:
+        return None
+    return await repo.program_by_code(session, code)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    inquiry: Inquiry
+    program: Program | None
+    profile: EnterpriseProfile | None
+    assignee: User | None
+    events: list[InquiryEvent]  # all of them, internal ones included, oldest first
+    actors: dict[int, User]
+
+
+async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> StaffView:
+    inquiry = await access.inquiry(session, person, Act.SEE_INQUIRY, inquiry_id)
+    programs = await repo.programs_by_ids(
+        session, [inquiry.program_id] if inquiry.program_id is not None else []
+    )
+    profile = (
+        await repo.get_profile(session, inquiry.user_id) if inquiry.user_id is not None else None
+    )
+    events = await repo.events_of(session, inquiry.id, public_only=False)
+    people = [e.actor_id for e in events if e.actor_id is not None]
+    if inquiry.assignee_id is not None:
+        people.append(inquiry.assignee_id)
+    users = await repo.users_by_ids(session, people)
+    return StaffView(
+        inquiry=inquiry,
+        program=programs.get(inquiry.program_id) if inquiry.program_id is not None else None,
+        profile=profile,
+        assignee=users.get(inquiry.assignee_id) if inquiry.assignee_id is not None else None,
+        events=events,
+        actors=users,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    by_status: list[tuple[InquiryStatus, int]]  # every status, zeros included
+    by_kind: list[tuple[ProgramKind, int]]  # every kind of programme, zeros included
+    general: int  # inquiries about no programme: general questions
+    total: int
+    open: int
+
+
+async def stats(session: AsyncSession, person: Person) -> Stats:
+    access.require(person, Act.INQUIRY_REPORTS)
+    statuses = await repo.counts_by_status(session)
+    kinds = await repo.counts_by_kind(session)
+    return Stats(
+        by_status=[(s, statuses.get(s, 0)) for s in InquiryStatus],
+        by_kind=[(k, kinds.get(k, 0)) for k in ProgramKind],
+        general=kinds.get(None, 0),
+        total=sum(statuses.values()),
+        open=sum(statuses.get(s, 0) for s in OPEN_INQUIRY_STATUSES),
+    )

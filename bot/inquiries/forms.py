@@ -1,0 +1,232 @@
+"""The forms of the pipeline: enterprise profile (with consent), register interest,
+ask a question, a contact's follow-up, and a staff answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.catalog.service import localized
+from bot.formats import validate
+from bot.forms import engine as forms
+from bot.forms.engine import Field, FormSpec, Saved
+from bot.inquiries import service as inquiries
+from bot.inquiries.limits import message_limit
+from bot.people.person import Person
+from bot.people.roles import Act
+from bot.settings import Settings
+from bot.ui.errors import FieldError
+from bot.ui.i18n import t
+from bot.ui.text import Html, Part, Plain, tr
+from storage import inquiries as repo
+from storage.models import EnterpriseProfile, utcnow
+
+# Refused over the limit at the form step, before anything is confirmed: a message is
+# relayed whole or not at all (bot/inquiry_limits.py computes how long it may be).
+MESSAGE = validate.long_text(message_limit, "form.message_too_long")
+PROFILE_FIELDS = ("organization", "contact_person", "phone", "email", "industry")
+
+
+async def _consent_choices(
+    _session: AsyncSession, lang: str, _data: dict[str, Any]
+) -> Sequence[tuple[str, str]]:
+    return [(t(lang, "profile.agree"), "yes")]
+
+
+def _profile_summary(lang: str, data: dict[str, Any]) -> Html:
+    return Html.join(
+        "\n",
+        [
+            Html(t(lang, "pfield." + name), ": ", Plain(str(data[name])))
+            for name in PROFILE_FIELDS
+            if data.get(name)
+        ],
+    )
+
+
+def _phone_or_email(data: dict[str, Any]) -> None:
+    if not (data.get("phone") or data.get("email")):
+        raise FieldError("profile.need_contact")
+
+
+async def save_profile(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    await repo.put_profile(
+        session,
+        EnterpriseProfile(
+            user_id=person.id,
+            organization=str(data["organization"]),
+            contact_person=str(data["contact_person"]),
+            phone=str(data.get("phone", "")),
+            email=str(data.get("email", "")),
+            industry=str(data.get("industry", "")),
+            consent_at=utcnow(),
+            updated_at=utcnow(),
+        ),
+    )
+    then = str(data.get("_then", ""))
+    if then.startswith("interest:"):
+        ids = [int(x) for x in then.split(":", 1)[1].split(",") if x.isdigit()]
+        return Saved("profile.saved", then_form="interest", then_data={"program_ids": ids})
+    return Saved("profile.saved")
+
+
+PROFILE = forms.register(
+    FormSpec(
+        name="profile",
+        title="profile.form_title",
+        fields=(
+            Field("consent", "profile.ask_consent", choices=_consent_choices),
+            Field("organization", "profile.ask_organization", validate.short_text(200)),
+            Field("contact_person", "profile.ask_contact_person", validate.short_text(100)),
+            Field("phone", "profile.ask_phone", validate.phone, optional=True,
+                  accepts_contact=True),
+            Field("email", "profile.ask_email", validate.email, optional=True),
+            Field("industry", "profile.ask_industry", validate.short_text(100), optional=True),
+        ),
+        summary=_profile_summary,
+        save=save_profile,
+        validate=_phone_or_email,
+    )
+)  # fmt: skip
+
+
+async def profile_data(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
+    """An existing profile as form data (to edit it from the confirmation screen)."""
+    profile = await repo.get_profile(session, user_id)
+    if profile is None:
+        return None
+    data: dict[str, Any] = {"consent": "yes"}
+    for name in PROFILE_FIELDS:
+        value = getattr(profile, name)
+        if value:
+            data[name] = value
+    return data
+
+
+def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
+    text = str(data.get("message", ""))
+    if not text:
+        return t(lang, "interest.no_message")
+    return tr(lang, "interest.your_message", text=Plain(text))
+
+
+async def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
+    return _message_summary(lang, data)
+
+
+async def save_interest(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    ids = [int(x) for x in data.get("program_ids", [])]
+    result = await inquiries.register_interest(
+        session, settings, person, ids, str(data.get("message", "")),
+        source=str(data.get("source") or "") or None,
+    )  # fmt: skip
+    programs = await repo.programs_by_ids(session, ids)
+    lang = person.language
+    lines: list[Part] = []
+    if result.created:
+        lines.append(t(lang, "interest.sent_head"))
+        for inquiry in result.created:
+            program = programs.get(inquiry.program_id or 0)
+            title = localized(lang, program.title_zh, program.title_en) if program else ""
+            lines.append(Html(f"• #{inquiry.id} ", Plain(title)))
+        if data.get("message"):
+            lines.append(tr(lang, "interest.your_message", text=Plain(str(data["message"]))))
+        hours = f"{settings.first_response_hours:g}"
+        lines.append("\n" + t(lang, "interest.next_steps", hours=hours))
+    for program, inquiry in result.already:
+        title = localized(lang, program.title_zh, program.title_en)
+        lines.append(tr(lang, "interest.already", id=inquiry.id, title=Plain(title)))
+    if not lines:
+        lines.append(t(lang, "interest.nothing"))
+    await repo.clear_basket(session, person.id, [i.program_id or 0 for i in result.created])
+    # A long basket and a long message together may not fit: titles and the echo give
+    # way (the inquiries themselves hold everything).
+    return Saved("interest.sent_head", html=Html.join("\n", lines).fit())
+
+
+INTEREST = forms.register(
+    FormSpec(
+        name="interest",
+        title="interest.form_title",
+        fields=(
+            Field("message", "interest.ask_message", MESSAGE,
+                  optional=True),
+        ),
+        summary=_interest_summary,
+        save=save_interest,
+    )
+)  # fmt: skip
+
+
+def _message_form(
+    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None
+) -> FormSpec:
+    """A one-question form whose answer is a message (refused if too long to relay);
+    with `act`, one on the inquiry in the data's `inquiry_id`."""
+    return FormSpec(
+        name=name,
+        title=title,
+        act=act,
+        subject="inquiry_id" if act is not None else None,
+        fields=(Field("message", prompt, MESSAGE),),
+        summary=_message_summary,
+        save=save,
+    )
+
+
+async def save_question(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    program_id = data.get("program_id")
+    inquiry = await inquiries.ask_question(
+        session, settings, person, int(program_id) if program_id else None,
+        str(data.get("message", "")),
+    )  # fmt: skip
+    return Saved("question.sent", {"id": inquiry.id})
+
+
+QUESTION = forms.register(
+    _message_form("question", "question.form_title", "question.ask", save_question)
+)
+
+
+async def save_follow_up(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    inquiry = await inquiries.follow_up(
+        session, settings, person, int(data["inquiry_id"]), str(data["message"])
+    )
+    return Saved("followup.sent", {"id": inquiry.id})
+
+
+FOLLOW_UP = forms.register(
+    _message_form(
+        "follow_up", "followup.form_title", "followup.ask", save_follow_up, Act.OWN_INQUIRY
+    )
+)
+
+
+async def save_staff_reply(
+    session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
+) -> Saved:
+    inquiry = await inquiries.staff_reply(
+        session, settings, person, int(data["inquiry_id"]), str(data["message"])
+    )
+    return Saved("staffreply.sent", {"id": inquiry.id})
+
+
+STAFF_REPLY = forms.register(
+    _message_form(
+        "staff_reply",
+        "staffreply.form_title",
+        "staffreply.ask",
+        save_staff_reply,
+        Act.WORK_INQUIRY,
+    )
+)

@@ -1,0 +1,482 @@
+"""The inquiry pipeline: interest and questions in, notifications out, status changes,
+answers relayed both ways, and the first-response deadline.
+
+Every notification is queued in the outbox inside the same unit of work as the change
+that caused it: committed together, or not at all."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engines import outbox, staff_chat
+from bot.forms.engine import typed_text
+from bot.inquiries import views as render
+from bot.inquiries.limits import message_limit
+from bot.people import audit
+from bot.people import roles as access
+from bot.people.audit import Action
+from bot.people.person import Person
+from bot.people.roles import Act
+from bot.settings import Settings
+from bot.ui.errors import FieldError
+from storage import forget as forget_repo
+from storage import inquiries as repo
+from storage import outbox as outbox_repo
+from storage import programs as programs_repo
+from storage import users as users_repo
+from storage.forget import Footprint, Forgotten
+from storage.models import (
+    OPEN_INQUIRY_STATUSES,
+    Inquiry,
+    InquiryEvent,
+    InquiryKind,
+    InquiryStatus,
+    OutboxMessage,
+    Program,
+    ProgramStatus,
+    Role,
+    utcnow,
+)
+
+# Questions a contact may open per hour (counted in the database, so it holds across
+# instances and restarts); beyond that a polite refusal, and the staff chat is spared.
+QUESTIONS_PER_HOUR = 5
+QUESTION_WINDOW = timedelta(hours=1)
+STATUS_FLOW = (
+    InquiryStatus.NEW,
+    InquiryStatus.CONTACTED,
+    InquiryStatus.MEETING,
+    InquiryStatus.AGREEMENT,
+    InquiryStatus.DECLINED,
+    InquiryStatus.CLOSED,
+)
+
+
+class InquiryError(FieldError):
+    """A plain refusal the handler turns into a message key (a FieldError, so a form
+    that hits one shows it on its confirmation screen)."""
+
+
+def message_text(text: str) -> str:
+    """A message as it is kept and relayed: whole, or refused when it could not be
+    delivered whole (the forms refuse it earlier; replies in Telegram reach here)."""
+    text = typed_text(text).strip()  # a NUL in a relayed reply crashed PostgreSQL
+    if len(text) > message_limit():
+        raise InquiryError("form.message_too_long", limit=message_limit(), length=len(text))
+    return text
+
+
+@dataclass(frozen=True)
+class InterestResult:
+    created: list[Inquiry]
+    already: list[tuple[Program, Inquiry]]
+
+
+async def _staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+    """Where staff notifications go: the staff chat (where it is now, if the bot may post
+    there), else every admin (with language)."""
+    return await staff_chat.targets(session, settings)
+
+
+async def _notify_staff(
+    session: AsyncSession, settings: Settings, inquiry: Inquiry, program: Program | None,
+    *, exclude: int | None = None,
+) -> None:  # fmt: skip
+    profile = await repo.get_profile(session, inquiry.user_id) if inquiry.user_id else None
+    contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
+    owner_id = program.owner_id if program is not None else None
+    targets = await _staff_targets(session, settings)
+    if owner_id is not None and owner_id != exclude:
+        owner = await users_repo.get_user(session, owner_id)
+        if owner is not None and owner.blocked_at is None:
+            targets = [(owner_id, owner.language), *[t for t in targets if t[0] != owner_id]]
+    for chat_id, lang in targets:
+        if chat_id == exclude:
+            continue
+        text, keyboard = render.staff_card(lang, inquiry, program, profile, contact, settings)
+        await outbox.queue(
+            session, chat_id, outbox.payload_text(text, keyboard),
+            ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:new:{chat_id}",
+        )  # fmt: skip
+
+
+_NEW_CARD = re.compile(r"inq:(\d+):new:-\d+")
+
+
+async def _card_for_admins(session: AsyncSession, settings: Settings, row: OutboxMessage) -> bool:
+    """A new inquiry's card that could not go to the staff chat: the same card for each
+    admin in their language (staff targets are the admins by now). The dedupe keys keep
+    anyone who already has it, e.g. as the programme's owner, from getting it twice."""
+    match = _NEW_CARD.fullmatch(row.dedupe_key or "")
+    inquiry = await repo.get_inquiry(session, int(match.group(1))) if match else None
+    if inquiry is None:
+        return False
+    await _notify_staff(session, settings, inquiry, await _program_of(session, inquiry))
+    return True
+
+
+staff_chat.rewriters.append(_card_for_admins)
+
+
+async def register_interest(
+    session: AsyncSession, settings: Settings, person: Person, program_ids: list[int],
+    message: str, source: str | None = None,
+) -> InterestResult:  # fmt: skip
+    profile = await repo.get_profile(session, person.id)
+    if profile is None:
+        raise InquiryError("interest.need_profile")
+    programs = await repo.programs_by_ids(session, program_ids)
+    text = message_text(message)
+    created: list[Inquiry] = []
+    already: list[tuple[Program, Inquiry]] = []
+    for program_id in dict.fromkeys(program_ids):
+        program = programs.get(program_id)
+        if program is None or program.status is not ProgramStatus.OPEN:
+            continue
+        existing = await repo.open_inquiry_for(session, person.id, program_id)
+        if existing is not None:
+            already.append((program, existing))
+            continue
+        inquiry = await repo.add_inquiry(
+            session,
+            Inquiry(
+                user_id=person.id, program_id=program_id, kind=InquiryKind.INTEREST,
+                message=text, source=source, organization=profile.organization,
+                status=InquiryStatus.NEW, assignee_id=program.owner_id,
+            ),
+        )  # fmt: skip
+        await repo.add_event(
+            session,
+            InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="created",
+                         status=InquiryStatus.NEW, text=text),
+        )  # fmt: skip
+        await _notify_staff(session, settings, inquiry, program)
+        created.append(inquiry)
+    return InterestResult(created, already)
+
+
+BASKET_LIMIT = 20  # programmes collected at once; more is refused with a word
+
+
+async def open_program(session: AsyncSession, person: Person, program_id: int | None) -> Program:
+    """A programme one can register interest in: visible to this person and open."""
+    program = await access.program(session, person, program_id)
+    if program.status is not ProgramStatus.OPEN:
+        raise access.Refused()
+    return program
+
+
+async def basket_add(session: AsyncSession, person: Person, program_id: int) -> list[Program]:
+    """Add an open programme to the person's list; returns the list's open programmes."""
+    await open_program(session, person, program_id)
+    ids = await repo.basket(session, person.id)
+    if program_id not in ids:
+        if len(ids) >= BASKET_LIMIT:
+            raise InquiryError("basket.full", limit=BASKET_LIMIT)
+        await repo.add_to_basket(session, person.id, program_id)
+    return await basket_programs(session, person)
+
+
+async def basket_programs(session: AsyncSession, person: Person) -> list[Program]:
+    """The open programmes in the person's list, in the order they were added (one closed
+    since is left out, never shown)."""
+    ids = await repo.basket(session, person.id)
+    found = await repo.programs_by_ids(session, ids)
+    return [found[i] for i in ids if i in found and found[i].status is ProgramStatus.OPEN]
+
+
+async def basket_clear(session: AsyncSession, person: Person) -> None:
+    await repo.clear_basket(session, person.id, await repo.basket(session, person.id))
+
+
+async def ask_question(
+    session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
+) -> Inquiry:
+    body = message_text(text)
+    if not body:
+        raise InquiryError("question.empty")
+    await _within_question_limit(session, person, utcnow())
+    # A question about a programme the asker may not see would show them its title.
+    program = await access.program(session, person, program_id) if program_id else None
+    profile = await repo.get_profile(session, person.id)
+    inquiry = await repo.add_inquiry(
+        session,
+        Inquiry(
+            user_id=person.id, program_id=program.id if program else None,
+            kind=InquiryKind.QUESTION, message=body,
+            organization=profile.organization if profile else "",
+            status=InquiryStatus.NEW, assignee_id=program.owner_id if program else None,
+        ),
+    )  # fmt: skip
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="created",
+                     status=InquiryStatus.NEW, text=body),
+    )  # fmt: skip
+    await _notify_staff(session, settings, inquiry, program)
+    return inquiry
+
+
+async def _within_question_limit(session: AsyncSession, person: Person, now: datetime) -> None:
+    """Refuse a question beyond QUESTIONS_PER_HOUR, saying when the next one is welcome."""
+    if person.is_staff:
+        return
+    asked = await repo.questions_since(session, person.id, now - QUESTION_WINDOW, lock=True)
+    if len(asked) < QUESTIONS_PER_HOUR:
+        return
+    # The next question is welcome once enough of these are an hour old.
+    frees_at = asked[len(asked) - QUESTIONS_PER_HOUR] + QUESTION_WINDOW
+    minutes = max(1, -(-int((frees_at - now).total_seconds()) // 60))
+    raise InquiryError("question.too_many", limit=QUESTIONS_PER_HOUR, minutes=minutes)
+
+
+async def _program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
+    if inquiry.program_id is None:
+        return None
+    return await programs_repo.get_program(session, inquiry.program_id)
+
+
+def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
+    if inquiry.first_response_at is None:
+        inquiry.first_response_at = now
+
+
+async def staff_reply(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
+) -> Inquiry:
+    """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
+        raise InquiryError("forget.no_reply")
+    body = message_text(text)
+    if not body:
+        raise InquiryError("question.empty")
+    now = utcnow()
+    _mark_answered(inquiry, now)
+    moved = "new → contacted" if inquiry.status is InquiryStatus.NEW else ""
+    await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
+    if inquiry.status is InquiryStatus.NEW:
+        inquiry.status = InquiryStatus.CONTACTED
+    inquiry.updated_at = now
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="reply", text=body),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = await _program_of(session, inquiry)
+            name = staff.first_name if settings.show_staff_names else None
+            text_out, keyboard = render.answer_to_contact(
+                contact.language, inquiry, program, body, name
+            )
+            await outbox.queue(
+                session, contact.id, outbox.payload_text(text_out, keyboard),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def follow_up(
+    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str
+) -> Inquiry:
+    """The contact writes again on their own inquiry; staff get it threaded."""
+    inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
+    body = message_text(text)
+    if not body:
+        raise InquiryError("question.empty")
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="follow_up", text=body),
+    )
+    inquiry.updated_at = utcnow()
+    profile = await repo.get_profile(session, person.id)
+    for chat_id, lang in await _followup_targets(session, settings, inquiry):
+        original = await outbox_repo.first_sent_for(session, chat_id, f"inquiry:{inquiry.id}")
+        payload = outbox.payload_text(render.follow_up_for_staff(lang, inquiry, profile, body))
+        if original is not None and original.message_id is not None:
+            payload["reply_parameters"] = {
+                "message_id": original.message_id,
+                "allow_sending_without_reply": True,
+            }
+        await outbox.queue(session, chat_id, payload, ref=f"inquiry:{inquiry.id}")
+    return inquiry
+
+
+async def _followup_targets(
+    session: AsyncSession, settings: Settings, inquiry: Inquiry
+) -> list[tuple[int, str]]:
+    targets = await _staff_targets(session, settings)
+    if inquiry.assignee_id is not None:
+        assignee = await users_repo.get_user(session, inquiry.assignee_id)
+        if assignee is not None and all(t[0] != assignee.id for t in targets):
+            targets.append((assignee.id, assignee.language))
+    return targets
+
+
+async def change_status(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
+    status: InquiryStatus,
+) -> Inquiry:  # fmt: skip
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.status is status:
+        return inquiry
+    now = utcnow()
+    detail = f"{inquiry.status.value} → {status.value}"
+    await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
+    inquiry.status = status
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="status", status=status),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = await _program_of(session, inquiry)
+            await outbox.queue(
+                session, contact.id,
+                outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def assign_to(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> Inquiry:
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    now = utcnow()
+    detail = f"{staff.first_name} ({staff.id})"
+    await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
+    inquiry.assignee_id = staff.id
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
+    )
+    return inquiry
+
+
+@dataclass(frozen=True)
+class StaffView:
+    inquiry: Inquiry
+    program: Program | None
+
+
+async def staff_view(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> StaffView:
+    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
+    program = await _program_of(session, inquiry)
+    return StaffView(inquiry, program)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    inquiry: Inquiry
+    program: Program | None
+    events: list[InquiryEvent]
+
+
+async def my_inquiries(
+    session: AsyncSession, person: Person
+) -> list[tuple[Inquiry, Program | None]]:
+    rows = await repo.inquiries_of(session, person.id)
+    programs = await repo.programs_by_ids(session, [r.program_id for r in rows if r.program_id])
+    return [(r, programs.get(r.program_id) if r.program_id else None) for r in rows]
+
+
+async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Timeline:
+    inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
+    program = await _program_of(session, inquiry)
+    events = await repo.events_of(session, inquiry.id, public_only=True)
+    return Timeline(inquiry, program, events)
+
+
+def _require_not_staff(person: Person) -> None:
+    """Staff are demoted by an admin first (/staff). The role is the one read from the
+    database for this very update (bot/access.py)."""
+    if person.is_staff:
+        raise InquiryError("forget.staff")
+
+
+async def forget_preview(session: AsyncSession, settings: Settings, person: Person) -> Footprint:
+    """What /forget would delete and keep, counted, for the confirmation screen."""
+    _require_not_staff(person)
+    return await forget_repo.footprint(session, person.id)
+
+
+async def forget(session: AsyncSession, settings: Settings, person: Person) -> Forgotten:
+    """Remove the person from every table in this one unit of work (storage/forget.py
+    says what happens to each); returns what was done, counted."""
+    _require_not_staff(person)
+    return await forget_repo.erase(session, person.id)
+
+
+# The first-response deadline ------------------------------------------------------------
+
+
+async def escalate_due(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """Remind the owner of inquiries untouched for FIRST_RESPONSE_HOURS, and tell the
+    admins of those untouched twice as long. Returns how many messages were queued."""
+    window = timedelta(hours=settings.first_response_hours)
+    queued = 0
+    for inquiry in await repo.overdue_first_response(session, now - window, escalation_below=1):
+        inquiry.escalation = 1
+        program = await _program_of(session, inquiry)
+        owner_id = inquiry.assignee_id or (program.owner_id if program else None)
+        targets: list[tuple[int, str]] = []
+        if owner_id is not None:
+            owner = await users_repo.get_user(session, owner_id)
+            if owner is not None:
+                targets = [(owner.id, owner.language)]
+        if not targets:  # nobody owns it: straight to the staff
+            targets = await _staff_targets(session, settings)
+        for chat_id, lang in targets:
+            text, keyboard = render.overdue_notice(
+                lang, inquiry, program, settings, escalated=False
+            )
+            await outbox.queue(
+                session, chat_id, outbox.payload_text(text, keyboard),
+                ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:remind:{chat_id}",
+            )  # fmt: skip
+            queued += 1
+    for inquiry in await repo.overdue_first_response(session, now - 2 * window, escalation_below=2):
+        inquiry.escalation = 2
+        program = await _program_of(session, inquiry)
+        for chat_id, lang in await _admin_targets(session, settings):
+            text, keyboard = render.overdue_notice(lang, inquiry, program, settings, escalated=True)
+            await outbox.queue(
+                session, chat_id, outbox.payload_text(text, keyboard),
+                ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:escalate:{chat_id}",
+            )  # fmt: skip
+            queued += 1
+    return queued
+
+
+async def _admin_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+    ids = set(settings.admin_ids) | set(await repo.staff_ids(session, Role.ADMIN))
+    out = []
+    for admin_id in sorted(ids):
+        user = await users_repo.get_user(session, admin_id)
+        out.append((admin_id, user.language if user else settings.default_language))
+    return out
+
+
+async def next_escalation_at(session: AsyncSession, settings: Settings) -> datetime | None:
+    window = timedelta(hours=settings.first_response_hours)
+    first = await repo.oldest_untouched(session, escalation_below=1)
+    second = await repo.oldest_untouched(session, escalation_below=2)
+    moments = [m + window for m in (first,) if m] + [m + 2 * window for m in (second,) if m]
+    return min(moments) if moments else None
+
+
+def is_open(inquiry: Inquiry) -> bool:
+    return inquiry.status in OPEN_INQUIRY_STATUSES

@@ -1,0 +1,221 @@
+"""Texts and keyboards of the inquiry pipeline, for contacts and for staff."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.catalog.service import localized
+from bot.settings import Settings
+from bot.ui.callbacks import cb
+from bot.ui.i18n import format_time, t
+from bot.ui.screens import Screen, button
+from bot.ui.text import KEEP, Html, Part, Plain, clip_text, fit_lines, italic, tr
+from storage.models import (
+    EnterpriseProfile,
+    Inquiry,
+    InquiryEvent,
+    InquiryKind,
+    InquiryStatus,
+    Program,
+    User,
+)
+
+TITLE_CHARS = 36  # of a programme title in a button
+EVENT_CHARS = 300  # of an answer or follow-up in the timeline (each came whole on its own)
+CHANGEABLE = (
+    InquiryStatus.CONTACTED,
+    InquiryStatus.MEETING,
+    InquiryStatus.AGREEMENT,
+    InquiryStatus.DECLINED,
+    InquiryStatus.CLOSED,
+)
+
+
+def program_title(lang: str, program: Program | None) -> str:
+    if program is None:
+        return t(lang, "inquiry.general")
+    return localized(lang, program.title_zh, program.title_en)
+
+
+def status_name(lang: str, status: InquiryStatus) -> str:
+    return t(lang, f"istatus.{status.value}")
+
+
+def staff_keyboard(lang: str, inquiry_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                button(lang, "inquiry.assign_me", cb("iq", "assign", inquiry_id)),
+                button(lang, "inquiry.status_btn", cb("iq", "status", inquiry_id)),
+            ],
+            [
+                button(lang, "inquiry.reply_btn", cb("iq", "reply", inquiry_id)),
+                button(lang, "step.add_btn", cb("iq", "step", inquiry_id)),
+            ],
+        ]
+    )
+
+
+def staff_card(
+    lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
+    contact: User | None, settings: Settings,
+) -> tuple[str, InlineKeyboardMarkup]:  # fmt: skip
+    text = staff_card_text(lang, inquiry, program, profile, contact, settings.tz)
+    return text.fit(), staff_keyboard(lang, inquiry.id)
+
+
+def staff_card_text(
+    lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
+    contact: User | None, tz: ZoneInfo,
+) -> Html:  # fmt: skip
+    """The card staff get. The message is kept whole (bot/inquiry_limits.py sizes it so
+    the card always fits); names give way first should old data be longer."""
+    key = (
+        "inquiry.card_interest" if inquiry.kind is InquiryKind.INTEREST else "inquiry.card_question"
+    )
+    lines: list[Part] = [tr(lang, key, id=inquiry.id)]
+    lines.append(tr(lang, "inquiry.line_program", title=Plain(program_title(lang, program))))
+    who: list[Part] = []
+    if profile is not None:
+        who.append(Plain(profile.organization))
+        who.append(Plain(profile.contact_person))
+    elif contact is not None:
+        who.append(Plain(contact.first_name))
+    if contact is not None and contact.username:
+        who.append(Html("@", Plain(contact.username)))
+    if who:
+        lines.append(tr(lang, "inquiry.line_from", who=Html.join(" · ", who)))
+    if profile is not None:
+        details = [Plain(v) for v in (profile.phone, profile.email, profile.industry) if v]
+        if details:
+            lines.append(Html.join(" · ", details))
+    if inquiry.message:
+        lines.append(tr(lang, "inquiry.line_message", text=Plain(inquiry.message, KEEP)))
+    lines.append(tr(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)))
+    lines.append(tr(lang, "inquiry.line_time", time=format_time(inquiry.created_at, lang, tz)))
+    lines.append(italic(t(lang, "inquiry.reply_hint")))
+    return Html.join("\n", lines)
+
+
+def status_menu(lang: str, inquiry: Inquiry) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                status_name(lang, s), callback_data=cb("iq", "set", inquiry.id, s.value)
+            )
+        ]
+        for s in CHANGEABLE
+        if s is not inquiry.status
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def answer_to_contact(
+    lang: str, inquiry: Inquiry, program: Program | None, body: str, staff_name: str | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    keyboard = InlineKeyboardMarkup(
+        [[button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))]]
+    )
+    return answer_text(lang, inquiry, program, body, staff_name).fit(), keyboard
+
+
+def answer_text(
+    lang: str, inquiry: Inquiry, program: Program | None, body: str, staff_name: str | None
+) -> Html:
+    sender: Part = Plain(staff_name) if staff_name else t(lang, "inquiry.the_college")
+    return tr(
+        lang, "inquiry.answer", who=sender, title=Plain(program_title(lang, program)),
+        id=inquiry.id, text=Plain(body, KEEP),
+    )  # fmt: skip
+
+
+def status_to_contact(lang: str, inquiry: Inquiry, program: Program | None) -> str:
+    return tr(
+        lang, "inquiry.status_changed", title=Plain(program_title(lang, program)),
+        id=inquiry.id, status=status_name(lang, inquiry.status),
+    ).fit()  # fmt: skip
+
+
+def follow_up_for_staff(
+    lang: str, inquiry: Inquiry, profile: EnterpriseProfile | None, body: str
+) -> str:
+    return follow_up_text(lang, inquiry, profile, body).fit()
+
+
+def follow_up_text(
+    lang: str, inquiry: Inquiry, profile: EnterpriseProfile | None, body: str
+) -> Html:
+    who: Part = Plain(profile.organization) if profile else t(lang, "inquiry.the_contact")
+    return tr(lang, "inquiry.follow_up", id=inquiry.id, who=who, text=Plain(body, KEEP))
+
+
+def overdue_notice(
+    lang: str, inquiry: Inquiry, program: Program | None, settings: Settings, *, escalated: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The first-response reminder (to the owner) or its escalation (to the admins)."""
+    hours = settings.first_response_hours * (2 if escalated else 1)
+    text = tr(
+        lang, "inquiry.escalated" if escalated else "inquiry.remind_owner",
+        id=inquiry.id, title=Plain(program_title(lang, program)), hours=f"{hours:g}",
+        since=format_time(inquiry.created_at, lang, settings.tz),
+    )  # fmt: skip
+    return text.fit(), staff_keyboard(lang, inquiry.id)
+
+
+def my_list(lang: str, rows: list[tuple[Inquiry, Program | None]]) -> Screen:
+    if not rows:
+        return Screen(
+            t(lang, "my.none"),
+            InlineKeyboardMarkup([[button(lang, "btn.catalog", cb("c", "home"))]]),
+        )
+    buttons = [
+        [
+            InlineKeyboardButton(
+                f"#{inq.id} {clip_text(program_title(lang, program), TITLE_CHARS)}"
+                f" · {status_name(lang, inq.status)}",
+                callback_data=cb("my", "open", inq.id),
+            )
+        ]
+        for inq, program in rows
+    ]
+    buttons.append([button(lang, "btn.menu", cb("m", "menu"))])
+    return Screen(t(lang, "my.title"), InlineKeyboardMarkup(buttons))
+
+
+def timeline(
+    lang: str, inquiry: Inquiry, program: Program | None, events: list[InquiryEvent],
+    settings: Settings,
+) -> Screen:  # fmt: skip
+    head = Html(
+        tr(lang, "my.timeline_title", id=inquiry.id, title=Plain(program_title(lang, program))),
+        "\n",
+        tr(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)),
+        "\n",
+    )
+    lines: list[Part] = []
+    for event in events:
+        when = format_time(event.created_at, lang, settings.tz)
+        said = Plain(clip_text(event.text, EVENT_CHARS))
+        what: Part
+        if event.kind == "created":
+            what = t(lang, "event.created")
+        elif event.kind == "status" and event.status is not None:
+            what = t(lang, "event.status", status=status_name(lang, event.status))
+        elif event.kind == "reply":
+            what = tr(lang, "event.reply", text=said)
+        elif event.kind == "follow_up":
+            what = tr(lang, "event.follow_up", text=said)
+        else:
+            continue
+        lines.append(Html(f"• {when} — ", what))
+    keyboard = InlineKeyboardMarkup(
+        [
+            [button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))],
+            [button(lang, "btn.back", cb("my", "list")), button(lang, "btn.menu", cb("m", "menu"))],
+        ]
+    )
+    # The newest events matter most: when there are too many, the oldest give way.
+    text = fit_lines(head, lines, more=lambda n: t(lang, "list.earlier", n=n), keep="last")
+    return Screen(text, keyboard)

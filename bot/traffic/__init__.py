@@ -1,0 +1,1 @@
+"""Updates in: per-user order, flood protection; messages out: the one rate limiter."""

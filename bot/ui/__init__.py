@@ -1,0 +1,1 @@
+"""What people read: message catalogs, screens, callback data, deep links, message limits."""

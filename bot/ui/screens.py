@@ -1,0 +1,92 @@
+"""What people see: texts and keyboards shared by handlers and the engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.people.person import Person
+from bot.ui.callbacks import cb
+from bot.ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
+from storage.models import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A reply: HTML text and an optional inline keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    # A reply keyboard (share-contact) or its removal; such a screen is always sent anew.
+    reply_keyboard: ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
+
+
+def button(lang: str, key: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(t(lang, key), callback_data=data)
+
+
+def main_menu(person: Person) -> Screen:
+    lang = person.language
+    rows = [
+        [
+            button(lang, "btn.catalog", cb("c", "home")),
+            button(lang, "btn.search", cb("c", "search")),
+        ],
+        [button(lang, "btn.my", cb("my", "list")), button(lang, "btn.ask", cb("i", "ask", 0))],
+        [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
+    ]
+    if person.is_admin:
+        rows.append(
+            [
+                button(lang, "btn.invite_teacher", cb("adm", "invite", "teacher")),
+                button(lang, "btn.invite_admin", cb("adm", "invite", "admin")),
+            ]
+        )
+    return Screen(t(lang, "menu.title"), InlineKeyboardMarkup(rows))
+
+
+def welcome(person: Person) -> Screen:
+    menu = main_menu(person)
+
+    text = t(person.language, "start.welcome", name=escape(person.first_name or "")) + "\n\n"
+    return Screen(text + menu.text, menu.keyboard)
+
+
+def with_menu(person: Person, key: str, **values: object) -> Screen:
+    """A short notice followed by the main menu, for dead ends and refusals."""
+    menu = main_menu(person)
+    return Screen(t(person.language, key, **values) + "\n\n" + menu.text, menu.keyboard)
+
+
+def help_screen(person: Person) -> Screen:
+    lang = person.language
+    key = {Role.ADMIN: "help.admin", Role.TEACHER: "help.teacher"}.get(
+        person.role, "help.enterprise"
+    )
+    text = (
+        t(lang, "help.enterprise")
+        if key == "help.enterprise"
+        else (t(lang, "help.enterprise") + "\n\n" + t(lang, key))
+    )
+    back = InlineKeyboardMarkup([[button(lang, "btn.menu", cb("m", "menu"))]])
+    return Screen(text, back)
+
+
+def language_picker(lang: str) -> Screen:
+    rows = [
+        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=cb("lang", "set", code))]
+        for code in LANGUAGES
+    ]
+    return Screen(t(lang, "language.choose"), InlineKeyboardMarkup(rows))
+
+
+def role_name(lang: str, role: Role) -> str:
+    return t(lang, f"role.{role.value}")

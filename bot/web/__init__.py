@@ -1,0 +1,1 @@
+"""The bot's web side: the webhook door (and the Mini App)."""
