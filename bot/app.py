@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -11,26 +10,15 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import logs
-from bot.broadcasts import service as broadcasts
-from bot.broadcasts import views as broadcast_views
 from bot.context import CONTEXT_TYPES, BotContext, Runtime
-from bot.engines import delivery_report
-from bot.engines.housekeeping import purge
-from bot.engines.outbox import OutboxSender
-from bot.engines.scheduler import Ticker
-from bot.engines.send_share import HEARTBEAT, SendShare
+from bot.engines import lifecycle
 from bot.engines.staff_chat import StaffChat
-from bot.inquiries import service as inquiries
-from bot.next_steps import service as next_steps
 from bot.settings import Settings
 from bot.traffic.order import PerUserOrderedProcessor
-from bot.traffic.ratelimit import PACED, SendLimiter
+from bot.traffic.ratelimit import SendLimiter
 from bot.ui.i18n import LANGUAGES, t
-from storage import broadcasts as broadcast_repo
-from storage import users as users_repo
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +55,7 @@ ALLOWED_UPDATES = [
 def build_application(
     settings: Settings, *, migrate: bool = True, engines: bool = True
 ) -> PartnerApp:
-    """The bot. `engines` runs the outbox sender (and scheduler) in this process too."""
+    """The bot. `engines` runs the outbox sender and the jobs in this process too."""
     # Whoever embeds us, no secret (token, webhook secret, DB password) reaches a log.
     logs.add_secrets(settings.secret_values())
     runtime_settings = settings
@@ -83,25 +71,12 @@ def build_application(
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
         if engines:
-            # Every sending process beats: its heartbeat renews its outbox leases, and
-            # (with our limiter) takes its share of SEND_RATE before any send.
-            limiter = app.bot.rate_limiter
-            share = SendShare(
-                runtime.sessions,
-                limiter if isinstance(limiter, SendLimiter) else None,
-                runtime_settings.send_rate,
-                lease=timedelta(seconds=runtime_settings.outbox_lease_seconds),
-            )
-            await share.beat()
-            runtime.send_share = share
-            start_engines(app)
+            await lifecycle.start(app)  # their jobs run once the Application starts
 
-    async def post_stop(app: PartnerApp) -> None:
-        # Engines stop while the bot can still send: in-flight sends finish cleanly.
-        await stop_engines(app)
-
+    # The engines stop in Application.stop() (lifecycle.EngineQueue), while the bot can
+    # still send; here only if it never ran.
     async def post_shutdown(app: PartnerApp) -> None:
-        await stop_engines(app)
+        await lifecycle.stop(app.bot_data)
         if app.bot_data.engine is not None:
             await app.bot_data.engine.dispose()
 
@@ -114,8 +89,8 @@ def build_application(
         .defaults(Defaults(parse_mode="HTML"))
         .concurrent_updates(PerUserOrderedProcessor(32))
         .rate_limiter(SendLimiter(settings.send_rate))
+        .job_queue(lifecycle.EngineQueue())
         .post_init(post_init)
-        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
@@ -124,174 +99,6 @@ def build_application(
     app.bot_data.settings = settings
     register_handlers(app)
     return app
-
-
-def runtime_settings_of(app: PartnerApp) -> Settings:
-    settings = app.bot_data.settings
-    if settings is None:
-        raise RuntimeError("settings are not loaded")
-    return settings
-
-
-def start_engines(app: PartnerApp) -> None:
-    """The parts that outlive one update: the outbox sender and the tickers."""
-    runtime = app.bot_data
-    if runtime.sessions is None or runtime.send_share is None:
-        raise RuntimeError("database is not open, or the process has no heartbeat")
-    settings = runtime_settings_of(app)
-    # About two seconds of sending per claim: a paused or cancelled broadcast stops
-    # within that, and a crash repeats at most that many sends.
-    batch = max(1, min(50, int(settings.send_rate * 2)))
-    share = runtime.send_share
-    runtime.outbox = OutboxSender(
-        app.bot,
-        runtime.sessions,
-        batch=batch,
-        lease=share.lease,
-        owner=share.instance_id,  # the heartbeat that renews the leases is ours
-        chats=runtime.staff_chat,
-    )
-    share.leases = runtime.outbox
-    runtime.outbox.start()
-    runtime.outbox.wake()  # whatever was queued while we were down goes out now
-    sessions, outbox = runtime.sessions, runtime.outbox
-
-    async def first_response() -> datetime | None:
-        async with sessions() as session, session.begin():
-            queued = await inquiries.escalate_due(session, settings, utcnow())
-            next_due = await inquiries.next_escalation_at(session, settings)
-        if queued:
-            outbox.wake()
-        return next_due
-
-    async def reminders() -> datetime | None:
-        while True:  # drain everything due, a batch per transaction
-            async with sessions() as session, session.begin():
-                queued = await next_steps.dispatch_due(session, settings, utcnow())
-            if queued:
-                outbox.wake()
-            if queued < next_steps.DISPATCH_BATCH:
-                break
-        async with sessions() as session:
-            return await next_steps.next_due_at(session)
-
-    async def digests() -> datetime | None:
-        now = utcnow()
-        async with sessions() as session, session.begin():
-            queued = await next_steps.send_digests(session, settings, now)
-        if queued:
-            outbox.wake()
-        return await next_steps.next_digest_at(settings, now)
-
-    bot = app.bot
-    last_edit: dict[int, datetime] = {}
-
-    async def announcements() -> datetime | None:
-        now = utcnow()
-        async with sessions() as session, session.begin():
-            reports = await broadcasts.tick(session, settings, runtime.bot_username, now)
-            chats = {r.broadcast.id: await _progress_chat(session, r.broadcast) for r in reports}
-        if reports:
-            outbox.wake()
-        for report in reports:
-            target = chats.get(report.broadcast.id)
-            last = last_edit.get(report.broadcast.id)
-            if target is None or (
-                not report.finished and last is not None and now - last < PROGRESS_EVERY
-            ):
-                continue
-            last_edit[report.broadcast.id] = now
-            # Read again right before editing: an admin may have paused it meanwhile.
-            async with sessions() as session:
-                fresh = await broadcast_repo.get(session, report.broadcast.id)
-                if fresh is None:
-                    continue
-                latest = await broadcasts.progress(session, fresh, utcnow())
-            await _edit_progress(bot, target, latest, settings, now)
-        if any(not r.finished for r in reports):
-            return now + PROGRESS_EVERY
-        async with sessions() as session:
-            return await broadcast_repo.next_scheduled_at(session)
-
-    async def housekeeping() -> datetime | None:
-        async with sessions() as session, session.begin():
-            return await purge(session, utcnow())
-
-    async def failure_reports() -> datetime | None:
-        async with sessions() as session:  # a read first: most ticks have nothing to report
-            await session.connection(execution_options={"sqlite_readonly": True})
-            due = await delivery_report.next_report_at(session)
-        if due is None or due > utcnow():
-            return due
-        async with sessions() as session, session.begin():
-            queued = await delivery_report.report_due(session, settings, utcnow())
-        if queued:
-            outbox.wake()
-        return utcnow()  # once more: a later minute may be over too
-
-    # The heartbeat keeps its own pace (a safety tick adds nothing to it); the others
-    # also look on the safety tick for what other processes planned.
-    for name, work, tick in (
-        ("send-share", share.beat, HEARTBEAT.total_seconds()),
-        ("first-response", first_response, settings.safety_tick_seconds),
-        ("reminders", reminders, settings.safety_tick_seconds),
-        ("digests", digests, settings.safety_tick_seconds),
-        ("broadcasts", announcements, settings.safety_tick_seconds),
-        ("delivery-reports", failure_reports, settings.safety_tick_seconds),
-        ("housekeeping", housekeeping, settings.safety_tick_seconds),
-    ):
-        ticker = Ticker(name, work, tick=tick)
-        ticker.start()
-        runtime.tickers.append(ticker)
-        if name == "delivery-reports":
-            outbox.on_failed = ticker.wake  # a new failure: plan its report
-
-
-PROGRESS_EVERY = timedelta(seconds=3)  # live progress edits, at most this often
-
-
-async def _progress_chat(session: Any, broadcast: Any) -> tuple[int, int, str] | None:
-    if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
-        return None
-    author = (
-        await users_repo.get_user(session, broadcast.author_id) if broadcast.author_id else None
-    )
-    lang = author.language if author else "en"
-    return broadcast.progress_chat_id, broadcast.progress_message_id, lang
-
-
-async def _edit_progress(
-    bot: Any, target: tuple[int, int, str], report: Any, settings: Settings, now: datetime
-) -> None:
-    chat_id, message_id, lang = target
-    screen = broadcast_views.progress(lang, report, settings, now)
-    try:
-        await bot.edit_message_text(
-            screen.text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=screen.keyboard,
-            rate_limit_args=PACED,  # the admin's chat also gets the announcement itself
-        )
-    except TelegramError as exc:  # "not modified" and the like: the next tick tries again
-        log.debug("progress edit skipped: %s", exc)
-
-
-async def stop_engines(app: PartnerApp) -> None:
-    # The sender first, while the heartbeat still renews its leases; it hands back what
-    # it did not send. Then the tickers, the heartbeat among them, and the share.
-    if app.bot_data.outbox is not None:
-        await app.bot_data.outbox.stop()
-        app.bot_data.outbox = None
-    for ticker in app.bot_data.tickers:
-        await ticker.stop()
-    app.bot_data.tickers.clear()
-    share, app.bot_data.send_share = app.bot_data.send_share, None
-    if share is not None:
-        try:
-            await share.leave()
-        except Exception:  # the database may be gone already; the heartbeat just ages out
-            log.warning("could not sign off from the send share", exc_info=True)
 
 
 def register_handlers(app: PartnerApp) -> None:

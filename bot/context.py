@@ -12,9 +12,9 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.engines.outbox import OutboxSender
 from bot.engines.report_gate import ReportGate
-from bot.engines.scheduler import Ticker
 from bot.engines.send_share import SendShare
 from bot.engines.staff_chat import StaffChat
+from bot.engines.wakeup import EngineJob
 from bot.people.person import Person
 from bot.settings import Settings
 
@@ -28,7 +28,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession] | None = None
     bot_username: str = ""
     outbox: OutboxSender | None = None
-    tickers: list[Ticker] = field(default_factory=list)
+    jobs: list[EngineJob] = field(default_factory=list)  # one per engine (bot/engines/wakeup.py)
     send_share: SendShare | None = None
     staff_chat: StaffChat | None = None  # where the staff chat is now (bot/staff_chat.py)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -78,8 +78,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         rather than at their next tick."""
         if self.bot_data.outbox is not None:
             self.bot_data.outbox.wake()
-        for ticker in self.bot_data.tickers:
-            ticker.wake()
+        for job in self.bot_data.jobs:
+            job.wake()
 
     @property
     def lang(self) -> str:

@@ -13,13 +13,14 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import ExtBot
+from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
 
 from bot import logs
+from bot.context import CONTEXT_TYPES, BotContext
 from bot.engines import delivery_report, outbox
 from bot.engines.outbox import OutboxSender
-from bot.engines.scheduler import Ticker
 from bot.engines.send_share import SendShare
+from bot.engines.wakeup import EngineJob
 from bot.settings import Settings
 from bot.traffic.ratelimit import SendLimiter
 from storage.models import (
@@ -39,10 +40,10 @@ ZH_ADMIN, SILENT_ADMIN = 9002, 9003  # SILENT_ADMIN never opened the bot
 CONTACT = 6101
 
 
-async def api_bot(tg: FakeTelegram) -> ExtBot[None]:
+async def api_bot(tg: FakeTelegram) -> ExtBot[str]:
     """A Bot as one process has it: real HTTP to the fake, its own rate limiter."""
     logs.add_secrets([TOKEN])  # as build_application does: httpx logs URLs with the token
-    bot: ExtBot[None] = ExtBot(
+    bot: ExtBot[str] = ExtBot(
         TOKEN, base_url=tg.base_url, base_file_url=tg.file_url, rate_limiter=SendLimiter(100)
     )
     await bot.initialize()
@@ -50,7 +51,7 @@ async def api_bot(tg: FakeTelegram) -> ExtBot[None]:
 
 
 @pytest.fixture
-async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[None]]]:
+async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[str]]]:
     """Two 'processes' (each a Bot with its own limiter)."""
     made = [await api_bot(tg), await api_bot(tg)]
     try:
@@ -58,6 +59,23 @@ async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[None]]]:
     finally:
         for bot in made:
             await bot.shutdown()
+
+
+@pytest.fixture
+async def job_queue(tg: FakeTelegram) -> AsyncIterator[JobQueue[BotContext]]:
+    """PTB's JobQueue (APScheduler) of a bare running Application, no handlers and no
+    engines of its own: what the engines' jobs run on in the bot."""
+    app = (
+        ApplicationBuilder().token(TOKEN).base_url(tg.base_url).context_types(CONTEXT_TYPES).build()
+    )
+    await app.initialize()
+    await app.start()
+    try:
+        assert app.job_queue is not None
+        yield app.job_queue
+    finally:
+        await app.stop()
+        await app.shutdown()
 
 
 async def queue_cards(
@@ -84,7 +102,10 @@ def texts_in(tg: FakeTelegram, chat_id: int) -> list[str]:
 
 
 async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram,
+    sessions: async_sessionmaker[AsyncSession],
+    bots: list[ExtBot[str]],
+    job_queue: JobQueue[BotContext],
 ) -> None:
     """Three cards to one group take 6.4 s at its pace, three times the 2 s lease. The
     heartbeat renews it, so the other process never gets them: each card once."""
@@ -94,7 +115,7 @@ async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
     other = OutboxSender(bots[1], sessions, lease=lease, owner="host-b:2:bbbb")
     share = SendShare(sessions, None, 25, instance_id=first.owner, lease=lease)
     share.leases = first
-    heartbeat = Ticker("beat", share.beat, tick=0.5)  # the real ticker, at a short tick
+    heartbeat = EngineJob(job_queue, "beat", share.beat, tick=0.5)  # the real job, a short tick
     cards = [f"Card {n}" for n in range(1, 4)]
     ids = await queue_cards(sessions, group.chat_id, cards)
     heartbeat.start()
@@ -112,7 +133,7 @@ async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
 
 
 async def test_batch_stops_before_an_unrenewed_lease_runs_out(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[str]]
 ) -> None:
     """No heartbeat (the database stalls, say): the sender stops starting sends before
     its lease may run out, and the rows it did not send go out once, from elsewhere."""
@@ -135,12 +156,15 @@ async def test_batch_stops_before_an_unrenewed_lease_runs_out(
 
 
 async def test_clean_stop_hands_back_what_it_did_not_send(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram,
+    sessions: async_sessionmaker[AsyncSession],
+    bots: list[ExtBot[str]],
+    job_queue: JobQueue[BotContext],
 ) -> None:
     group = tg.group(-100_903, "Cooperation office")
     sender = OutboxSender(bots[0], sessions, owner="host-a:1:eeee", concurrency=1)
     ids = await queue_cards(sessions, group.chat_id, ["One", "Two", "Three"])
-    sender.start()
+    sender.start(job_queue)
     await tg.wait_for(lambda: len(group.messages()) >= 1, 10, "the first card")
     await sender.stop()  # the second is on its way (it finishes); the third had not begun
     states = [r.state for r in await rows(sessions, ids)]
@@ -169,7 +193,7 @@ async def seed_admins(sessions: async_sessionmaker[AsyncSession], tg: FakeTelegr
 async def test_non_telegram_errors_are_retried_a_few_times_then_failed_and_reported(
     tg: FakeTelegram,
     sessions: async_sessionmaker[AsyncSession],
-    bots: list[ExtBot[None]],
+    bots: list[ExtBot[str]],
     admins_settings: Settings,
 ) -> None:
     """A text that cannot be encoded (PTB wraps the UnicodeEncodeError in a NetworkError,

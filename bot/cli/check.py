@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot import logs
+from bot.cli.common import EXIT_FAILED, EXIT_OK, CannotOpen, Commands, database
 from bot.formats import url_secrets
 from bot.settings import Settings
 
@@ -35,8 +36,8 @@ class Check:
         return logs.redact(f"{'OK  ' if self.ok else 'FAIL'}  {self.what}: {self.detail}")
 
 
-def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = subparsers.add_parser(
+def add_command(commands: Commands) -> None:
+    check = commands.add_parser(
         "check",
         help="verify settings, database (migrations at head), the Bot API and webhook settings",
     )
@@ -51,7 +52,7 @@ def cmd_check(_args: argparse.Namespace, settings: Settings) -> int:
         print(check.line(), flush=True)
     failed = sum(not c.ok for c in checks)
     print("All checks passed." if not failed else f"{failed} of {len(checks)} checks failed.")
-    return 0 if not failed else 1
+    return EXIT_OK if not failed else EXIT_FAILED
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -68,10 +69,7 @@ def _shown_url(url: str) -> str:
 
 
 async def check_database(settings: Settings) -> Check:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from storage.engine import create_engine
-    from storage.migrate import known_revision, revision_status
+    from storage.migrate import known_revision
 
     what = "database"
     shown = _shown_url(settings.database_url)
@@ -81,19 +79,16 @@ async def check_database(settings: Settings) -> Check:
         return Check(
             False, what, f"{sqlite} does not exist yet: run `partnerbot db upgrade` to create it"
         )
-    engine = create_engine(settings.database_url)
     try:
-        current, heads = await revision_status(engine)
-    except (OperationalError, DBAPIError, OSError) as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        async with database(settings.database_url, migrate=False) as db:  # check changes nothing
+            current, heads = await db.revisions()
+    except CannotOpen as exc:
         return Check(
             False,
             what,
-            f"cannot open {shown} ({reason}): check DATABASE_URL, that the server is running "
+            f"cannot open {shown} ({exc.reason}): check DATABASE_URL, that the server is running "
             "and the user's password",
         )
-    finally:
-        await engine.dispose()
     head = ", ".join(sorted(heads))
     if current == heads:
         return Check(True, what, f"{shown} is reachable; migrations at head ({head})")

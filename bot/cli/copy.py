@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError
 
 from bot import logs
+from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, database, error
 from bot.formats import url_secrets
 from bot.settings import SYNC_TO_ASYNC, Settings, SettingsError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-
-def add_command(db_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    copy = db_commands.add_parser(
+def add_command(db_actions: Commands) -> None:
+    """Add `db copy` to the `db` actions (bot/cli/db.py)."""
+    copy = db_actions.add_parser(
         "copy",
         help="copy every table of another database (e.g. the old SQLite file) into the "
         "empty database of DATABASE_URL",
@@ -87,45 +86,33 @@ def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _copy(source: str, settings: Settings, batch: int) -> int:
-    from bot.cli import _prepare_database
     from storage.copy import CopiedTable, CopyError, copy_database
-    from storage.engine import create_engine
-    from storage.migrate import revision_status
 
-    src = create_engine(source)
-    try:
-        try:
-            current, heads = await revision_status(src)
-        except (OperationalError, DBAPIError, OSError) as exc:
-            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-            raise SettingsError(f"--from: cannot open {shown(source)}: {reason}") from None
+    # The source is only read, never migrated; the target goes to head first, so both
+    # sides have the same schema.
+    async with database(source, label="--from", migrate=False) as src:
+        current, heads = await src.revisions()
         if current != heads:
             at = ", ".join(sorted(current)) or "none"
-            print(
-                f"partnerbot: the source is at migration {at}, this partnerbot expects "
+            error(
+                f"the source is at migration {at}, this partnerbot expects "
                 f"{', '.join(sorted(heads))}; upgrade it first: "
-                f"DATABASE_URL={shown(source)} partnerbot db upgrade",
-                file=sys.stderr,
+                f"DATABASE_URL={shown(source)} partnerbot db upgrade"
             )
             return EXIT_FAILED
-        await _prepare_database(settings)  # the target, to head: same schema both sides
-        print(f"Copying {shown(source)} → {shown(settings.database_url)}", flush=True)
-        target = create_engine(settings.database_url)
+        async with database(settings.database_url) as target:
+            print(f"Copying {shown(source)} → {shown(settings.database_url)}", flush=True)
 
-        def report(table: CopiedTable) -> None:
-            print(f"  {table.name:<24} {table.rows:>9} rows", flush=True)
+            def report(table: CopiedTable) -> None:
+                print(f"  {table.name:<24} {table.rows:>9} rows", flush=True)
 
-        try:
-            copied = await copy_database(src, target, batch=batch, on_table=report)
-        except CopyError as exc:
-            print(
-                f"partnerbot: copy refused or failed, nothing was written: {exc}", file=sys.stderr
-            )
-            return EXIT_FAILED
-        finally:
-            await target.dispose()
-    finally:
-        await src.dispose()
+            try:
+                copied = await copy_database(
+                    src.engine, target.engine, batch=batch, on_table=report
+                )
+            except CopyError as exc:
+                error(f"copy refused or failed, nothing was written: {exc}")
+                return EXIT_FAILED
     total = sum(t.rows for t in copied)
     print(f"Done: {total} rows in {len(copied)} tables; sequences reset where there are any.")
     return EXIT_OK

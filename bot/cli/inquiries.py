@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from bot.cli.programs import EXIT_OK, EXIT_USAGE, _run
+from bot.cli.common import EXIT_OK, EXIT_USAGE, Commands, in_transaction, write_file
 from bot.settings import Settings, SettingsError
 
 ACCEPTED = ".csv, .xlsx"
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_command(commands: Commands) -> None:
     """Add `inquiries export` to the partnerbot parser."""
-    inquiries = subparsers.add_parser("inquiries", help="export the inquiry pipeline (CSV, XLSX)")
+    inquiries = commands.add_parser("inquiries", help="export the inquiry pipeline (CSV, XLSX)")
     actions = inquiries.add_subparsers(dest="inquiries_command", required=True, metavar="ACTION")
     export = actions.add_parser(
         "export",
@@ -36,11 +35,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     fmt = detect_format(path.name)
     if fmt is None:
         raise SettingsError(f"{path}: unknown file type; use one of {ACCEPTED}")
-    rows = _run(settings, lambda session: export_rows(session, settings.tz))
-    try:
-        path.write_bytes(write_rows(rows, fmt))
-    except OSError as exc:
-        print(f"partnerbot: {path}: {exc.strerror or exc}", file=sys.stderr)
+    rows = in_transaction(settings, lambda session: export_rows(session, settings.tz))
+    if not write_file(path, write_rows(rows, fmt)):
         return EXIT_USAGE
     print(f"Exported {len(rows)} inquiries to {path}")
     return EXIT_OK

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,8 +35,8 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.engines.scheduler import Ticker
 from bot.engines.send_share import DEFAULT_LEASE, new_instance_id
+from bot.engines.wakeup import EngineJob
 from bot.logs import redact
 from bot.traffic.ratelimit import BULK
 from bot.ui.text import TEXT_LIMIT, MessageTooLong, visible_len
@@ -44,6 +44,11 @@ from storage import delivery_failures as failures_repo
 from storage import outbox as repo
 from storage import users as users_repo
 from storage.models import OutboxMessage, OutboxState, utcnow
+
+if TYPE_CHECKING:
+    from telegram.ext import JobQueue
+
+    from bot.context import BotContext
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +123,13 @@ class ChatEvents(Protocol):
 
 
 class OutboxSender:
-    """One per process. `wake()` after queueing something for a prompt send; otherwise
-    the loop looks again every `poll` seconds (rows queued by other instances)."""
+    """One per process. It works in batches while rows are due (one job run a batch,
+    the next straight after); else its job looks again every `poll` seconds (rows
+    queued by other instances), or at once on `wake()` after queueing something."""
 
     def __init__(
         self,
-        bot: ExtBot[Any],
+        bot: ExtBot[str],
         sessions: async_sessionmaker[AsyncSession],
         *,
         batch: int = 50,
@@ -133,8 +139,8 @@ class OutboxSender:
         poll: float = 1.0,
         owner: str | None = None,
         chats: ChatEvents | None = None,
-        on_sent: Callable[[OutboxMessage, int | None], Any] | None = None,
-        on_failed: Callable[[], Any] | None = None,
+        on_sent: Callable[[OutboxMessage, int | None], None] | None = None,
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         self.bot, self.sessions = bot, sessions
         self.batch, self.concurrency, self.lease = batch, concurrency, lease
@@ -145,7 +151,7 @@ class OutboxSender:
         self.stats = SenderStats()
         self.on_sent, self.on_failed = on_sent, on_failed
         self._stopping = False
-        self._ticker = Ticker("outbox", self._round, tick=poll)
+        self.job: EngineJob | None = None  # once started
         self._in_flight: set[int] = set()
         self._held_until = 0.0  # monotonic: our leases certainly hold until then
         # Groups this process saw migrate: rows of a batch already claimed for the old
@@ -156,14 +162,20 @@ class OutboxSender:
         self._margin = min(3.0, lease.total_seconds() / 5)
 
     def wake(self) -> None:
-        self._ticker.wake()
+        if self.job is not None:
+            self.job.wake()
 
-    def start(self) -> None:
-        self._ticker.start()
+    def start(self, queue: JobQueue[BotContext]) -> None:
+        """Send from now on, first at once: whatever was queued while we were down."""
+        self.job = EngineJob(queue, "outbox", self._round, tick=self.poll)
+        self.job.start()
 
     async def stop(self) -> None:
+        """Sends not begun are not begun; those on their way finish. Then every row still
+        claimed by us is handed back, so it goes out without waiting for its lease."""
         self._stopping = True
-        await self._ticker.stop()
+        if self.job is not None:
+            await self.job.stop()
         try:
             async with self.sessions() as session, session.begin():
                 await repo.release(session, self.owner)
@@ -186,7 +198,7 @@ class OutboxSender:
 
     async def _round(self) -> datetime | None:
         """One batch; if there was one, straight on to the next (due now), else the
-        ticker waits for a wake-up or the poll interval."""
+        job waits for a wake-up or the poll interval."""
         return utcnow() if await self.run_once() else None
 
     async def run_once(self) -> bool:

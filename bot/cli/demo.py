@@ -1,0 +1,27 @@
+"""`partnerbot demo`: load the demo catalogue (15 bilingual programmes). Loading it again
+changes nothing: it is an import like any other, upserted by code."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.catalog.files import FileFormat
+from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, in_transaction
+from bot.cli.programs import print_report
+from bot.settings import Settings
+
+
+def add_command(commands: Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="load the demo catalogue (about 15 programmes; loading it again changes nothing)",
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalog.demo import DEMO_FILE, load_demo
+
+    report = in_transaction(settings, load_demo)
+    print_report(report, DEMO_FILE.name, FileFormat.YAML)
+    return EXIT_OK if report.ok else EXIT_FAILED

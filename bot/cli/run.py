@@ -1,0 +1,35 @@
+"""`partnerbot run`: apply migrations, then poll (or serve the webhook if WEBHOOK_URL is set)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from bot.cli.common import EXIT_OK, Commands, prepare
+from bot.settings import Settings
+
+log = logging.getLogger("partnerbot")
+
+
+def add_command(commands: Commands) -> None:
+    run = commands.add_parser(
+        "run", help="apply migrations and run the bot (polling, or webhook if WEBHOOK_URL is set)"
+    )
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    asyncio.run(prepare(settings))
+    app = build_application(settings, migrate=False)
+    if settings.webhook_url:
+        from bot.web import webhook
+
+        asyncio.run(webhook.serve(app, settings, ALLOWED_UPDATES))
+    else:
+        log.info("polling for updates")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    log.info("stopped")
+    return EXIT_OK
