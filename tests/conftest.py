@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import ApplicationBuilder, JobQueue
 
+from bot import logs
+from bot.context import CONTEXT_TYPES, BotContext
 from bot.settings import Settings
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -115,6 +118,23 @@ def make_settings(db_url: str, tmp_path: Path) -> Callable[..., Settings]:
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=TOKEN) as server:
         yield server
+
+
+@pytest.fixture
+async def job_queue(tg: FakeTelegram) -> AsyncIterator[JobQueue[BotContext]]:
+    """PTB's JobQueue (APScheduler) of a bare running Application, with no handlers and
+    no engines of its own: what the engines' jobs (bot/engines/wakeup.py) run on."""
+    logs.add_secrets([TOKEN])  # as build_application does: PTB logs URLs with the token
+    app = ApplicationBuilder().token(TOKEN).base_url(tg.base_url).context_types(CONTEXT_TYPES)
+    bare = app.build()
+    await bare.initialize()
+    await bare.start()
+    try:
+        assert bare.job_queue is not None
+        yield bare.job_queue
+    finally:
+        await bare.stop()
+        await bare.shutdown()
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import ApplicationBuilder, ExtBot, JobQueue
+from telegram.ext import ExtBot, JobQueue
 
 from bot import logs
-from bot.context import CONTEXT_TYPES, BotContext
+from bot.context import BotContext
 from bot.engines import delivery_report, outbox
 from bot.engines.outbox import OutboxSender
 from bot.engines.send_share import SendShare
@@ -59,23 +59,6 @@ async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[str]]]:
     finally:
         for bot in made:
             await bot.shutdown()
-
-
-@pytest.fixture
-async def job_queue(tg: FakeTelegram) -> AsyncIterator[JobQueue[BotContext]]:
-    """PTB's JobQueue (APScheduler) of a bare running Application, no handlers and no
-    engines of its own: what the engines' jobs run on in the bot."""
-    app = (
-        ApplicationBuilder().token(TOKEN).base_url(tg.base_url).context_types(CONTEXT_TYPES).build()
-    )
-    await app.initialize()
-    await app.start()
-    try:
-        assert app.job_queue is not None
-        yield app.job_queue
-    finally:
-        await app.stop()
-        await app.shutdown()
 
 
 async def queue_cards(

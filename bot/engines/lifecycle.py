@@ -101,7 +101,11 @@ async def start(app: EngineApp) -> None:
             if job is not None:
                 job.rearm()
 
-    queue.run_repeating(safety, tick, first=tick, name=SAFETY, job_kwargs=job_kwargs(SAFETY))
+    # Its run cannot overlap another (it never awaits); a second instance allowed only
+    # spares the "maximum number of running instances" warning when the loop was busy
+    # for a tick and APScheduler still counts the last run.
+    safety_kwargs = {**job_kwargs(SAFETY), "max_instances": 2}
+    queue.run_repeating(safety, tick, first=tick, name=SAFETY, job_kwargs=safety_kwargs)
 
 
 async def stop(runtime: Runtime) -> None:
