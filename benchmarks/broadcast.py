@@ -221,8 +221,8 @@ async def run(backend: str, recipients: int, send_rate: float, baseline_s: float
                     total, broadcast_id = sent.total, sent.id
                 assert app.bot_data.outbox is not None
                 app.bot_data.outbox.wake()  # as the handler does (context.wake_engines)
-                for ticker in app.bot_data.tickers:
-                    ticker.wake()
+                for job in app.bot_data.jobs:
+                    job.wake()
                 stop = asyncio.Event()
                 task = asyncio.create_task(press_while(pressers, stop))
                 deliveries: list[float] = []
