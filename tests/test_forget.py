@@ -556,13 +556,12 @@ async def test_forget_cannot_blank_out_other_peoples_records(
             )  # fmt: skip
         session.add(AuditEntry(actor_id=ADMIN_ID, action="step.done", detail=common))
         await outbox.queue(session, OTHER, outbox.payload_text(common), not_before=LONG_AGO)
-    from bot.inquiries import service as inquiries
-    from bot.people.identity import Person
+    from bot.people import forget as forgetting
+    from bot.people.person import Person
 
-    settings = make_settings()
     async with sessions() as session, session.begin():
         person = Person(id=CONTACT, first_name="Vandal", language="en", role=Role.ENTERPRISE)
-        await inquiries.forget(session, settings, person)
+        await forgetting.forget(session, person)
     async with sessions() as session:
         steps = {s.inquiry_id: s.title for s in await session.scalars(select(NextStep))}
         assert steps[mine.id] == f"Send the {MASK} to {MASK}, call {MASK}"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.catalog.files import MAX_BYTES, FileError, FileFormat, read_rows, write_rows
+from bot.catalog.files import MAX_BYTES, FileError, read_rows, write_rows
 from bot.catalog.safe_reader import _child_env, _load, read_rows_safely
+from bot.formats.spreadsheets import FileFormat
 from storage.models import Program
 from tests import bombs
 from tests.constants import ADMIN_ID, TOKEN

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.catalog.files import FileFormat, read_rows, write_rows
+from bot.catalog.files import read_rows, write_rows
 from bot.catalog.imports import export_rows
+from bot.formats.spreadsheets import FileFormat
 from storage.models import Program
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser

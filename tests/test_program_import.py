@@ -17,15 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.catalog.demo import load_demo
-from bot.catalog.files import (
-    COLUMNS,
-    FileError,
-    FileFormat,
-    RawRow,
-    detect_format,
-    read_rows,
-    write_rows,
-)
+from bot.catalog.files import COLUMNS, FileError, RawRow, detect_format, read_rows, write_rows
 from bot.catalog.imports import (
     ImportReport,
     ProgramRow,
@@ -35,6 +27,7 @@ from bot.catalog.imports import (
     validate_row,
 )
 from bot.catalog.search import search_text_for
+from bot.formats.spreadsheets import FileFormat
 from storage.models import Department, Program, ProgramStatus, Role, User
 from tests.constants import TOKEN
 

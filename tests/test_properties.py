@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog.files import COLUMNS, FileError, FileFormat, RawRow, read_rows, write_rows
+from bot.catalog.files import COLUMNS, FileError, RawRow, read_rows, write_rows
 from bot.catalog.imports import ProgramRow, export_rows, import_programs, validate_row
 from bot.catalog.search import MAX_QUERY_CHARS, clean_query
 from bot.formats import validate
+from bot.formats.spreadsheets import FileFormat
 from bot.formats.timeparse import format_echo, parse_when
 from bot.forms.engine import FieldError, typed_text
 from bot.settings import parse_duration

@@ -23,7 +23,6 @@ Time and memory are bounded too, by reading in a separate process: bot/safe_read
 from __future__ import annotations
 
 import csv
-import enum
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pathlib import PurePath
 import yaml
 
 from bot.formats import spreadsheets
+from bot.formats.spreadsheets import FileFormat
 
 try:  # libyaml: the same YAML, parsed in C
     from yaml import CSafeLoader as _YamlLoader
@@ -66,12 +66,6 @@ MAX_TEXT_CHARS = MAX_BYTES
 MAX_YAML_DEPTH = 10
 EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
 MAX_INT_BITS = 10_000  # about 3,000 digits: Python refuses to print more than 4,300
-
-
-class FileFormat(enum.StrEnum):
-    CSV = "csv"
-    XLSX = "xlsx"
-    YAML = "yaml"
 
 
 EXTENSIONS: Mapping[str, FileFormat] = {

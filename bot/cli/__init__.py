@@ -149,4 +149,3 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(_worker(settings))
     log.info("stopped")
     return 0
-

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+
+class FileFormat(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    YAML = "yaml"
+
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_LIKE = re.compile(r"^[+\-]?[\d\s().\-]*$")
@@ -73,3 +82,12 @@ def write_xlsx(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    """A file made for someone to download: its name, its bytes, and how many rows."""
+
+    filename: str
+    data: bytes
+    count: int

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -22,7 +19,8 @@ from bot.ui.text import CLIP_FIRST, Html, Part, Plain, bold, clip_text, italic, 
 CHOICE_LABEL_CHARS = 40
 
 
-async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
+def render(lang: str, step: Step) -> Screen:
+    """A step as a screen: pure, its buttons were resolved by the engine."""
     spec = step.spec
     title = bold(t(lang, spec.title))
     error = Html()
@@ -31,8 +29,6 @@ async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
         error = Html("\n\n⚠️ ", tr(lang, step.error.key, **values))
     if isinstance(step, Confirm):
         summary = spec.summary(lang, step.data)
-        if inspect.isawaitable(summary):
-            summary = await summary
         rows = [
             [button(lang, "form.save", cb("f", "save"))],
             [
@@ -44,10 +40,10 @@ async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
         # single texts); a check screen of many long answers clips the longest.
         text = Html(title, "\n", t(lang, "form.check"), "\n\n", summary, error).fit()
         return Screen(text, InlineKeyboardMarkup(rows))
-    return await _ask(session, lang, step, title, error)
+    return _ask(lang, step, title, error)
 
 
-async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: Html) -> Screen:
+def _ask(lang: str, step: Ask, title: Html, error: Html) -> Screen:
     spec, field = step.spec, step.field
     names = [f.name for f in spec.fields]
     position = names.index(field.name) + 1
@@ -65,10 +61,9 @@ async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: 
     hints.append(t(lang, "form.hint_cancel"))
     lines.append(Html("\n", italic(" ".join(hints))))
     rows: list[list[InlineKeyboardButton]] = []
-    if field.choices is not None:
-        options = await field.choices(session, lang, step.data)
+    if step.options:
         pair: list[InlineKeyboardButton] = []
-        for label, value in options:
+        for label, value in step.options:
             short = clip_text(label, CHOICE_LABEL_CHARS)
             pair.append(
                 InlineKeyboardButton(short, callback_data=cb("f", "pick", field.name, value))

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formats.timeparse import format_echo, parse_when
 from bot.formats.validate import long_text, short_text
-from bot.forms import engine as forms
 from bot.forms.engine import Field, FormSpec, ParseContext, Saved
 from bot.next_steps import service as next_steps
 from bot.people.person import Person
@@ -99,21 +98,19 @@ async def save_step(
     return Saved("step.saved", {"id": step.id, "due": data["due"]["shown"]})
 
 
-NEW_STEP = forms.register(
-    FormSpec(
-        name="next_step",
-        title="step.form_title",
-        act=Act.WORK_INQUIRY,
-        subject="inquiry_id",
-        fields=(
-            Field("title", "step.ask_title", short_text(300)),
-            Field("owner", "step.ask_owner", choices=_owner_choices),
-            when_field("due", "step.ask_due"),
-            Field("note", "step.ask_note", long_text(1000), optional=True),
-        ),
-        summary=_summary,
-        save=save_step,
-    )
+NEW_STEP = FormSpec(
+    name="next_step",
+    title="step.form_title",
+    act=Act.WORK_INQUIRY,
+    subject="inquiry_id",
+    fields=(
+        Field("title", "step.ask_title", short_text(300)),
+        Field("owner", "step.ask_owner", choices=_owner_choices),
+        when_field("due", "step.ask_due"),
+        Field("note", "step.ask_note", long_text(1000), optional=True),
+    ),
+    summary=_summary,
+    save=save_step,
 )
 
 
@@ -126,14 +123,12 @@ async def save_move(
     return Saved("step.moved", {"id": step.id, "due": data["due"]["shown"]})
 
 
-MOVE_STEP = forms.register(
-    FormSpec(
-        name="step_move",
-        title="step.move_title",
-        act=Act.CHANGE_STEP,
-        subject="step_id",
-        fields=(when_field("due", "step.ask_due"),),
-        summary=_summary,
-        save=save_move,
-    )
+MOVE_STEP = FormSpec(
+    name="step_move",
+    title="step.move_title",
+    act=Act.CHANGE_STEP,
+    subject="step_id",
+    fields=(when_field("due", "step.ask_due"),),
+    summary=_summary,
+    save=save_move,
 )
