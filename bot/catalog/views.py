@@ -149,13 +149,16 @@ def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> 
 
 
 def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
-    lang = person.language
+    del bot_username  # the link is shown by Share
+    return Screen(_card_text(person.language, found), _card_keyboard(person, found, back))
+
+
+def _card_text(lang: str, found: Card) -> str:
+    """The title, kind and department stay whole; long summaries and benefits give way
+    first (the longer one first), then tags: the card always fits one message."""
     p, d = found.program, found.department
-    # The title, kind and department stay whole; long summaries and benefits give way
-    # first (the longer one first), then tags: the card always fits one message.
     parts: list[Part] = [bold(Plain(title_of(lang, found), KEEP))]
-    other_only = (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en)
-    if other_only:
+    if (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en):
         parts.append(italic(t(lang, "catalog.other_language_only")))
     dept = localized(lang, d.name_zh, d.name_en)
     parts.append(Html(Plain(kind_name(lang, p.kind), KEEP), " · ", Plain(dept, KEEP)))
@@ -166,9 +169,7 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
     benefits = localized(lang, p.benefits_zh, p.benefits_en)
     if benefits:
         parts.append(Html("\n", bold(t(lang, "catalog.benefits")), "\n", Plain(benefits)))
-    contact_bits = []
-    if found.owner is not None:
-        contact_bits.append(Plain(found.owner.first_name))
+    contact_bits = [Plain(found.owner.first_name)] if found.owner is not None else []
     if p.contact:
         contact_bits.append(Plain(p.contact))
     if contact_bits:
@@ -177,7 +178,11 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
         )
     if p.tags:
         parts.append(Html("🏷 ", Plain(p.tags, CLIP_FIRST)))
-    text = Html.join("\n", parts).fit()
+    return Html.join("\n", parts).fit()
+
+
+def _card_keyboard(person: Person, found: Card, back: ListRef | None) -> InlineKeyboardMarkup:
+    lang, p = person.language, found.program
     rows = []
     if p.status is ProgramStatus.OPEN:
         rows.append(
@@ -199,14 +204,12 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
                 button(lang, "catalog.owner", cb("ca", "owners", p.id, 1)),
             ]
         )
-        if p.status is ProgramStatus.OPEN:
-            rows.append([button(lang, "catalog.close", cb("ca", "status", p.id, "closed"))])
-        else:
-            rows.append([button(lang, "catalog.open", cb("ca", "status", p.id, "open"))])
+        opened = p.status is ProgramStatus.OPEN
+        key, value = ("catalog.close", "closed") if opened else ("catalog.open", "open")
+        rows.append([button(lang, key, cb("ca", "status", p.id, value))])
     back_data = cb("c", "l", back.source, back.anchor) if back else cb("c", "home")
     rows.append([button(lang, "btn.back", back_data), button(lang, "btn.menu", cb("m", "menu"))])
-    del bot_username  # the link is shown by Share
-    return Screen(text, InlineKeyboardMarkup(rows))
+    return InlineKeyboardMarkup(rows)
 
 
 def share_text(lang: str, found: Card, bot_username: str) -> str:

@@ -295,19 +295,23 @@ def _answer(
         data[current.name] = choice
         data[f"_{current.name}_label"] = dict((v, k) for k, v in options)[choice]
     else:
-        if current.choices is not None and not current.free_text:
-            raise FieldError("form.use_buttons")
-        value = typed_text(text or "").strip()
-        if not value:
-            raise FieldError("form.required")
-        if current.optional and value == "-":
-            data.pop(current.name, None)
-        elif current.parse_in is not None:
-            data[current.name] = current.parse_in(value, ctx)
-        else:
-            data[current.name] = current.parse(value)
+        _typed(current, data, ctx, text or "")
     if current.check is not None and current.name in data:
         current.check(data)
+
+
+def _typed(current: Field, data: dict[str, Any], ctx: ParseContext, text: str) -> None:
+    if current.choices is not None and not current.free_text:
+        raise FieldError("form.use_buttons")
+    value = typed_text(text).strip()
+    if not value:
+        raise FieldError("form.required")
+    if current.optional and value == "-":
+        data.pop(current.name, None)
+    elif current.parse_in is not None:
+        data[current.name] = current.parse_in(value, ctx)
+    else:
+        data[current.name] = current.parse(value)
 
 
 async def check_access(
