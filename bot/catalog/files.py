@@ -23,7 +23,6 @@ Time and memory are bounded too, by reading in a separate process: bot/safe_read
 from __future__ import annotations
 
 import csv
-import enum
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,12 @@ from pathlib import PurePath
 import yaml
 
 from bot.formats import spreadsheets
+
+# Re-exported: they live in bot.formats (the audit and inquiry exports share them), and
+# this module's callers have always found them here.
+from bot.formats.spreadsheets import EXCEL_MAX_ROWS as EXCEL_MAX_ROWS
+from bot.formats.spreadsheets import FileError as FileError
+from bot.formats.spreadsheets import FileFormat as FileFormat
 
 try:  # libyaml: the same YAML, parsed in C
     from yaml import CSafeLoader as _YamlLoader
@@ -64,14 +69,7 @@ MAX_COLUMNS = 64
 MAX_CELL_CHARS = 10_000
 MAX_TEXT_CHARS = MAX_BYTES
 MAX_YAML_DEPTH = 10
-EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
 MAX_INT_BITS = 10_000  # about 3,000 digits: Python refuses to print more than 4,300
-
-
-class FileFormat(enum.StrEnum):
-    CSV = "csv"
-    XLSX = "xlsx"
-    YAML = "yaml"
 
 
 EXTENSIONS: Mapping[str, FileFormat] = {
@@ -96,15 +94,6 @@ class RawRow:
 
     number: int
     values: Mapping[object, object] | None  # None: a YAML item that is not a mapping
-
-
-class FileError(Exception):
-    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key, values)
-        self.key = key
-        self.values: dict[str, object] = values
 
 
 @dataclass(frozen=True, slots=True)

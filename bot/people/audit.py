@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import FileFormat
 from bot.formats import spreadsheets
+from bot.formats.spreadsheets import FileFormat
 from bot.ui.i18n import t
 from bot.ui.text import clip_text
 from storage import audit as repo
