@@ -115,7 +115,7 @@ def test_csv_blank_rows_cost_little() -> None:
 
 # --- XLSX -----------------------------------------------------------------------------------
 
-XLSX_CASES = {
+XLSX_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "the issue's bomb": (bombs.issue_bomb, "files.xlsx_unpacked_too_big"),
     "empty rows, deflated": (bombs.zip_bomb, "files.xlsx_unpacked_too_big"),
     "one tight part": (bombs.tight_bomb, "files.xlsx_packed_too_tight"),

@@ -143,9 +143,9 @@ def test_csv_is_utf8_with_bom_and_reads_gb18030() -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     header = "code,kind,department_code,title_zh\n"
     [row] = csv_bytes(header + "A,training,D,企业定制培训班\n", "gb18030")
-    assert row.values["title_zh"] == "企业定制培训班"
+    assert row.values is not None and row.values["title_zh"] == "企业定制培训班"
     [row] = csv_bytes("code;kind;department_code\nA;training;D\n")  # Excel in some locales
-    assert row.values["kind"] == "training"
+    assert row.values is not None and row.values["kind"] == "training"
 
 
 def test_xlsx_numbers_and_blank_rows() -> None:
@@ -350,8 +350,10 @@ SAFE_TEXT = st.text(
 def test_valid_values_survive_every_format(
     fmt: FileFormat, title: str, summary: str, tags: str
 ) -> None:
-    raw = {"code": "A", "kind": "training", "department_code": "D", "title_en": title,
-           "title_zh": "标题", "summary_en": summary, "tags": tags}  # fmt: skip
+    raw: dict[object, object] = {
+        "code": "A", "kind": "training", "department_code": "D", "title_en": title,
+        "title_zh": "标题", "summary_en": summary, "tags": tags,
+    }  # fmt: skip
     first = validate_row(RawRow(2, raw))
     if isinstance(first, list):
         return  # too long: rejected, which is fine
