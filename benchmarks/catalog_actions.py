@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+from functools import partial
 from typing import Any
 
 from benchmarks.common import database, print_table, summary, timed, write_json
@@ -131,7 +132,7 @@ async def run(backend: str, total: int, repeat: int) -> list[list[Any]]:
         }
         rows = []
         for name, work in actions.items():
-            figures = summary(await timed(lambda w=work: unit(w), repeat))
+            figures = summary(await timed(partial(unit, work), repeat))
             verdict = "met" if figures["p95_ms"] <= TARGET_P95_MS else "MISSED"
             rows.append(
                 [backend, name, figures["p50_ms"], figures["p95_ms"], TARGET_P95_MS, verdict]

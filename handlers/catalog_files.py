@@ -9,8 +9,8 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.catalog import transfer
 from bot.catalog import views as catalog_views
-from bot.catalog.files import FileError
 from bot.context import BotContext
+from bot.formats.spreadsheets import FileError
 from bot.people import roles as access
 from bot.people.roles import Act
 from bot.ui import screens as views

@@ -181,7 +181,7 @@ async def test_admin_actions_are_recorded_and_shown_in_both_languages(
     assert shown.count("Admin (9001)") == 7 and "Zhang (5002)" in shown
     assert "inquiry:1" in shown and "new → meeting" in shown
     # What an admin typed is shown as text, never as markup.
-    assert "Robots &lt;b&gt;&amp; Co" in page.raw_text
+    assert "Robots &lt;b&gt;&amp; Co" in (page.raw_text or "")
     assert "Robots <b>& Co" in page.text
     assert page.button_labels() == ["⬇️ Export (CSV and XLSX)"]  # one page: no paging
     local = stored[0].at.astimezone(bot.settings.tz).strftime("%Y-%m-%d %H:%M")
@@ -231,7 +231,7 @@ async def test_paging_export_and_escaping(bot: BotRunner, tg: FakeTelegram) -> N
     assert "Page 3 of 3" in third.text and "entry 5" in third.text
     assert "Next ▶️" not in third.button_labels()
     assert "command line (system)" in third.text  # entry 1 had no actor
-    assert "=1+2 &lt;b&gt;&amp; not bold" in third.raw_text
+    assert "=1+2 &lt;b&gt;&amp; not bold" in (third.raw_text or "")
 
     await admin.press("◀️ Previous")
     back = await admin.expect_message()

@@ -39,10 +39,10 @@ ZH_ADMIN, SILENT_ADMIN = 9002, 9003  # SILENT_ADMIN never opened the bot
 CONTACT = 6101
 
 
-async def api_bot(tg: FakeTelegram) -> ExtBot[None]:
+async def api_bot(tg: FakeTelegram) -> ExtBot[str]:
     """A Bot as one process has it: real HTTP to the fake, its own rate limiter."""
     logs.add_secrets([TOKEN])  # as build_application does: httpx logs URLs with the token
-    bot: ExtBot[None] = ExtBot(
+    bot: ExtBot[str] = ExtBot(
         TOKEN, base_url=tg.base_url, base_file_url=tg.file_url, rate_limiter=SendLimiter(100)
     )
     await bot.initialize()
@@ -50,7 +50,7 @@ async def api_bot(tg: FakeTelegram) -> ExtBot[None]:
 
 
 @pytest.fixture
-async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[None]]]:
+async def bots(tg: FakeTelegram) -> AsyncIterator[list[ExtBot[str]]]:
     """Two 'processes' (each a Bot with its own limiter)."""
     made = [await api_bot(tg), await api_bot(tg)]
     try:
@@ -84,7 +84,7 @@ def texts_in(tg: FakeTelegram, chat_id: int) -> list[str]:
 
 
 async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[str]]
 ) -> None:
     """Three cards to one group take 6.4 s at its pace, three times the 2 s lease. The
     heartbeat renews it, so the other process never gets them: each card once."""
@@ -101,7 +101,11 @@ async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
     try:
         sending = asyncio.create_task(first.run_once())
         for n in range(1, len(cards) + 1):
-            await tg.wait_for(lambda n=n: len(group.messages()) >= n, 10, f"card {n}")
+
+            def sent(n: int = n) -> bool:
+                return len(group.messages()) >= n
+
+            await tg.wait_for(sent, 10, f"card {n}")
             assert not await other.run_once(), "the other process took a row still being sent"
         assert await sending
     finally:
@@ -112,7 +116,7 @@ async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
 
 
 async def test_batch_stops_before_an_unrenewed_lease_runs_out(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[str]]
 ) -> None:
     """No heartbeat (the database stalls, say): the sender stops starting sends before
     its lease may run out, and the rows it did not send go out once, from elsewhere."""
@@ -135,7 +139,7 @@ async def test_batch_stops_before_an_unrenewed_lease_runs_out(
 
 
 async def test_clean_stop_hands_back_what_it_did_not_send(
-    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[None]]
+    tg: FakeTelegram, sessions: async_sessionmaker[AsyncSession], bots: list[ExtBot[str]]
 ) -> None:
     group = tg.group(-100_903, "Cooperation office")
     sender = OutboxSender(bots[0], sessions, owner="host-a:1:eeee", concurrency=1)
@@ -169,7 +173,7 @@ async def seed_admins(sessions: async_sessionmaker[AsyncSession], tg: FakeTelegr
 async def test_non_telegram_errors_are_retried_a_few_times_then_failed_and_reported(
     tg: FakeTelegram,
     sessions: async_sessionmaker[AsyncSession],
-    bots: list[ExtBot[None]],
+    bots: list[ExtBot[str]],
     admins_settings: Settings,
 ) -> None:
     """A text that cannot be encoded (PTB wraps the UnicodeEncodeError in a NetworkError,

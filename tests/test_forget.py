@@ -443,7 +443,9 @@ async def test_forget_a_demoted_teacher_who_owns_a_programme(
     await other.press("✅ Save")
     await other.expect_message()
     card = await former.expect_message(timeout=10)
-    await former.press_data(card.message_id, card.buttons()[0][1])  # 🙋 Assign to me
+    assign = card.buttons()[0][1]  # 🙋 Assign to me
+    assert assign is not None
+    await former.press_data(card.message_id, assign)
     assert "Assigned to you" in (await former.expect_callback_answer())["text"]
     await former.reply_to(card.message_id, "We can host you on Tuesday")
     await former.expect_message()

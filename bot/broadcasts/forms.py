@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts import service as broadcasts
 from bot.forms.engine import Field, FormSpec, Saved
-from bot.next_steps.forms import when_field
+from bot.forms.fields import when_field
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings

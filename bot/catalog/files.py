@@ -31,7 +31,10 @@ from pathlib import PurePath
 import yaml
 
 from bot.formats import spreadsheets
-from bot.formats.spreadsheets import FileFormat
+
+# Re-exported: they live in bot.formats (the audit and inquiry exports share them), and
+# this module's callers have always found them here.
+from bot.formats.spreadsheets import EXCEL_MAX_ROWS, FileError, FileFormat
 
 try:  # libyaml: the same YAML, parsed in C
     from yaml import CSafeLoader as _YamlLoader
@@ -64,7 +67,6 @@ MAX_COLUMNS = 64
 MAX_CELL_CHARS = 10_000
 MAX_TEXT_CHARS = MAX_BYTES
 MAX_YAML_DEPTH = 10
-EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
 MAX_INT_BITS = 10_000  # about 3,000 digits: Python refuses to print more than 4,300
 
 
@@ -90,15 +92,6 @@ class RawRow:
 
     number: int
     values: Mapping[object, object] | None  # None: a YAML item that is not a mapping
-
-
-class FileError(Exception):
-    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key, values)
-        self.key = key
-        self.values: dict[str, object] = values
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog.search import search_text_for
-from bot.catalog.service import localized
 from bot.forms.engine import Field, FormSpec, Saved
 from bot.people import audit
 from bot.people import roles as access
@@ -21,7 +20,7 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from bot.ui.i18n import t
+from bot.ui.i18n import localized, t
 from bot.ui.text import Html, Part, Plain
 from storage import program_admin as admin_repo
 from storage import programs as repo

@@ -14,6 +14,7 @@ from bot.people import roles as access
 from bot.people.audit import Action
 from bot.people.person import Person
 from bot.people.roles import Act
+from bot.ui.i18n import localized
 from bot.ui.ids import MAX_ID, parse_id, valid_id
 from storage import forms as forms_repo
 from storage import program_admin as admin_repo
@@ -202,12 +203,6 @@ async def card(session: AsyncSession, program_id: int, viewer: Person) -> Card:
     if not access.may_see_program(viewer, found.program):
         raise NotVisible(closed=found.program.status is ProgramStatus.CLOSED)
     return found
-
-
-def localized(lang: str, zh: str, en: str) -> str:
-    """The user's language, falling back to the other one."""
-    first, second = (zh, en) if lang == "zh" else (en, zh)
-    return first or second
 
 
 def title_of(lang: str, row: ListRow | Card) -> str:

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import ACCEPTED, MAX_BYTES, FileError, Table, detect_format
+from bot.catalog.files import ACCEPTED, MAX_BYTES, Table, detect_format
 from bot.catalog.files import write_rows as write_file
 from bot.catalog.imports import ImportReport, export_rows, import_programs
 from bot.catalog.safe_reader import read_rows_safely
-from bot.formats.spreadsheets import ExportFile, FileFormat
+from bot.formats.spreadsheets import ExportFile, FileError, FileFormat
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act

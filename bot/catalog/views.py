@@ -8,15 +8,15 @@ from html import escape
 import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.files import ACCEPTED, FileError
+from bot.catalog.files import ACCEPTED
 from bot.catalog.forms import TEXT_FIELDS
 from bot.catalog.imports import ImportReport, render
-from bot.catalog.service import ListRef, Page, localized, title_of
-from bot.formats.spreadsheets import FileFormat
+from bot.catalog.service import ListRef, Page, title_of
+from bot.formats.spreadsheets import FileError, FileFormat
 from bot.people.person import Person
 from bot.ui.callbacks import cb
 from bot.ui.deeplinks import link
-from bot.ui.i18n import t
+from bot.ui.i18n import localized, t
 from bot.ui.screens import Screen, button
 from bot.ui.text import (
     CAPTION_LIMIT,

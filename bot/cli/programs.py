@@ -17,9 +17,9 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import ACCEPTED, MAX_BYTES, FileError, detect_format
+from bot.catalog.files import ACCEPTED, MAX_BYTES, detect_format
 from bot.catalog.imports import ImportReport, render
-from bot.formats.spreadsheets import FileFormat
+from bot.formats.spreadsheets import FileError, FileFormat
 from bot.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2

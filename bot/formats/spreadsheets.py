@@ -1,4 +1,5 @@
-"""Spreadsheet writers shared by every export: any columns, every value a string."""
+"""Spreadsheet formats and writers shared by every export (any columns, every value a
+string), and the error for a file that cannot be read as a table."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
+
 
 class FileFormat(enum.StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
     YAML = "yaml"
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key, values)
+        self.key = key
+        self.values: dict[str, object] = values
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.service import localized
 from bot.inquiries.board import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
 from bot.ui import screens as views
 from bot.ui.callbacks import cb
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import format_time, localized, t
 from bot.ui.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
 from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
 

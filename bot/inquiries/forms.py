@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.service import localized
 from bot.formats import validate
 from bot.forms import engine as forms
 from bot.forms.engine import Field, FormSpec, Saved, Start
@@ -20,7 +19,7 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from bot.ui.i18n import t
+from bot.ui.i18n import localized, t
 from bot.ui.text import Html, Part, Plain, tr
 from storage import inquiries as repo
 from storage.models import EnterpriseProfile, utcnow

@@ -6,10 +6,9 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.service import localized
 from bot.settings import Settings
 from bot.ui.callbacks import cb
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import format_time, localized, t
 from bot.ui.screens import Screen, button
 from bot.ui.text import KEEP, Html, Part, Plain, clip_text, fit_lines, italic, tr
 from storage.models import (

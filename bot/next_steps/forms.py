@@ -8,34 +8,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formats.timeparse import format_echo, parse_when
 from bot.formats.validate import long_text, short_text
-from bot.forms.engine import Field, FormSpec, ParseContext, Saved
+from bot.forms.engine import Field, FormSpec, Saved
+from bot.forms.fields import when_field
 from bot.next_steps import service as next_steps
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.i18n import t
-from bot.ui.text import Html, Part, Plain, clip_text, tr
+from bot.ui.text import Html, Part, Plain, tr
 from storage import inquiries as inquiries_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
 from storage.models import Role
-
-
-def _when(text: str, ctx: ParseContext) -> dict[str, str]:
-    """Keeps the understood moment and how it reads, for the check screen (the echo)."""
-    moment = parse_when(text, now=ctx.now, tz=ctx.tz, lang=ctx.lang)
-    return {
-        "at": moment.isoformat(),
-        "typed": clip_text(text, 60),
-        "shown": format_echo(moment, ctx.lang, ctx.tz),
-    }
-
-
-def when_field(name: str, prompt: str) -> Field:
-    """A field that takes a naturally typed time and keeps how it was understood."""
-    return Field(name, prompt, parse_in=_when)
 
 
 async def _owner_choices(
