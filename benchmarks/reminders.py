@@ -38,7 +38,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.common import ROOT, database, percentile, print_table, write_json
-from bot.settings import Settings
+from bot.settings import load_settings
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import (
@@ -177,7 +177,7 @@ async def lateness(backend: str, pending: int, measured: int, spread: float) -> 
         owners = [MEASURED_OWNER_BASE + n for n in range(measured)]
         load_owners = [LOAD_OWNER_BASE + n for n in range(min(LOAD_OWNERS, max(1, pending)))]
         inquiry_id = await seed_base(sessions, owners + load_owners)
-        settings_probe = Settings(_env_file=None, bot_token=TOKEN)  # type: ignore[call-arg]
+        settings_probe = load_settings(_env_file=None, bot_token=TOKEN)
         await mark_digests_done(sessions, settings_probe.tz)
         next_id = await seed_load(sessions, inquiry_id, pending, 1)
         # The measured set: due at known times from LEAD_SECONDS on, evenly over `spread`.
@@ -196,8 +196,8 @@ async def lateness(backend: str, pending: int, measured: int, spread: float) -> 
         async with FakeTelegram(TOKEN) as tg:
             for owner in owners:
                 tg.user(owner, first_name=f"Owner {owner}", language_code="en")
-            settings = Settings(
-                _env_file=None, bot_token=TOKEN, database_url=url,  # type: ignore[arg-type]
+            settings = load_settings(
+                _env_file=None, bot_token=TOKEN, database_url=url,
                 telegram_api_url=tg.base_url, telegram_file_url=tg.file_url,
                 send_rate=25, log_level="WARNING",
             )  # fmt: skip
@@ -211,7 +211,7 @@ async def lateness(backend: str, pending: int, measured: int, spread: float) -> 
                 seen: dict[int, float] = {}
                 for call in tg.calls_to("sendMessage"):
                     with contextlib.suppress(TypeError, ValueError):
-                        chat = int(call.params.get("chat_id"))
+                        chat = int(call.params.get("chat_id") or 0)
                         if chat in wanted and call.status == 200 and chat not in seen:
                             seen[chat] = call.time
                 return seen
@@ -275,7 +275,7 @@ async def measure_process(
         for call in tg.calls[calls_before:]:
             if call.method.lower() == "sendmessage" and call.status == 200:
                 with contextlib.suppress(TypeError, ValueError):
-                    if int(call.params.get("chat_id")) == user_id:
+                    if int(call.params.get("chat_id") or 0) == user_id:
                         return call.time
         return None
 

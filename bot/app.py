@@ -10,9 +10,14 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import logs
-from bot.context import CONTEXT_TYPES, BotContext, Runtime
+from bot.broadcasts import forms as broadcast_forms
+from bot.catalog import forms as catalog_forms
+from bot.context import CONTEXT_TYPES, AfterSave, BotContext, Runtime
 from bot.engines import lifecycle
 from bot.engines.staff_chat import StaffChat
+from bot.forms.engine import FormSpec
+from bot.inquiries import forms as inquiry_forms
+from bot.next_steps import forms as step_forms
 from bot.settings import Settings
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
@@ -103,26 +108,42 @@ def build_application(
 
 def register_handlers(app: PartnerApp) -> None:
     from handlers import (
-        admin,
         audit,
-        broadcast,
+        board,
+        broadcasts,
         catalog,
         catalog_admin,
+        catalog_files,
         errors,
         fallback,
         flood,
         forms,
-        inquiry_admin,
-        interest,
+        inquiries,
+        invites,
         language,
+        next_steps,
         people,
-        program_files,
+        pipeline,
+        privacy,
         staff,
         start,
     )
-    from handlers import inquiries as inquiries_handlers
-    from handlers import next_steps as next_steps_handlers
 
+    register_forms(
+        app,
+        # Every form, with what its feature does after a save (None: the echo is enough).
+        (catalog_forms.NEW_PROGRAM, catalog.card_after_save),
+        (catalog_forms.EDIT_FIELD, catalog.card_after_save),
+        (inquiry_forms.PROFILE, None),
+        (inquiry_forms.INTEREST, None),
+        (inquiry_forms.QUESTION, None),
+        (inquiry_forms.FOLLOW_UP, None),
+        (inquiry_forms.STAFF_REPLY, None),
+        (step_forms.NEW_STEP, None),
+        (step_forms.MOVE_STEP, None),
+        (broadcast_forms.COMPOSE, broadcasts.preview_after_save),
+        (broadcast_forms.SCHEDULE, None),
+    )
     # Group -2: flood protection, before anything touches the database; drops a user's
     # updates beyond FLOOD_BURST/FLOOD_RATE (others are unaffected).
     app.add_handlers(flood.handlers(), group=-2)
@@ -132,7 +153,9 @@ def register_handlers(app: PartnerApp) -> None:
     # when it was one, so no feature reacts to it too.
     app.add_handlers(forms.input_handlers(), group=0)
     # Group 1: features first, then the fallbacks that answer whatever nobody claimed.
-    # Within a group the first matching handler wins, so order matters.
+    # Within a group the first matching handler wins, so order matters: replies to our
+    # messages (pipeline) and documents (catalog files) before the fallbacks' plain text
+    # and "unsupported".
     app.add_handlers(
         [
             *start.handlers(),
@@ -140,13 +163,14 @@ def register_handlers(app: PartnerApp) -> None:
             *catalog.handlers(),
             *catalog_admin.handlers(),
             *forms.handlers(),
-            *interest.handlers(),
-            *next_steps_handlers.handlers(),
-            *broadcast.handlers(),
-            *inquiries_handlers.handlers(),
-            *admin.handlers(),
-            *program_files.handlers(),
-            *inquiry_admin.handlers(),
+            *inquiries.handlers(),
+            *privacy.handlers(),
+            *next_steps.handlers(),
+            *broadcasts.handlers(),
+            *pipeline.handlers(),
+            *invites.handlers(),
+            *catalog_files.handlers(),
+            *board.handlers(),
             *audit.handlers(),
             *staff.handlers(),
             *fallback.handlers(),
@@ -154,6 +178,16 @@ def register_handlers(app: PartnerApp) -> None:
         group=1,
     )
     app.add_error_handler(errors.on_error)
+
+
+def register_forms(app: PartnerApp, *forms: tuple[FormSpec, AfterSave | None]) -> None:
+    """The form engine knows no feature: each form is registered here, by name, with the
+    after-save hook of the feature that owns it."""
+    runtime = app.bot_data
+    for spec, hook in forms:
+        runtime.forms.add(spec)
+        if hook is not None:
+            runtime.after_save[spec.name] = hook
 
 
 async def register_commands(app: PartnerApp, settings: Settings) -> None:

@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from bot.catalog.search import SearchCache
 from bot.engines.outbox import OutboxSender
 from bot.engines.report_gate import ReportGate
 from bot.engines.send_share import SendShare
 from bot.engines.staff_chat import StaffChat
 from bot.engines.wakeup import EngineJob
+from bot.forms.engine import Forms, Saved
 from bot.people.person import Person
 from bot.settings import Settings
+from storage.engine import unit_of_work
+from storage.models import utcnow
+
+
+class AnsweredQueries:
+    """Button presses already answered (Telegram refuses a second answer, and paths that
+    answer early may hand over to ones that would answer again); the newest few
+    thousand, which is far more than are pending at any moment."""
+
+    MEMORY = 2048
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, query_id: object) -> bool:
+        return query_id in self._ids
+
+    def add(self, query_id: str) -> bool:
+        """Record it; False when it was answered already."""
+        if query_id in self._ids:
+            return False
+        self._ids[query_id] = None
+        if len(self._ids) > self.MEMORY:
+            self._ids.popitem(last=False)
+        return True
 
 
 @dataclass
@@ -33,6 +63,10 @@ class Runtime:
     staff_chat: StaffChat | None = None  # where the staff chat is now (bot/staff_chat.py)
     extras: dict[str, Any] = field(default_factory=dict)
     error_reports: ReportGate = field(default_factory=ReportGate)
+    forms: Forms = field(default_factory=Forms)  # every form, registered by bot/app.py
+    after_save: dict[str, AfterSave] = field(default_factory=dict)  # form name → its hook
+    search: SearchCache = field(default_factory=SearchCache)  # this process's search copy
+    answered: AnsweredQueries = field(default_factory=AnsweredQueries)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Runtime]):
@@ -81,22 +115,23 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         for job in self.bot_data.jobs:
             job.wake()
 
+    def now(self) -> datetime:
+        """UTC now (tests move it with time-machine)."""
+        return utcnow()
+
     @property
     def lang(self) -> str:
         return self.person.language if self.person else self.settings.default_language
 
     @asynccontextmanager
-    async def db(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+    async def db(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends normally, rolls back on error.
-        `readonly` units only read: on SQLite they do not take the write lock, so a page
-        of the catalog never waits for someone else's write (WAL readers run alongside)."""
-        sessions = self.bot_data.sessions
-        if sessions is None:
-            raise RuntimeError("database is not open yet (post_init has not run)")
-        async with sessions() as session, session.begin():
-            if readonly:
-                await session.connection(execution_options={"sqlite_readonly": True})
+        Read-only unless `write`: on SQLite a read takes no write lock, so a page of the
+        catalogue never waits for someone else's write (WAL readers run alongside), and
+        a write slipped into a read unit fails loudly (storage/engine.py)."""
+        async with unit_of_work(self.bot_data.sessions, write=write) as session:
             yield session
 
 
+AfterSave = Callable[[Update, BotContext, Person, Saved], Coroutine[Any, Any, None]]
 CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=Runtime)

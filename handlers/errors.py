@@ -33,7 +33,7 @@ async def on_error(update: object, context: BotContext) -> None:
     lang = context.person.language if context.person else context.settings.default_language
     try:
         query = update.callback_query
-        if query is not None and not was_answered(query.id):
+        if query is not None and not was_answered(context, query.id):
             await query.answer(t(lang, "error.generic"), show_alert=True)
         elif update.effective_chat is not None:
             await reply(update, views.Screen(t(lang, "error.generic")))

@@ -59,7 +59,7 @@ async def _tell(
     lang = lang or pick_language(user.language_code, settings.default_language)
     if update.callback_query is not None:
         # Every dropped press is answered, so the button stops spinning.
-        await answer(update, t(lang, "flood.slow_down_short"))
+        await answer(update, context, t(lang, "flood.slow_down_short"))
     elif verdict is flood.Verdict.NOTE and chat is not None and chat.type == ChatType.PRIVATE:
         # Groups (the staff chat) get no note: the drop is silent there.
         await reply(update, Screen(t(lang, "flood.slow_down")))

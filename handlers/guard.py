@@ -33,7 +33,7 @@ ButtonHandler = Callable[[Update, BotContext, Callback], Coroutine[Any, Any, Non
 
 
 async def refuse_button(update: Update, context: BotContext) -> None:
-    await answer(update, t(context.lang, "button.stale"))
+    await answer(update, context, t(context.lang, "button.stale"))
 
 
 def button(act: Act | None = None) -> Callable[[ButtonHandler], Handler]:
@@ -53,7 +53,7 @@ def button(act: Act | None = None) -> Callable[[ButtonHandler], Handler]:
                 await refuse_button(update, context)
             except FieldError as refusal:
                 values = {k: escape(str(v)) for k, v in refusal.values.items()}
-                await answer(update, t(context.lang, refusal.key, **values), alert=True)
+                await answer(update, context, t(context.lang, refusal.key, **values), alert=True)
 
         return run
 

@@ -25,17 +25,17 @@ async def language_command(update: Update, context: BotContext) -> None:
 async def language_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
     if data.ns == "m":
-        await answer(update)
+        await answer(update, context)
         await show(update, views.language_picker(person.language))
         return
     chosen = data.args[0] if data.args else ""
-    async with context.db() as session:
+    async with context.db(write=True) as session:
         ok = await choose_language(session, person.id, chosen)
     if not ok:
         raise Refused()
     person = replace(person, language=chosen)
     context.person = person
-    await answer(update, t(chosen, "language.set"))
+    await answer(update, context, t(chosen, "language.set"))
     await show(update, views.with_menu(person, "language.set"))
 
 

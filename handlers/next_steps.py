@@ -1,5 +1,5 @@
 """Next steps in chat: the reminder buttons (done, snooze, open the inquiry), /tasks,
-/overdue, /calendar, and moving or cancelling a step."""
+/overdue, /calendar, and moving or cancelling a step. Callback prefix `ns:`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
+from bot.forms.engine import Start
+from bot.inquiries import pipeline
 from bot.inquiries import service as inquiries
 from bot.inquiries import views as iviews
 from bot.next_steps import forms as step_forms
 from bot.next_steps import service as next_steps
 from bot.next_steps import views as render
-from bot.next_steps.calendar import CalendarItem, steps_to_ics
 from bot.people.person import Person
 from bot.people.roles import Act, Refused
 from bot.ui import screens as views
@@ -21,53 +22,37 @@ from bot.ui.i18n import format_time, t
 from handlers import guard
 from handlers.forms import begin_form
 from handlers.render import answer, reply, show
-from storage import inquiries as inquiries_repo
-from storage import next_steps as repo
-from storage import users as users_repo
-from storage.models import utcnow
 
 
 async def tasks_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    async with context.db(readonly=True) as session:
+    async with context.db() as session:
         steps = await next_steps.own_open_steps(session, person)
-    await reply(
-        update,
-        render.tasks(person.language, steps, context.settings, utcnow(), key="step.tasks_head"),
+    screen = render.tasks(
+        person.language, steps, context.settings, context.now(), key="step.tasks_head"
     )
+    await reply(update, screen)
 
 
 @guard.command(Act.SEE_OVERDUE)
 async def overdue_command(update: Update, context: BotContext) -> None:
-    person = context.sender
-    async with context.db(readonly=True) as session:
-        steps = await next_steps.overdue(session, person, utcnow())
+    person, now = context.sender, context.now()
+    async with context.db() as session:
+        steps = await next_steps.overdue(session, person, now)
     await reply(
-        update,
-        render.tasks(person.language, steps, context.settings, utcnow(), key="step.overdue_head"),
+        update, render.tasks(person.language, steps, context.settings, now, key="step.overdue_head")
     )
 
 
 async def calendar_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    settings = context.settings
-    async with context.db(readonly=True) as session:
-        steps = await next_steps.own_open_steps(session, person, limit=500)
-    items = [
-        CalendarItem(
-            uid=str(s.id), title=s.title, description=f"#{s.inquiry_id} {s.note}".strip(),
-            due_utc=s.due_at, url=None, done=False,
-        )
-        for s in steps
-    ]  # fmt: skip
-    data = steps_to_ics(
-        items, calendar_name=t(person.language, "step.calendar_name"), tz=settings.tz
-    )
+    async with context.db() as session:
+        made = await next_steps.calendar_file(session, person, person.language, context.settings.tz)
     chat = update.effective_chat
     if chat is not None:
         await chat.send_document(
-            document=data, filename="partnerbot-next-steps.ics",
-            caption=t(person.language, "step.calendar_caption", n=len(items)),
+            document=made.data, filename=made.filename,
+            caption=t(person.language, "step.calendar_caption", n=made.count),
         )  # fmt: skip
 
 
@@ -78,47 +63,39 @@ async def step_button(update: Update, context: BotContext, data: Callback) -> No
     if target is None:
         raise Refused()
     lang, settings = person.language, context.settings
-    # Each act asks the permission path (bot/access.py) through its service.
+    # Each act asks the permission path (bot/people/roles.py) through its service.
     if data.action == "done":
-        async with context.db() as session:
-            step = await next_steps.complete(session, settings, person, target)
-        await answer(update, t(lang, "step.done_note"))
-        await _stamp(
-            update, t(lang, "step.done_stamp", time=format_time(utcnow(), lang, settings.tz))
-        )
-        del step
+        async with context.db(write=True) as session:
+            await next_steps.complete(session, settings, person, target)
+        await answer(update, context, t(lang, "step.done_note"))
+        when = format_time(context.now(), lang, settings.tz)
+        await _stamp(update, t(lang, "step.done_stamp", time=when))
     elif data.action == "sn" and len(data.args) == 2:
-        async with context.db() as session:
-            _, when = await next_steps.snooze(session, settings, person, target, data.args[1])
-        shown = format_time(when, lang, settings.tz)
-        await answer(update, t(lang, "step.snoozed", time=shown))
-        await _stamp(update, t(lang, "step.snoozed", time=shown))
+        async with context.db(write=True) as session:
+            _, due = await next_steps.snooze(session, settings, person, target, data.args[1])
+        shown = t(lang, "step.snoozed", time=format_time(due, lang, settings.tz))
+        await answer(update, context, shown)
+        await _stamp(update, shown)
     elif data.action == "cancel":
-        async with context.db() as session:
+        async with context.db(write=True) as session:
             await next_steps.cancel(session, settings, person, target)
-        await answer(update, t(lang, "step.cancelled"))
+        await answer(update, context, t(lang, "step.cancelled"))
         await _stamp(update, t(lang, "step.cancelled"))
     elif data.action == "move":
-        async with context.db(readonly=True) as session:
+        async with context.db() as session:
             moving = await next_steps.view(session, person, target)
-        await answer(update)
         shown = format_time(moving.due_at, lang, settings.tz)
-        await begin_form(
-            update,
-            context,
-            person,
-            step_forms.MOVE_STEP,
-            {"step_id": target, "_current": shown},
-        )
+        start = Start(step_forms.MOVE_STEP, {"step_id": target, "_current": shown})
+        await begin_form(update, context, start)
     elif data.action == "view":
-        async with context.db(readonly=True) as session:
+        async with context.db() as session:
             viewed = await next_steps.view(session, person, target)
-        await answer(update)
-        await show(update, render.step_screen(lang, viewed, settings, utcnow()))
+        await answer(update, context)
+        await show(update, render.step_screen(lang, viewed, settings, context.now()))
     elif data.action == "inq":
         await _open_inquiry(update, context, person, target)
     elif data.action == "list":
-        await answer(update)
+        await answer(update, context)
         await tasks_command(update, context)
     else:
         raise Refused()
@@ -131,36 +108,29 @@ async def _stamp(update: Update, note: str) -> None:
     if query is None or message is None or not message.is_accessible:
         return
     text = getattr(message, "text_html", None) or ""
-    await query.edit_message_text(f"{text}\n\n{note}", reply_markup=None)
+    await query.edit_message_text(render.stamped(text, note), reply_markup=None)
 
 
 async def _open_inquiry(
     update: Update, context: BotContext, person: Person, inquiry_id: int
 ) -> None:
-    settings = context.settings
-    lang = person.language
-    async with context.db(readonly=True) as session:
-        if not person.is_staff:  # a contact who owns a step: their own inquiry's timeline
-            found = await inquiries.timeline(session, person, inquiry_id)
-            screen = iviews.timeline(lang, found.inquiry, found.program, found.events, settings)
+    """From a step: the inquiry it belongs to, as the staff card with its steps, or for a
+    contact who owns the step, their own inquiry's timeline."""
+    settings, lang = context.settings, person.language
+    async with context.db() as session:
+        if person.is_staff:
+            card = await pipeline.staff_card(session, settings, person, inquiry_id)
         else:
-            view = await inquiries.staff_view(session, settings, person, inquiry_id)
-            inquiry = view.inquiry
-            profile = (
-                await inquiries_repo.get_profile(session, inquiry.user_id)
-                if inquiry.user_id
-                else None
-            )
-            contact = (
-                await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
-            )
-            card = iviews.staff_card_text(
-                lang, view.inquiry, view.program, profile, contact, settings.tz
-            )
-            steps = await repo.steps_of_inquiry(session, inquiry_id)
-            text = render.with_steps(lang, card, steps, settings, utcnow())
-            screen = views.Screen(text, iviews.staff_keyboard(lang, inquiry_id))
-    await answer(update)
+            found = await inquiries.timeline(session, person, inquiry_id)
+    if person.is_staff:
+        shown = iviews.staff_card_text(
+            lang, card.inquiry, card.program, card.profile, card.contact, settings.tz
+        )
+        text = render.with_steps(lang, shown, card.steps, settings, context.now())
+        screen = views.Screen(text, iviews.staff_keyboard(lang, inquiry_id))
+    else:
+        screen = iviews.timeline(lang, found.inquiry, found.program, found.events, settings)
+    await answer(update, context)
     await reply(update, screen)
 
 

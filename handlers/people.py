@@ -26,10 +26,10 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     settings = context.settings
     # Most updates come from someone seen minutes ago: a read, no write lock.
-    async with context.db(readonly=True) as session:
+    async with context.db() as session:
         person = await recognize_known(session, user.id, admin_ids=settings.admin_ids)
     if person is None:
-        async with context.db() as session:
+        async with context.db(write=True) as session:
             person = await recognize(
                 session,
                 TelegramProfile(
@@ -46,7 +46,7 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is not None and not query.data:
         # PTB lets a button without data match every pattern; no button of ours has none.
-        await answer(update, t(context.person.language, "button.stale"))
+        await answer(update, context, t(context.person.language, "button.stale"))
         raise ApplicationHandlerStop
 
 

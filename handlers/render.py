@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.context import BotContext
 from bot.ui.screens import Screen
 from bot.ui.text import TEXT_LIMIT, MessageTooLong, visible_len
 
@@ -64,22 +63,17 @@ async def show(update: Update, screen: Screen) -> None:
         raise
 
 
-_answered: OrderedDict[str, None] = OrderedDict()
-_ANSWERED_MEMORY = 2048
+def was_answered(context: BotContext, query_id: str) -> bool:
+    return query_id in context.runtime.answered
 
 
-def was_answered(query_id: str) -> bool:
-    return query_id in _answered
-
-
-async def answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+async def answer(
+    update: Update, context: BotContext, text: str | None = None, *, alert: bool = False
+) -> None:
     """Acknowledge a button press (stops the client's spinner) exactly once: Telegram
     refuses a second answer, and paths that answer early may hand over to ones that
     would answer again."""
     query = update.callback_query
-    if query is None or query.id in _answered:
+    if query is None or not context.runtime.answered.add(query.id):
         return
-    _answered[query.id] = None
-    if len(_answered) > _ANSWERED_MEMORY:
-        _answered.popitem(last=False)
     await query.answer(text=text, show_alert=alert)

@@ -19,13 +19,12 @@ from bot.ui.i18n import t
 from bot.ui.screens import role_name
 from handlers import guard
 from handlers.render import answer, reply, show
-from storage.models import Role
 
 
 @guard.command(Act.MANAGE_STAFF)
 async def staff_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    async with context.db(readonly=True) as session:
+    async with context.db() as session:
         members = await roles.staff_members(session, person, context.settings.admin_ids)
     await reply(update, staff_views.listing(person.language, members, 1))
 
@@ -35,25 +34,23 @@ async def staff_button(update: Update, context: BotContext, data: Callback) -> N
     person, admin_ids = context.sender, context.settings.admin_ids
     lang = person.language
     if data.action == "l" and len(data.args) == 1 and data.int_arg(0):
-        async with context.db(readonly=True) as session:
+        async with context.db() as session:
             members = await roles.staff_members(session, person, admin_ids)
-        await answer(update)
+        await answer(update, context)
         await show(update, staff_views.listing(lang, members, data.int_arg(0) or 1))
     elif data.action == "o" and len(data.args) == 2 and data.user_arg(0) and data.int_arg(1):
-        async with context.db(readonly=True) as session:
+        async with context.db() as session:
             found = await roles.staff_member(session, person, admin_ids, data.user_arg(0) or 0)
-        await answer(update)
+        await answer(update, context)
         await show(update, staff_views.member(lang, found, data.int_arg(1) or 1))
     elif data.action == "set" and len(data.args) == 2 and data.user_arg(0):
-        if data.args[1] not in Role._value2member_map_:
-            raise Refused()
-        role = Role(data.args[1])
-        async with context.db() as session:
+        async with context.db(write=True) as session:
             changed = await roles.change_role(
-                session, person, admin_ids, data.user_arg(0) or 0, role
+                session, person, admin_ids, data.user_arg(0) or 0, data.args[1]
             )
         name = changed.user.first_name or str(changed.user.id)
-        await answer(update, t(lang, "staff.changed", name=name, role=role_name(lang, role)))
+        shown = role_name(lang, changed.role)
+        await answer(update, context, t(lang, "staff.changed", name=name, role=shown))
         await show(update, staff_views.member(lang, changed, 1))
     else:
         raise Refused()

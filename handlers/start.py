@@ -12,14 +12,14 @@ from bot.people.person import Person
 from bot.ui import screens as views
 from bot.ui.callbacks import Callback
 from bot.ui.deeplinks import parse_payload
-from handlers import admin, catalog, guard
+from handlers import catalog, guard, invites
 from handlers.render import answer, reply, show
 
 PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
 
 # Each deep-link kind belongs to the feature that made the link.
 PAYLOAD_ROUTES: dict[str, PayloadHandler] = {
-    "inv": admin.open_invite,
+    "inv": invites.open_invite,
     "p": catalog.open_program_link,
 }
 
@@ -45,7 +45,7 @@ async def help_command(update: Update, context: BotContext) -> None:
 @guard.button()
 async def menu_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
-    await answer(update)
+    await answer(update, context)
     if data.action == "help":
         await show(update, views.help_screen(person))
     else:

@@ -38,4 +38,5 @@ export PARTNERBOT_REQUIRE_PG=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers of DESIGN.md, [tool.importlinter]
 .venv/bin/python -m pytest "$@"

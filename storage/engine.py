@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +49,40 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a second writer waits on busy_timeout
         # instead of failing with "database is locked" when it upgrades a read lock later.
-        # Read-only units of work opt out with execution_options(sqlite_readonly=True).
+        # Read-only units of work (READ_ONLY) take no lock, and may not write: a write
+        # there is a bug, and query_only makes it fail instead of taking the lock late.
         if conn.get_execution_options().get("sqlite_readonly"):
             conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("PRAGMA query_only = ON")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_end(conn: Any) -> None:
+        if conn.get_execution_options().get("sqlite_readonly"):
+            conn.exec_driver_sql("PRAGMA query_only = OFF")  # the connection goes back to the pool
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READ_ONLY = {"sqlite_readonly": True}  # execution options of a read-only unit of work
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession] | None, *, write: bool
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends normally, rolled back on error;
+    read-only (no write lock on SQLite, no writes) unless `write`."""
+    if sessions is None:
+        raise RuntimeError("the database is not open yet")
+    async with sessions() as session, session.begin():
+        if not write:
+            await session.connection(execution_options=READ_ONLY)
+        yield session
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -302,7 +302,7 @@ async def test_saved_searches_are_private_and_expire(scene: Scene) -> None:
     contact = scene.tg.user(CONTACT, first_name="Cee", language_code="en")
     attacker = scene.tg.user(ATTACKER, first_name="Dee", language_code="en")
     results = await contact.send_and_wait("robotics")
-    ours = next(data for _, data in results.buttons() if data.startswith("c:p:") and ":s-" in data)
+    ours = next(d for _, d in results.buttons() if d and d.startswith("c:p:") and ":s-" in d)
     list_data = "c:l:" + ":".join(ours.split(":")[3:5])
     menu = await attacker.send_and_wait("/start")
     await attacker.press_data(menu.message_id, f"c:l:s-{scene.search}:f0")
@@ -421,9 +421,9 @@ async def test_the_scope_query_agrees_with_the_rule(
             programs.append(program)
         await session.flush()
         for _ in range(60):
-            program = rng.choice([None, *programs])
+            about = rng.choice([None, *programs])
             session.add(
-                Inquiry(user_id=7100, program_id=program.id if program else None,
+                Inquiry(user_id=7100, program_id=about.id if about else None,
                         kind=InquiryKind.QUESTION, assignee_id=rng.choice([None, *teachers]))
             )  # fmt: skip
     async with sessions() as session:

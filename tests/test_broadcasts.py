@@ -250,7 +250,10 @@ async def test_photo_to_people_interested_in_a_programme(
         preview = await admin.expect_message()
         assert preview.photo_file is not None and "Lab open day" in preview.text
         control = await admin.expect_message()
-        assert "Ready to send to <b>2</b>" in control.raw_text or "to 2 recipient" in control.text
+        assert (
+            "Ready to send to <b>2</b>" in (control.raw_text or "")
+            or "to 2 recipient" in control.text
+        )
         await admin.press("🚀 Send now")
         for user_id in (2001, 2003):
             got = await tg.user(user_id).expect_message(timeout=10)

@@ -38,7 +38,7 @@ async def test_add_programme_through_the_form(bot: BotRunner, tg: FakeTelegram) 
     await admin.send_and_wait("incubation，创业、start-up")
     confirm = await admin.send_and_wait("Room 101")
     assert "Please check before saving" in confirm.text
-    assert "Title (English): Start-up &lt;Incubator&gt; &amp; Co" in confirm.raw_text
+    assert "Title (English): Start-up &lt;Incubator&gt; &amp; Co" in (confirm.raw_text or "")
     assert "Keywords: incubation, 创业, start-up" in confirm.text
     await admin.press("✅ Save")
     saved = await admin.expect_message()

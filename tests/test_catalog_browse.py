@@ -82,7 +82,7 @@ async def test_card_escapes_html(bot: BotRunner, tg: FakeTelegram) -> None:
     lab = await special_id(bot.sessions, "LAB-AI")
     user = tg.user(4004, first_name="Cy", language_code="en")
     card = await user.send_and_wait(f"/start p_{lab}")
-    assert "Access to equipment &amp; &lt;students&gt;" in card.raw_text
+    assert "Access to equipment &amp; &lt;students&gt;" in (card.raw_text or "")
     assert "Access to equipment & <students>" in card.text
     assert "Tel 022-0000 <ext 1>" in card.text
 

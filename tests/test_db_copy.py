@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.broadcasts import service as broadcasts
 from bot.inquiries import service as inquiries
 from bot.next_steps import service as next_steps
-from bot.people.identity import recognize
+from bot.people.identity import TelegramProfile, recognize
 from bot.people.person import Person
 from bot.settings import Settings
 from storage import forms as forms_repo
@@ -49,15 +48,6 @@ SEEDED = {
 }  # fmt: skip
 
 
-@dataclass
-class Profile:
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = "zh-hans"
-
-
 async def seed_everything(engine: AsyncEngine, settings: Settings) -> None:
     """A small but complete database, built through the services where they are quick."""
     sessions = create_session_factory(engine)
@@ -68,7 +58,7 @@ async def seed_everything(engine: AsyncEngine, settings: Settings) -> None:
         session.add(User(id=ADMIN_ID, first_name="Admin", language="en", role=Role.ADMIN))
         contact = await recognize(
             session,
-            Profile(CONTACT_ID, "张<b>伟</b>", "Zhang", "zw"),
+            TelegramProfile(CONTACT_ID, "张<b>伟</b>", "Zhang", "zw", "zh-hans"),
             default_language="en",
             admin_ids=settings.admin_ids,
         )

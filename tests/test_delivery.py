@@ -105,7 +105,11 @@ async def test_renewed_lease_keeps_a_batch_waiting_on_group_pacing(
     try:
         sending = asyncio.create_task(first.run_once())
         for n in range(1, len(cards) + 1):
-            await tg.wait_for(lambda n=n: len(group.messages()) >= n, 10, f"card {n}")
+
+            def sent(n: int = n) -> bool:
+                return len(group.messages()) >= n
+
+            await tg.wait_for(sent, 10, f"card {n}")
             assert not await other.run_once(), "the other process took a row still being sent"
         assert await sending
     finally:

@@ -205,7 +205,8 @@ async def test_lengths_are_counted_as_telegram_counts_them(fake: FakeTelegram) -
         with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(1010, "&lt;" * 4097, parse_mode="HTML")
         tagged = "<b>" + "<i>x</i>" * 2048 + "</b>" + "&#128512;" * 2048
-        assert len((await bot.send_message(1010, tagged, parse_mode="HTML")).text) == 4096
+        shown = (await bot.send_message(1010, tagged, parse_mode="HTML")).text
+        assert shown is not None and len(shown) == 4096
         with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(1010, tagged + "<b>.</b>", parse_mode="HTML")
         assert (await bot.send_photo(1010, png, caption="智" * 1024)).caption == "智" * 1024

@@ -443,7 +443,9 @@ async def test_forget_a_demoted_teacher_who_owns_a_programme(
     await other.press("✅ Save")
     await other.expect_message()
     card = await former.expect_message(timeout=10)
-    await former.press_data(card.message_id, card.buttons()[0][1])  # 🙋 Assign to me
+    assign = card.buttons()[0][1]  # 🙋 Assign to me
+    assert assign is not None
+    await former.press_data(card.message_id, assign)
     assert "Assigned to you" in (await former.expect_callback_answer())["text"]
     await former.reply_to(card.message_id, "We can host you on Tuesday")
     await former.expect_message()
@@ -556,13 +558,12 @@ async def test_forget_cannot_blank_out_other_peoples_records(
             )  # fmt: skip
         session.add(AuditEntry(actor_id=ADMIN_ID, action="step.done", detail=common))
         await outbox.queue(session, OTHER, outbox.payload_text(common), not_before=LONG_AGO)
-    from bot.inquiries import service as inquiries
-    from bot.people.identity import Person
+    from bot.people import forget as forgetting
+    from bot.people.person import Person
 
-    settings = make_settings()
     async with sessions() as session, session.begin():
         person = Person(id=CONTACT, first_name="Vandal", language="en", role=Role.ENTERPRISE)
-        await inquiries.forget(session, settings, person)
+        await forgetting.forget(session, person)
     async with sessions() as session:
         steps = {s.inquiry_id: s.title for s in await session.scalars(select(NextStep))}
         assert steps[mine.id] == f"Send the {MASK} to {MASK}, call {MASK}"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.catalog.files import MAX_BYTES, FileError, FileFormat, read_rows, write_rows
+from bot.catalog.files import MAX_BYTES, read_rows, write_rows
 from bot.catalog.safe_reader import _child_env, _load, read_rows_safely
+from bot.formats.spreadsheets import FileError, FileFormat
 from storage.models import Program
 from tests import bombs
 from tests.constants import ADMIN_ID, TOKEN
@@ -115,7 +116,7 @@ def test_csv_blank_rows_cost_little() -> None:
 
 # --- XLSX -----------------------------------------------------------------------------------
 
-XLSX_CASES = {
+XLSX_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "the issue's bomb": (bombs.issue_bomb, "files.xlsx_unpacked_too_big"),
     "empty rows, deflated": (bombs.zip_bomb, "files.xlsx_unpacked_too_big"),
     "one tight part": (bombs.tight_bomb, "files.xlsx_packed_too_tight"),

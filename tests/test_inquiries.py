@@ -90,7 +90,7 @@ async def test_profile_then_interest_notifies_owner_and_staff(
     assert "Register interest" in ask.text
     confirm = await contact.send_and_wait("We need <b>robots</b> & vision AI")
     assert "Your message: We need <b>robots</b> & vision AI" in confirm.text
-    assert "&lt;b&gt;robots&lt;/b&gt; &amp; vision" in confirm.raw_text
+    assert "&lt;b&gt;robots&lt;/b&gt; &amp; vision" in (confirm.raw_text or "")
     await contact.press("✅ Save")
     sent = await contact.expect_message()
     assert "Your interest was sent" in sent.text

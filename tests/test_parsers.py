@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from bot.catalog.service import ListRef
 from bot.formats import validate
-from bot.forms.engine import FieldError
 from bot.ui.callbacks import MAX_BYTES, cb, parse
 from bot.ui.deeplinks import make_payload, parse_payload
+from bot.ui.errors import FieldError
 
 
 @given(st.text(max_size=80))

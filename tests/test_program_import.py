@@ -17,15 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.catalog.demo import load_demo
-from bot.catalog.files import (
-    COLUMNS,
-    FileError,
-    FileFormat,
-    RawRow,
-    detect_format,
-    read_rows,
-    write_rows,
-)
+from bot.catalog.files import COLUMNS, RawRow, detect_format, read_rows, write_rows
 from bot.catalog.imports import (
     ImportReport,
     ProgramRow,
@@ -35,6 +27,7 @@ from bot.catalog.imports import (
     validate_row,
 )
 from bot.catalog.search import search_text_for
+from bot.formats.spreadsheets import FileError, FileFormat
 from storage.models import Department, Program, ProgramStatus, Role, User
 from tests.constants import TOKEN
 
@@ -143,9 +136,9 @@ def test_csv_is_utf8_with_bom_and_reads_gb18030() -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     header = "code,kind,department_code,title_zh\n"
     [row] = csv_bytes(header + "A,training,D,企业定制培训班\n", "gb18030")
-    assert row.values["title_zh"] == "企业定制培训班"
+    assert row.values is not None and row.values["title_zh"] == "企业定制培训班"
     [row] = csv_bytes("code;kind;department_code\nA;training;D\n")  # Excel in some locales
-    assert row.values["kind"] == "training"
+    assert row.values is not None and row.values["kind"] == "training"
 
 
 def test_xlsx_numbers_and_blank_rows() -> None:
@@ -350,8 +343,10 @@ SAFE_TEXT = st.text(
 def test_valid_values_survive_every_format(
     fmt: FileFormat, title: str, summary: str, tags: str
 ) -> None:
-    raw = {"code": "A", "kind": "training", "department_code": "D", "title_en": title,
-           "title_zh": "标题", "summary_en": summary, "tags": tags}  # fmt: skip
+    raw: dict[object, object] = {
+        "code": "A", "kind": "training", "department_code": "D", "title_en": title,
+        "title_zh": "标题", "summary_en": summary, "tags": tags,
+    }  # fmt: skip
     first = validate_row(RawRow(2, raw))
     if isinstance(first, list):
         return  # too long: rejected, which is fine

@@ -109,7 +109,8 @@ def test_secret_values_cover_every_form() -> None:
     values = settings.secret_values()
     assert TOKEN in values and settings.webhook_token in values  # derived: no WEBHOOK_SECRET
     assert PASSWORD in values
-    assert url_secrets.split(settings.database_url).password in values  # type: ignore[union-attr]
+    parts = url_secrets.split(settings.database_url)
+    assert parts is not None and parts.password in values
 
 
 def test_redact_hides_short_secrets_where_they_stand() -> None:

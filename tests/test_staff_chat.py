@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import httpx
 import pytest
@@ -132,13 +133,13 @@ async def test_removed_from_the_staff_group_cards_go_to_the_admins_until_it_is_b
     await ask(contact, "Where is the lab?")
     for person, lost, card in ((admin, "can no longer post", "New question"),
                                (zh_admin, "已无法在工作群中发消息", "新的咨询问题")):  # fmt: skip
-        await tg.wait_for(lambda p=person, c=card: with_text(p, c), 15, f"the card for {person.id}")
+        await tg.wait_for(partial(with_text, person, card), 15, f"the card for {person.id}")
         assert len(with_text(person, lost)) == 1, person.messages()
         (mine,) = with_text(person, "Where is the lab?")
         assert card in mine  # in the admin's own language
     await ask(contact, "And the opening hours?")
     for person in (admin, zh_admin):
-        await tg.wait_for(lambda p=person: with_text(p, "opening hours"), 15, "the second card")
+        await tg.wait_for(partial(with_text, person, "opening hours"), 15, "the second card")
     assert tg.stats["http_403"] == 1  # later cards went to the admins without trying
     assert len(with_text(admin, "can no longer post")) == 1  # told once, not per card
     assert f"staff_chat.unreachable:{GROUP}" in await state_keys(staffed)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.formats.timeparse import format_echo, parse_when
-from bot.forms.engine import FieldError
+from bot.ui.errors import FieldError
 from bot.ui.i18n import t
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -237,11 +237,11 @@ async def test_users_stay_in_order_and_forms_survive_an_instance(
             assert f"Contact person: {person}" in summary, summary
             assert "Phone: +86139" in summary and re.sub(r"\D", "", phone)[-4:] in summary
         async with create_session_factory(engine)() as session:
-            for p in PEOPLE:
-                profile = await session.get(EnterpriseProfile, p)
-                assert profile is not None, p
-                assert (profile.organization, profile.contact_person) == tuple(answers(p)[:2])
-                assert profile.phone == "+86" + re.sub(r"\D", "", answers(p)[2])[2:]
+            for uid in PEOPLE:  # not `p`: that is a Proc in this test
+                profile = await session.get(EnterpriseProfile, uid)
+                assert profile is not None, uid
+                assert (profile.organization, profile.contact_person) == tuple(answers(uid)[:2])
+                assert profile.phone == "+86" + re.sub(r"\D", "", answers(uid)[2])[2:]
     finally:
         for p in procs:
             await p.ensure_dead()

@@ -9,9 +9,8 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts import service as broadcasts
-from bot.forms import engine as forms
 from bot.forms.engine import Field, FormSpec, Saved
-from bot.next_steps.forms import when_field
+from bot.forms.fields import when_field
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
@@ -67,25 +66,23 @@ async def save_draft(
     session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
 ) -> Saved:
     draft = await broadcasts.create_draft(session, settings, person, data)
-    return Saved("bc.draft_saved", {"id": draft.id}, broadcast_id=draft.id)
+    return Saved("bc.draft_saved", {"id": draft.id}, made=draft.id)
 
 
-COMPOSE = forms.register(
-    FormSpec(
-        name="broadcast",
-        title="bc.form_title",
-        act=Act.BROADCAST,
-        fields=(
-            Field("text", "bc.ask_text", broadcasts.check_html, check=broadcasts.check_caption),
-            Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True,
-                  check=broadcasts.check_caption),
-            Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
-            Field("audience", "bc.ask_audience", _program_audience, choices=_audience_choices,
-                  free_text=True),
-        ),
-        summary=_summary,
-        save=save_draft,
-    )
+COMPOSE = FormSpec(
+    name="broadcast",
+    title="bc.form_title",
+    act=Act.BROADCAST,
+    fields=(
+        Field("text", "bc.ask_text", broadcasts.check_html, check=broadcasts.check_caption),
+        Field("media", "bc.ask_media", _media_only, optional=True, accepts_media=True,
+              check=broadcasts.check_caption),
+        Field("button", "bc.ask_button", broadcasts.parse_button, optional=True),
+        Field("audience", "bc.ask_audience", _program_audience, choices=_audience_choices,
+              free_text=True),
+    ),
+    summary=_summary,
+    save=save_draft,
 )  # fmt: skip
 
 
@@ -97,13 +94,11 @@ async def save_schedule(
     return Saved("bc.scheduled_saved", {"id": broadcast.id, "time": data["due"]["shown"]})
 
 
-SCHEDULE = forms.register(
-    FormSpec(
-        name="broadcast_schedule",
-        title="bc.schedule_title",
-        act=Act.BROADCAST,
-        fields=(when_field("due", "bc.ask_when"),),
-        summary=_summary,
-        save=save_schedule,
-    )
+SCHEDULE = FormSpec(
+    name="broadcast_schedule",
+    title="bc.schedule_title",
+    act=Act.BROADCAST,
+    fields=(when_field("due", "bc.ask_when"),),
+    summary=_summary,
+    save=save_schedule,
 )

@@ -7,6 +7,8 @@ one rate limiter paces them behind the replies to people's own clicks."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.engines import outbox
+from bot.formats.spreadsheets import ExportFile
 from bot.people import audit
 from bot.people import roles as access
 from bot.people.audit import Action
@@ -304,3 +307,61 @@ async def tick(
 
 async def unsubscribe(session: AsyncSession, person: Person, value: bool = True) -> None:
     await repo.set_opted_out(session, person.id, value)
+
+
+# What the admin's screens show ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    broadcast: Broadcast
+    recipients: int
+    method: str  # the exact Bot API call a recipient in the admin's language gets
+    params: dict[str, Any]
+
+
+async def preview(
+    session: AsyncSession, admin: Person, broadcast_id: int, bot_username: str
+) -> Preview:
+    require_admin(admin)
+    draft = await repo.get(session, broadcast_id)
+    if draft is None:
+        raise access.Refused()
+    count = await repo.count_audience(session, draft.segment)
+    method, params = payload_for(draft, admin.language, bot_username)
+    return Preview(draft, count, method, params)
+
+
+async def send_now_reported(
+    session: AsyncSession, settings: Settings, admin: Person, broadcast_id: int,
+    bot_username: str, progress_message: tuple[int, int] | None, now: datetime,
+) -> Progress:  # fmt: skip
+    """Send now, and the first progress report (shown in the pressed message)."""
+    sent = await send_now(session, settings, admin, broadcast_id, bot_username, progress_message)
+    return await progress(session, sent, now)
+
+
+async def steer_reported(
+    session: AsyncSession, settings: Settings, admin: Person, broadcast_id: int, action: str,
+    now: datetime,
+) -> Progress:  # fmt: skip
+    steered = await steer(session, settings, admin, broadcast_id, action)
+    return await progress(session, steered, now)
+
+
+async def failed_file(session: AsyncSession, admin: Person, broadcast_id: int) -> ExportFile:
+    """The recipients a broadcast did not reach, as CSV (chat id, state, error)."""
+    require_admin(admin)
+    rows = await repo.failed_recipients(session, broadcast_id)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["chat_id", "state", "error"])
+    writer.writerows(rows)
+    data = out.getvalue().encode("utf-8-sig")
+    return ExportFile(f"broadcast-{broadcast_id}-failed.csv", data, len(rows))
+
+
+async def recent(session: AsyncSession, admin: Person) -> list[tuple[Broadcast, dict[str, int]]]:
+    """The latest broadcasts with their delivery counts per state."""
+    require_admin(admin)
+    return [(b, await repo.delivery_counts(session, b.id)) for b in await repo.recent(session)]

@@ -12,8 +12,9 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import FileFormat, read_rows
+from bot.catalog.files import read_rows
 from bot.catalog.imports import ImportReport, import_programs
+from bot.formats.spreadsheets import FileFormat
 
 DEMO_FILE: Final = Path(__file__).parent / "data" / "demo_programs.yaml"
 

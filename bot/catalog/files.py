@@ -23,7 +23,6 @@ Time and memory are bounded too, by reading in a separate process: bot/safe_read
 from __future__ import annotations
 
 import csv
-import enum
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,10 @@ from pathlib import PurePath
 import yaml
 
 from bot.formats import spreadsheets
+
+# Re-exported: they live in bot.formats (the audit and inquiry exports share them), and
+# this module's callers have always found them here.
+from bot.formats.spreadsheets import EXCEL_MAX_ROWS, FileError, FileFormat
 
 try:  # libyaml: the same YAML, parsed in C
     from yaml import CSafeLoader as _YamlLoader
@@ -64,14 +67,7 @@ MAX_COLUMNS = 64
 MAX_CELL_CHARS = 10_000
 MAX_TEXT_CHARS = MAX_BYTES
 MAX_YAML_DEPTH = 10
-EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
 MAX_INT_BITS = 10_000  # about 3,000 digits: Python refuses to print more than 4,300
-
-
-class FileFormat(enum.StrEnum):
-    CSV = "csv"
-    XLSX = "xlsx"
-    YAML = "yaml"
 
 
 EXTENSIONS: Mapping[str, FileFormat] = {
@@ -96,15 +92,6 @@ class RawRow:
 
     number: int
     values: Mapping[object, object] | None  # None: a YAML item that is not a mapping
-
-
-class FileError(Exception):
-    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key, values)
-        self.key = key
-        self.values: dict[str, object] = values
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,18 +228,23 @@ def _from_grid(grid: Iterable[tuple[int, Sequence[object]]]) -> list[RawRow]:
             continue  # Excel leaves empty rows at the end; they are not data
         if len(rows) >= MAX_ROWS:
             raise FileError("files.too_many_rows", limit=MAX_ROWS)
-        for index in range(len(header), len(cells)):
-            if not _blank(cells[index]):
-                raise FileError("files.cell_without_header", row=number, column=index + 1)
-        values: dict[object, object] = {}
-        for index, name in enumerate(header):
-            cell = cells[index] if index < len(cells) else None
-            if name:
-                values[name] = cell
-            elif not _blank(cell):
-                raise FileError("files.cell_without_header", row=number, column=index + 1)
-        rows.append(RawRow(number, values))
+        rows.append(RawRow(number, _row_values(header, number, cells)))
     return rows
+
+
+def _row_values(header: list[str], number: int, cells: Sequence[object]) -> dict[object, object]:
+    """A row's cells by column name; a value under no column is refused (not dropped)."""
+    for index in range(len(header), len(cells)):
+        if not _blank(cells[index]):
+            raise FileError("files.cell_without_header", row=number, column=index + 1)
+    values: dict[object, object] = {}
+    for index, name in enumerate(header):
+        cell = cells[index] if index < len(cells) else None
+        if name:
+            values[name] = cell
+        elif not _blank(cell):
+            raise FileError("files.cell_without_header", row=number, column=index + 1)
+    return values
 
 
 def _check_header(header: list[str]) -> None:
@@ -328,23 +320,28 @@ def _check_yaml_events(text: str) -> None:
             continue
         if not isinstance(event, yaml.NodeEvent):
             continue  # stream and document boundaries
-        line = event.start_mark.line + 1 if event.start_mark is not None else 0
-        # An anchor alone expands nothing, but it is there only to be aliased.
-        if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
-            raise FileError("files.yaml_alias", line=line)
+        line = _check_node(event)
         if depth == 1 and root_is_list:
             items += 1
             if items > MAX_ROWS:
                 raise FileError("files.too_many_rows", limit=MAX_ROWS)
-        if isinstance(event, yaml.ScalarEvent):
-            if len(event.value) > MAX_CELL_CHARS:
-                raise FileError("files.yaml_value_too_long", line=line, limit=MAX_CELL_CHARS)
-        elif isinstance(event, yaml.CollectionStartEvent):
+        if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth == 1:
                 root_is_list = isinstance(event, yaml.SequenceStartEvent)
             if depth > MAX_YAML_DEPTH:
                 raise FileError("files.yaml_too_deep", line=line, limit=MAX_YAML_DEPTH)
+
+
+def _check_node(event: yaml.NodeEvent) -> int:
+    """Refuse an alias or anchor and an over-long scalar; returns the event's line."""
+    line = event.start_mark.line + 1 if event.start_mark is not None else 0
+    # An anchor alone expands nothing, but it is there only to be aliased.
+    if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+        raise FileError("files.yaml_alias", line=line)
+    if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_CELL_CHARS:
+        raise FileError("files.yaml_value_too_long", line=line, limit=MAX_CELL_CHARS)
+    return line
 
 
 # --- Writing --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from html import escape
 from typing import TypeVar
 
@@ -284,15 +285,7 @@ def validate_row(raw: RawRow) -> ProgramRow | list[RowError]:
     kind = attempt(lambda: _kind(text("kind")))
     department = attempt(lambda: _code("department_code", text("department_code")))
     status = attempt(lambda: _status(text("status"))) if "status" in values else None
-    texts: dict[str, str | None] = {}
-    for column, limit in SINGLE_LINE_LIMITS.items():
-        if column in values:
-            texts[column] = attempt(_single, column, values[column], limit)
-    for column in MULTI_LINE:
-        if column in values:
-            texts[column] = attempt(_multi, column, values[column])
-    if "tags" in values:
-        texts["tags"] = attempt(lambda: _tags(text("tags")))
+    texts = {column: attempt(parse) for column, parse in _text_parsers(values).items()}
     owner = attempt(_owner, values["owner_id"]) if "owner_id" in values else None
     if errors or code is None or kind is None or department is None:
         return errors
@@ -309,6 +302,22 @@ def validate_row(raw: RawRow) -> ProgramRow | list[RowError]:
         owner_id=owner,
         **texts,
     )
+
+
+def _text_parsers(values: Mapping[str, object]) -> dict[str, Callable[[], str]]:
+    """For each text column the row has, how to read it (a column it lacks is kept)."""
+    parsers: dict[str, Callable[[], str]] = {}
+    for column, limit in SINGLE_LINE_LIMITS.items():
+        if column in values:
+            parsers[column] = partial(_single, column, values[column], limit)
+    for column in MULTI_LINE:
+        if column in values:
+            parsers[column] = partial(_multi, column, values[column])
+    if "tags" in values:
+        parsers["tags"] = partial(
+            lambda v: _tags(_clean("tags", v, multi_line=False)), values["tags"]
+        )
+    return parsers
 
 
 # --- The whole file --------------------------------------------------------------------------
@@ -402,22 +411,7 @@ async def _apply(
 ) -> ImportReport:
     report = ImportReport()
     now = utcnow()
-    new_departments = [
-        Department(code=code, name_zh=zh or "", name_en=en or "")
-        for code, (zh, en) in names.items()
-        if code not in departments
-    ]
-    await repo.add_departments(session, new_departments)
-    report.departments_created = len(new_departments)
-    renamed: set[int] = set()
-    for department in departments.values():
-        zh, en = names[department.code]
-        zh, en = zh or department.name_zh, en or department.name_en
-        if (zh, en) != (department.name_zh, department.name_en):
-            department.name_zh, department.name_en = zh, en
-            renamed.add(department.id)
-    departments.update({d.code: d for d in new_departments})
-
+    renamed = await _upsert_departments(session, names, departments, report)
     added: list[Program] = []
     for number, row in enumerate(rows, start=1):
         if number % YIELD_EVERY == 0:
@@ -425,10 +419,7 @@ async def _apply(
         department = departments[row.department_code]
         program = programs.get(row.code)
         if program is None:
-            program = Program(code=row.code, status=ProgramStatus.OPEN, owner_id=None)
-            for name in PROGRAM_TEXTS:
-                setattr(program, name, "")
-            program.created_at = now
+            program = _new_program(row, now)
             added.append(program)
             _assign(program, row, department)
             report.created += 1
@@ -450,6 +441,40 @@ async def _apply(
             program.search_text, program.updated_at = text, now
     await session.flush()
     return report
+
+
+async def _upsert_departments(
+    session: AsyncSession,
+    names: Mapping[str, tuple[str | None, str | None]],
+    departments: dict[str, Department],
+    report: ImportReport,
+) -> set[int]:
+    """Add the new departments, rename the known ones (a name given wins, a blank one
+    keeps what is stored); `departments` then holds them all. Returns the renamed ids."""
+    new_departments = [
+        Department(code=code, name_zh=zh or "", name_en=en or "")
+        for code, (zh, en) in names.items()
+        if code not in departments
+    ]
+    await repo.add_departments(session, new_departments)
+    report.departments_created = len(new_departments)
+    renamed: set[int] = set()
+    for department in departments.values():
+        zh, en = names[department.code]
+        zh, en = zh or department.name_zh, en or department.name_en
+        if (zh, en) != (department.name_zh, department.name_en):
+            department.name_zh, department.name_en = zh, en
+            renamed.add(department.id)
+    departments.update({d.code: d for d in new_departments})
+    return renamed
+
+
+def _new_program(row: ProgramRow, now: datetime) -> Program:
+    program = Program(code=row.code, status=ProgramStatus.OPEN, owner_id=None)
+    for name in PROGRAM_TEXTS:
+        setattr(program, name, "")
+    program.created_at = now
+    return program
 
 
 def _assign(program: Program, row: ProgramRow, department: Department) -> bool:

@@ -33,7 +33,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from bot.catalog.files import MAX_BYTES, FileError, FileFormat, RawRow, Table, read_rows
+from bot.catalog.files import MAX_BYTES, RawRow, Table, read_rows
+from bot.formats.spreadsheets import FileError, FileFormat
 
 log = logging.getLogger(__name__)
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-import time
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.search import clean_query
+from bot.catalog.search import SearchCache, clean_query
+from bot.people import audit
 from bot.people import roles as access
+from bot.people.audit import Action
 from bot.people.person import Person
+from bot.people.roles import Act
+from bot.ui.i18n import localized
 from bot.ui.ids import MAX_ID, parse_id, valid_id
 from storage import forms as forms_repo
+from storage import program_admin as admin_repo
 from storage import programs as repo
-from storage.models import ProgramKind, ProgramStatus
+from storage.models import Program, ProgramKind, ProgramStatus, User, utcnow
 from storage.programs import Card, DepartmentRow, ListRow, ProgramFilter
 
 PAGE_SIZE = 8
@@ -100,7 +103,9 @@ async def _filter_and_heading(
     return None
 
 
-async def page(session: AsyncSession, ref: ListRef, person: Person) -> Page | None:
+async def page(
+    session: AsyncSession, ref: ListRef, person: Person, search: SearchCache
+) -> Page | None:
     """One page of a list; None when the list itself no longer exists (stale button), or
     is someone else's saved search."""
     resolved = await _filter_and_heading(session, ref, person)
@@ -109,7 +114,7 @@ async def page(session: AsyncSession, ref: ListRef, person: Person) -> Page | No
     flt, heading = resolved
     direction, anchor_id = ref.anchor[0], int(ref.anchor[1:])
     if flt.words:
-        return await _search_page(session, ref, flt, heading, direction, anchor_id)
+        return await _search_page(session, search, ref, flt, heading, direction, anchor_id)
     if direction == "b":
         items = await repo.page_before(session, flt, anchor_id, PAGE_SIZE)
         if not items:  # nothing before: show the first page
@@ -127,69 +132,12 @@ async def page(session: AsyncSession, ref: ListRef, person: Person) -> Page | No
     return Page(ref, items, number, pages, total, prev, nxt, heading)
 
 
-@dataclass
-class _Copy:
-    version: tuple[object, ...]
-    loaded_at: float
-    texts: dict[int, str]  # open programmes only
-    ordered: list[tuple[int, str]]
-
-
-class SearchCache:
-    """The open programmes' search texts, held in this process and checked against the
-    catalog's version (latest change, latest id) on every search.
-
-    A substring test over 10,000 texts in Python takes 2-5 ms, where the same scan in
-    SQL took 11-20 ms (every row's wide record read from disk pages). The version check
-    is two index lookups; after a change only the rows changed since are fetched. Each
-    instance keeps its own copy, so scale-out stays correct; a writer whose clock runs
-    behind could slip past the `updated_at` check, so copies are rebuilt in full after
-    `MAX_AGE` seconds regardless."""
-
-    MAX_AGE = 600.0
-
-    def __init__(self) -> None:
-        self._copies: dict[str, _Copy] = {}
-
-    async def matching_ids(self, session: AsyncSession, words: tuple[str, ...]) -> list[int]:
-        copy = await self._fresh(session)
-        items = copy.ordered
-        for word in words:  # narrow word by word; a plain `in` is the fastest test Python has
-            items = [(pid, text) for pid, text in items if word in text]
-        return [pid for pid, _ in items]
-
-    async def _fresh(self, session: AsyncSession) -> _Copy:
-        key = session.get_bind().engine.url.render_as_string(hide_password=True)
-        version = await repo.catalog_version(session)
-        now = time.monotonic()
-        copy = self._copies.get(key)
-        if copy is not None and copy.version == version and now - copy.loaded_at <= self.MAX_AGE:
-            return copy
-        full = copy is None or now - copy.loaded_at > self.MAX_AGE
-        since = None if full or copy is None else copy.version[0]
-        texts = {} if full or copy is None else dict(copy.texts)
-        for pid, is_open, text in await repo.search_texts_changed_since(
-            session, since if isinstance(since, datetime) else None
-        ):
-            if is_open:
-                texts[pid] = text
-            else:
-                texts.pop(pid, None)
-        copy = _Copy(version, now if full else (copy.loaded_at if copy else now), texts,
-                     sorted(texts.items()))  # fmt: skip
-        self._copies[key] = copy
-        return copy
-
-
-SEARCH_CACHE = SearchCache()
-
-
 async def _search_page(
-    session: AsyncSession, ref: ListRef, flt: ProgramFilter,
+    session: AsyncSession, cache: SearchCache, ref: ListRef, flt: ProgramFilter,
     heading: tuple[str, dict[str, object]], direction: str, anchor_id: int,
 ) -> Page:  # fmt: skip
     """Search results: one scan yields every matching id; the page is cut from them."""
-    ids = await SEARCH_CACHE.matching_ids(session, flt.words)
+    ids = await cache.matching_ids(session, flt.words)
     position = bisect_left(ids, anchor_id)
     start = max(0, position - PAGE_SIZE) if direction == "b" else position
     if start >= len(ids):
@@ -211,6 +159,24 @@ async def kinds(session: AsyncSession) -> list[tuple[ProgramKind, int]]:
 
 async def departments(session: AsyncSession) -> list[DepartmentRow]:
     return await repo.departments_with_programs(session)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    page: Page | None  # None or empty: nothing found
+    kinds: list[tuple[ProgramKind, int]]  # to suggest browsing instead, when nothing was found
+
+
+async def run_search(
+    session: AsyncSession, person: Person, raw: str, cache: SearchCache
+) -> SearchResult:
+    """Save the query (write unit of work) and return its first page; the kinds with
+    their counts when nothing matched."""
+    ref = await search(session, person, raw)
+    found = await page(session, ref, person, cache) if ref else None
+    if found is not None and found.items:
+        return SearchResult(found, [])
+    return SearchResult(found, await kinds(session))
 
 
 async def search(session: AsyncSession, person: Person, raw: str) -> ListRef | None:
@@ -239,13 +205,61 @@ async def card(session: AsyncSession, program_id: int, viewer: Person) -> Card:
     return found
 
 
-def localized(lang: str, zh: str, en: str) -> str:
-    """The user's language, falling back to the other one."""
-    first, second = (zh, en) if lang == "zh" else (en, zh)
-    return first or second
-
-
 def title_of(lang: str, row: ListRow | Card) -> str:
     if isinstance(row, Card):
         return localized(lang, row.program.title_zh, row.program.title_en)
     return localized(lang, row.title_zh, row.title_en)
+
+
+# Changes by admins ---------------------------------------------------------------------
+
+
+CHANGEABLE_STATUSES = (ProgramStatus.OPEN.value, ProgramStatus.CLOSED.value)
+
+
+async def set_status(session: AsyncSession, person: Person, program_id: int, value: str) -> Program:
+    """Open or close a programme (`value` as a button carries it: "open" or "closed")."""
+    access.require(person, Act.MANAGE_CATALOG)
+    if value not in CHANGEABLE_STATUSES:
+        raise access.Refused()
+    status = ProgramStatus(value)
+    program = await access.program(session, person, program_id, lock=True)
+    if program.status is not status:
+        detail = f"{program.code}: {program.status.value} → {status.value}"
+        await audit.record(
+            session, person.id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
+        )
+    program.status = status
+    program.updated_at = utcnow()
+    return program
+
+
+OWNERS_PER_PAGE = 8
+
+
+async def owner_choices(
+    session: AsyncSession, person: Person, page_no: int
+) -> tuple[list[User], int]:
+    access.require(person, Act.MANAGE_CATALOG)
+    total = await admin_repo.count_staff(session)
+    pages = max(1, -(-total // OWNERS_PER_PAGE))
+    page_no = min(max(1, page_no), pages)
+    people = await repo.teachers(session, (page_no - 1) * OWNERS_PER_PAGE, OWNERS_PER_PAGE)
+    return people, pages
+
+
+async def set_owner(
+    session: AsyncSession, person: Person, program_id: int, owner_id: int
+) -> Program:
+    access.require(person, Act.MANAGE_CATALOG)
+    program = await access.program(session, person, program_id, lock=True)
+    owner = (
+        await admin_repo.staff_user(session, owner_id) if valid_id(owner_id, user=True) else None
+    )
+    if owner is None:
+        raise access.Refused()
+    detail = f"{program.code}: {owner.first_name} ({owner.id})"
+    await audit.record(session, person.id, Action.PROGRAM_OWNER, f"program:{program.id}", detail)
+    program.owner_id = owner.id
+    program.updated_at = utcnow()
+    return program

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from html import escape
 
+import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.service import ListRef, Page, localized, title_of
+from bot.catalog.files import ACCEPTED
+from bot.catalog.forms import TEXT_FIELDS
+from bot.catalog.imports import ImportReport, render
+from bot.catalog.service import ListRef, Page, title_of
+from bot.formats.spreadsheets import FileError, FileFormat
 from bot.people.person import Person
 from bot.ui.callbacks import cb
 from bot.ui.deeplinks import link
-from bot.ui.i18n import t
+from bot.ui.i18n import localized, t
 from bot.ui.screens import Screen, button
 from bot.ui.text import (
     CAPTION_LIMIT,
@@ -21,10 +27,11 @@ from bot.ui.text import (
     Plain,
     bold,
     clip_text,
+    fit_lines,
     italic,
     tr,
 )
-from storage.models import ProgramKind, ProgramStatus
+from storage.models import ProgramKind, ProgramStatus, User
 from storage.programs import Card, DepartmentRow
 
 BUTTON_TITLE_CHARS = 48
@@ -142,13 +149,16 @@ def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> 
 
 
 def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
-    lang = person.language
+    del bot_username  # the link is shown by Share
+    return Screen(_card_text(person.language, found), _card_keyboard(person, found, back))
+
+
+def _card_text(lang: str, found: Card) -> str:
+    """The title, kind and department stay whole; long summaries and benefits give way
+    first (the longer one first), then tags: the card always fits one message."""
     p, d = found.program, found.department
-    # The title, kind and department stay whole; long summaries and benefits give way
-    # first (the longer one first), then tags: the card always fits one message.
     parts: list[Part] = [bold(Plain(title_of(lang, found), KEEP))]
-    other_only = (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en)
-    if other_only:
+    if (lang == "zh" and not p.title_zh) or (lang == "en" and not p.title_en):
         parts.append(italic(t(lang, "catalog.other_language_only")))
     dept = localized(lang, d.name_zh, d.name_en)
     parts.append(Html(Plain(kind_name(lang, p.kind), KEEP), " · ", Plain(dept, KEEP)))
@@ -159,9 +169,7 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
     benefits = localized(lang, p.benefits_zh, p.benefits_en)
     if benefits:
         parts.append(Html("\n", bold(t(lang, "catalog.benefits")), "\n", Plain(benefits)))
-    contact_bits = []
-    if found.owner is not None:
-        contact_bits.append(Plain(found.owner.first_name))
+    contact_bits = [Plain(found.owner.first_name)] if found.owner is not None else []
     if p.contact:
         contact_bits.append(Plain(p.contact))
     if contact_bits:
@@ -170,7 +178,11 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
         )
     if p.tags:
         parts.append(Html("🏷 ", Plain(p.tags, CLIP_FIRST)))
-    text = Html.join("\n", parts).fit()
+    return Html.join("\n", parts).fit()
+
+
+def _card_keyboard(person: Person, found: Card, back: ListRef | None) -> InlineKeyboardMarkup:
+    lang, p = person.language, found.program
     rows = []
     if p.status is ProgramStatus.OPEN:
         rows.append(
@@ -192,14 +204,12 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
                 button(lang, "catalog.owner", cb("ca", "owners", p.id, 1)),
             ]
         )
-        if p.status is ProgramStatus.OPEN:
-            rows.append([button(lang, "catalog.close", cb("ca", "status", p.id, "closed"))])
-        else:
-            rows.append([button(lang, "catalog.open", cb("ca", "status", p.id, "open"))])
+        opened = p.status is ProgramStatus.OPEN
+        key, value = ("catalog.close", "closed") if opened else ("catalog.open", "open")
+        rows.append([button(lang, key, cb("ca", "status", p.id, value))])
     back_data = cb("c", "l", back.source, back.anchor) if back else cb("c", "home")
     rows.append([button(lang, "btn.back", back_data), button(lang, "btn.menu", cb("m", "menu"))])
-    del bot_username  # the link is shown by Share
-    return Screen(text, InlineKeyboardMarkup(rows))
+    return InlineKeyboardMarkup(rows)
 
 
 def share_text(lang: str, found: Card, bot_username: str) -> str:
@@ -211,3 +221,97 @@ def share_text(lang: str, found: Card, bot_username: str) -> str:
 
 def program_link(bot_username: str, program_id: int) -> str:
     return link(bot_username, "p", str(program_id))
+
+
+def share_photo(lang: str, found: Card, bot_username: str) -> tuple[bytes, str]:
+    """A QR code of the programme's deep link (PNG) and its caption."""
+    png = io.BytesIO()
+    segno.make(program_link(bot_username, found.program.id), error="m").save(
+        png, kind="png", scale=6, border=2
+    )
+    return png.getvalue(), share_text(lang, found, bot_username)
+
+
+def with_home(person: Person, key: str) -> Screen:
+    """A notice above the catalogue's home (a link to a programme that is gone)."""
+    shown = home(person)
+    return Screen(t(person.language, key) + "\n\n" + shown.text, shown.keyboard)
+
+
+# Admin screens -----------------------------------------------------------------------------
+
+
+def field_menu(lang: str, program_id: int) -> Screen:
+    rows = [
+        [
+            InlineKeyboardButton(
+                t(lang, f"field.{name}"), callback_data=cb("ca", "field", program_id, name)
+            )
+        ]
+        for name in TEXT_FIELDS
+    ]
+    rows.append([button(lang, "btn.back", cb("c", "p", program_id))])
+    return Screen(t(lang, "program.which_field"), InlineKeyboardMarkup(rows))
+
+
+def owner_menu(lang: str, program_id: int, people: list[User], page_no: int, pages: int) -> Screen:
+    rows = [
+        [
+            InlineKeyboardButton(
+                _label(u.first_name or str(u.id)),
+                callback_data=cb("ca", "owner", program_id, u.id),
+            )
+        ]
+        for u in people
+    ]
+    nav = []
+    if page_no > 1:
+        nav.append(button(lang, "btn.prev", cb("ca", "owners", program_id, page_no - 1)))
+    if page_no < pages:
+        nav.append(button(lang, "btn.next", cb("ca", "owners", program_id, page_no + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([button(lang, "btn.back", cb("c", "p", program_id))])
+    key = "program.pick_owner" if people else "program.no_teachers"
+    return Screen(t(lang, key), InlineKeyboardMarkup(rows))
+
+
+MAX_ERROR_LINES = 30  # an import report lists at most this many problems (as many as fit)
+
+
+def import_report(report: ImportReport, name: str, fmt: FileFormat, lang: str) -> Screen:
+    if report.ok:
+        return Screen(
+            tr(
+                lang,
+                "files.report_ok",
+                name=Plain(name),
+                created=report.created,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                departments=report.departments_created,
+            ).fit()
+        )
+    label = "files.item" if fmt is FileFormat.YAML else "files.row"
+    head = tr(
+        lang, "files.report_rejected", name=Plain(name), bad=report.bad_rows, total=report.rows
+    )
+    lines = [
+        t(lang, label, row=error.row, reason=error.text(lang, html=True))
+        for error in report.errors[:MAX_ERROR_LINES]
+    ]
+    text = fit_lines(
+        head + "\n",
+        lines,
+        more=lambda n: t(lang, "files.more", count=n),
+        hidden=len(report.errors) - len(lines),
+    )
+    return Screen(text)
+
+
+def upload_refused(lang: str, name: str, refused: FileError) -> Screen:
+    """A file refused as a whole: of a type we do not read, or not readable as ours."""
+    if refused.key == "files.wrong_type":
+        return Screen(t(lang, refused.key, formats=escape(ACCEPTED)))
+    reason = render(refused.key, refused.values, lang, html=True)
+    return Screen(t(lang, "files.file_rejected", name=escape(name), reason=reason))

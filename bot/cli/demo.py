@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from bot.catalog.files import FileFormat
 from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, in_transaction
 from bot.cli.programs import print_report
+from bot.formats.spreadsheets import FileFormat
 from bot.settings import Settings
 
 

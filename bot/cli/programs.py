@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.catalog.files import ACCEPTED, MAX_BYTES, FileError, FileFormat, detect_format
+from bot.catalog.files import ACCEPTED, MAX_BYTES, detect_format
 from bot.catalog.imports import ImportReport, render
 from bot.cli.common import (
     EXIT_FAILED,
@@ -22,6 +22,7 @@ from bot.cli.common import (
     in_transaction,
     write_file,
 )
+from bot.formats.spreadsheets import FileError, FileFormat
 from bot.settings import Settings, SettingsError
 
 

@@ -1,12 +1,33 @@
-"""Spreadsheet writers shared by every export: any columns, every value a string."""
+"""Spreadsheet formats and writers shared by every export (any columns, every value a
+string), and the error for a file that cannot be read as a table."""
 
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+EXCEL_MAX_ROWS = 1_048_576  # what Excel itself can hold; a row beyond is forged
+
+
+class FileFormat(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    YAML = "yaml"
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read; `key` is a message key, `values` its fields."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key, values)
+        self.key = key
+        self.values: dict[str, object] = values
+
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_LIKE = re.compile(r"^[+\-]?[\d\s().\-]*$")
@@ -73,3 +94,12 @@ def write_xlsx(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    """A file made for someone to download: its name, its bytes, and how many rows."""
+
+    filename: str
+    data: bytes
+    count: int

@@ -254,28 +254,41 @@ def _clock_noon(m: re.Match[str]) -> _Clock:
 def _with_period(period: str | None, hour: int, minute: int) -> _Clock:
     """下午3点 → 15:00, 晚上12点 → 24:00 (the next midnight), 夜里1点 → 25:00."""
     kind = _PERIODS[period][1] if period else None
-    if kind == "early":  # 凌晨
-        if hour == 12:
-            hour = 0
-        elif hour > 6:
-            raise ValueError("no such time")
-    elif kind == "am":
-        if hour > 12:
-            raise ValueError("no such time")
-    elif kind == "noon":
-        if hour <= 3:
-            hour += 12
-        elif not 11 <= hour <= 14:
-            raise ValueError("no such time")
-    elif kind == "pm":
-        if hour < 12:
-            hour += 12
-    elif kind == "night":
-        if 1 <= hour <= 4:
-            return 24 * 60 + _check(hour, minute)
-        if hour <= 12:
-            hour += 12
-    return _check(hour, minute)
+    if kind == "night" and 1 <= hour <= 4:
+        return 24 * 60 + _check(hour, minute)
+    shift = _PERIOD_HOURS.get(kind or "")
+    return _check(shift(hour) if shift else hour, minute)
+
+
+def _early(hour: int) -> int:  # 凌晨: 12 is midnight; after 6 it is not early any more
+    if hour > 6 and hour != 12:
+        raise ValueError("no such time")
+    return 0 if hour == 12 else hour
+
+
+def _morning(hour: int) -> int:
+    if hour > 12:
+        raise ValueError("no such time")
+    return hour
+
+
+def _noon(hour: int) -> int:  # 中午1点 is 13:00; 中午11点 and 12点 stay
+    if hour <= 3:
+        return hour + 12
+    if not 11 <= hour <= 14:
+        raise ValueError("no such time")
+    return hour
+
+
+def _afternoon(hour: int) -> int:
+    return hour + 12 if hour < 12 else hour
+
+
+def _night(hour: int) -> int:  # 晚上8点 is 20:00 (1 to 4 are after midnight, above)
+    return hour + 12 if hour <= 12 else hour
+
+
+_PERIOD_HOURS = {"early": _early, "am": _morning, "noon": _noon, "pm": _afternoon, "night": _night}
 
 
 def _clock_zh(m: re.Match[str]) -> _Clock:

@@ -28,7 +28,7 @@ import io
 import re
 import zipfile
 
-from bot.catalog.files import EXCEL_MAX_ROWS, FileError
+from bot.formats.spreadsheets import EXCEL_MAX_ROWS, FileError
 
 MAX_PARTS = 1_000
 MAX_UNPACKED = 64 * 1024 * 1024

@@ -4,6 +4,10 @@ Every answered step is saved in the same unit of work as the update that answere
 so a half-filled form survives a crash or restart and any instance can continue it.
 A form is a list of fields; a field parses typed text (or takes a button's value) and
 either returns the value or raises FieldError with a message key for the user.
+
+The engine knows no feature: each wing defines its FormSpecs, and the composition root
+(bot/app.py) registers them in one `Forms` (kept on the Runtime). Buttons of a question
+are resolved here, with the session at hand, so rendering a step needs no database.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from bot.settings import Settings
 from bot.ui.errors import FieldError
 from bot.ui.text import Html
 from storage import forms as repo
+from storage.models import utcnow
 
 CONFIRM = "_confirm"
 SKIP = "_skip"
@@ -40,6 +45,10 @@ class ParseContext:
     now: datetime
     tz: ZoneInfo
     lang: str
+
+    @classmethod
+    def now_in(cls, tz: ZoneInfo, lang: str) -> ParseContext:
+        return cls(utcnow(), tz, lang)
 
 
 @dataclass(frozen=True)
@@ -62,19 +71,27 @@ class Field:
 class Saved:
     key: str
     values: dict[str, object] = field(default_factory=dict)
-    program_id: int | None = None  # show this programme's card after the message
-    broadcast_id: int | None = None  # a broadcast draft: preview it and offer to send
+    made: int | None = None  # the id of what the form made (its feature's after-save hook)
     html: str | None = None  # a ready (escaped) text to show instead of `key`
     then_form: str | None = None  # a form to start right after (e.g. interest after profile)
     then_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
+class Start:
+    """How a form begins: which, with what data, and at which step (None: the first)."""
+
+    spec: FormSpec
+    data: dict[str, Any] = field(default_factory=dict)
+    start_at: str | None = None
+
+
+@dataclass(frozen=True)
 class FormSpec:
     name: str
     fields: tuple[Field, ...]
-    # The check screen's body: HTML, or pieces (bot/text.py) so long answers fit.
-    summary: Callable[[str, dict[str, Any]], Awaitable[str | Html] | str | Html]
+    # The check screen's body: HTML, or pieces (bot/ui/text.py) so long answers fit.
+    summary: Callable[[str, dict[str, Any]], str | Html]
     save: Save
     title: str  # message key
     # Who may fill it in (bot/access.py): an act, and the data key that holds the id of
@@ -92,22 +109,16 @@ class FormSpec:
         return names[index] if index < len(names) else CONFIRM
 
 
-FORMS: dict[str, FormSpec] = {}
-
-
-def register(spec: FormSpec) -> FormSpec:
-    FORMS[spec.name] = spec
-    return spec
-
-
 @dataclass(frozen=True)
 class Ask:
-    """The next question (with the error that sent us back to it, if any)."""
+    """The next question (with the error that sent us back to it, if any) and, for a
+    question answered with buttons, its options (label, value), already resolved."""
 
     spec: FormSpec
     field: Field
     data: dict[str, Any]
     error: FieldError | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,134 +131,187 @@ class Confirm:
 Step = Ask | Confirm
 
 
-def _step(spec: FormSpec, step: str, data: dict[str, Any], error: FieldError | None) -> Step:
-    if step == CONFIRM:
-        return Confirm(spec, data, error)
-    current = spec.field_named(step)
-    if current is None:  # the form changed shape since the draft was saved
-        return Ask(spec, spec.fields[0], data, error)
-    return Ask(spec, current, data, error)
-
-
-async def begin(
-    session: AsyncSession, person: Person, spec: FormSpec, data: dict[str, Any] | None = None,
-    *, start_at: str | None = None,
-) -> Step:  # fmt: skip
-    """Start (or restart) a form; Refused when this person may not fill it in."""
-    await check_access(session, person, spec, data or {})
-    first = start_at or spec.fields[0].name
-    draft = await repo.put_draft(session, person.id, spec.name, first, data or {})
-    return _step(spec, draft.step, draft.data, None)
-
-
-async def current(session: AsyncSession, user_id: int) -> Step | None:
-    draft = await repo.get_draft(session, user_id)
-    if draft is None:
-        return None
-    spec = FORMS.get(draft.form)
-    if spec is None:  # a form that no longer exists: forget it
-        await repo.drop_draft(session, user_id)
-        return None
-    return _step(spec, draft.step, draft.data, None)
-
-
 def typed_text(text: str) -> str:
     """Typed text without control characters, line breaks and tabs kept: a NUL in an
     answer crashed PostgreSQL on save (text cannot hold it), and none is ever meant."""
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
 
 
-async def give(
-    session: AsyncSession, user_id: int, *, text: str | None = None, choice: str | None = None,
-    expected_step: str | None = None, ctx: ParseContext | None = None,
-    media: dict[str, str] | None = None,
-) -> Step | None:  # fmt: skip
-    """Answer the current question with typed text or a button's value."""
-    draft = await repo.get_draft(session, user_id)
-    spec = FORMS.get(draft.form) if draft else None
-    if draft is None or spec is None:
-        return None
-    if expected_step is not None and expected_step != draft.step:
-        return None  # a button from an earlier question: stale
-    data = dict(draft.data)
-    current_field = spec.field_named(draft.step)
-    if current_field is None:
-        return _step(spec, draft.step, data, None)
-    try:
-        if media is not None:
-            if not current_field.accepts_media:
-                raise FieldError("form.text_please")
-            data[current_field.name] = media
-        elif choice == SKIP:
-            if not current_field.optional:
-                raise FieldError("form.required")
-            data.pop(current_field.name, None)
-        elif choice is not None:
-            if current_field.choices is None:
-                return None
-            options = await current_field.choices(session, ctx.lang if ctx else "en", data)
-            labels = {value: label for label, value in options}
-            if choice not in labels:
-                return None
-            data[current_field.name] = choice
-            data[f"_{current_field.name}_label"] = labels[choice]  # for the check screen
-        else:
-            if current_field.choices is not None and not current_field.free_text:
-                raise FieldError("form.use_buttons")
-            value = typed_text(text or "").strip()
-            if not value:
-                raise FieldError("form.required")
-            if current_field.optional and value == "-":
-                data.pop(current_field.name, None)
-            elif current_field.parse_in is not None:
-                if ctx is None:
-                    raise FieldError("form.required")
-                data[current_field.name] = current_field.parse_in(value, ctx)
-            else:
-                data[current_field.name] = current_field.parse(value)
-        if current_field.check is not None and current_field.name in data:
-            current_field.check(data)
-    except FieldError as error:
-        return Ask(spec, current_field, data, error)
-    back_to_confirm = bool(data.pop("_return_to_confirm", False))
-    next_step = CONFIRM if back_to_confirm else spec.after(current_field.name)
-    await repo.put_draft(session, user_id, spec.name, next_step, data)
-    return _step(spec, next_step, data, None)
+class Forms:
+    """The forms the bot knows, and what can be done with a person's draft. One per
+    process, built by the composition root; every method works inside the caller's unit
+    of work and never talks to Telegram."""
+
+    def __init__(self, specs: Sequence[FormSpec] = ()) -> None:
+        self._specs: dict[str, FormSpec] = {}
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: FormSpec) -> FormSpec:
+        if spec.name in self._specs:
+            raise ValueError(f"two forms named {spec.name!r}")
+        self._specs[spec.name] = spec
+        return spec
+
+    def get(self, name: str | None) -> FormSpec | None:
+        return self._specs.get(name) if name else None
+
+    async def begin(
+        self, session: AsyncSession, person: Person, spec: FormSpec,
+        data: dict[str, Any] | None = None, *, start_at: str | None = None,
+    ) -> Step:  # fmt: skip
+        """Start (or restart) a form; Refused when this person may not fill it in."""
+        if self.get(spec.name) is not spec:
+            raise ValueError(f"form {spec.name!r} is not registered")
+        await check_access(session, person, spec, data or {})
+        first = start_at or spec.fields[0].name
+        draft = await repo.put_draft(session, person.id, spec.name, first, data or {})
+        return await _step(session, spec, draft.step, draft.data, None, person.language)
+
+    async def current(self, session: AsyncSession, user_id: int, lang: str) -> Step | None:
+        draft = await repo.get_draft(session, user_id)
+        if draft is None:
+            return None
+        spec = self.get(draft.form)
+        if spec is None:  # a form that no longer exists: forget it
+            await repo.drop_draft(session, user_id)
+            return None
+        return await _step(session, spec, draft.step, draft.data, None, lang)
+
+    async def give(
+        self, session: AsyncSession, user_id: int, ctx: ParseContext, *,
+        text: str | None = None, choice: str | None = None,
+        expected_step: str | None = None, media: dict[str, str] | None = None,
+    ) -> Step | None:  # fmt: skip
+        """Answer the current question with typed text, a button's value or a file."""
+        draft = await repo.get_draft(session, user_id)
+        spec = self.get(draft.form) if draft else None
+        if draft is None or spec is None:
+            return None
+        if expected_step is not None and expected_step != draft.step:
+            return None  # a button from an earlier question: stale
+        data = dict(draft.data)
+        current = spec.field_named(draft.step)
+        if current is None:
+            return await _step(session, spec, draft.step, data, None, ctx.lang)
+        options = await _options(session, current, data, ctx.lang)
+        try:
+            if choice not in (None, SKIP) and choice not in {value for _, value in options}:
+                return None  # not one of this question's buttons: stale or forged
+            _answer(current, data, ctx, text=text, choice=choice, media=media, options=options)
+        except FieldError as error:
+            return Ask(spec, current, data, error, options)
+        back_to_confirm = bool(data.pop("_return_to_confirm", False))
+        next_step = CONFIRM if back_to_confirm else spec.after(current.name)
+        await repo.put_draft(session, user_id, spec.name, next_step, data)
+        return await _step(session, spec, next_step, data, None, ctx.lang)
+
+    async def reopen(
+        self, session: AsyncSession, user_id: int, field_name: str, lang: str
+    ) -> Step | None:
+        """From the confirmation, go back to one field; answering it returns to confirm."""
+        draft = await repo.get_draft(session, user_id)
+        spec = self.get(draft.form) if draft else None
+        if draft is None or spec is None or draft.step != CONFIRM:
+            return None
+        if spec.field_named(field_name) is None:
+            return None
+        data = dict(draft.data, _return_to_confirm=True)
+        await repo.put_draft(session, user_id, spec.name, field_name, data)
+        return await _step(session, spec, field_name, data, None, lang)
+
+    async def finish(
+        self, session: AsyncSession, person: Person, settings: Settings
+    ) -> Saved | Confirm | None:
+        """Save a confirmed form; Confirm again (with the error) if it does not validate;
+        access.Refused when it cannot be finished at all."""
+        draft = await repo.get_draft(session, person.id)
+        spec = self.get(draft.form) if draft else None
+        if draft is None or spec is None or draft.step != CONFIRM:
+            return None
+        await check_access(session, person, spec, draft.data)
+        # Bookkeeping keys stay out; `_then` (what follows the form) is passed on.
+        data = {k: v for k, v in draft.data.items() if not k.startswith("_") or k == "_then"}
+        try:
+            if spec.validate is not None:
+                spec.validate(data)
+            saved = await spec.save(session, person, data, settings)
+        except access.Refused:
+            raise  # not a wrong answer: the form cannot be finished (handlers end it)
+        except FieldError as error:
+            return Confirm(spec, dict(draft.data), error)  # labels kept for the check screen
+        await repo.drop_draft(session, person.id)
+        return saved
+
+    async def allowed(self, session: AsyncSession, person: Person) -> bool:
+        """May this person go on with their draft? (A role lost, an inquiry reassigned
+        since the form began: no.) True when there is no draft."""
+        draft = await repo.get_draft(session, person.id)
+        spec = self.get(draft.form) if draft else None
+        if draft is None or spec is None:
+            return True
+        try:
+            await check_access(session, person, spec, draft.data)
+        except access.Refused:
+            return False
+        return True
+
+    async def cancel(self, session: AsyncSession, user_id: int) -> bool:
+        return await repo.drop_draft(session, user_id)
 
 
-async def reopen(session: AsyncSession, user_id: int, field_name: str) -> Step | None:
-    """From the confirmation, go back to one field; answering it returns to confirm."""
-    draft = await repo.get_draft(session, user_id)
-    spec = FORMS.get(draft.form) if draft else None
-    if draft is None or spec is None or draft.step != CONFIRM:
-        return None
-    if spec.field_named(field_name) is None:
-        return None
-    data = dict(draft.data, _return_to_confirm=True)
-    await repo.put_draft(session, user_id, spec.name, field_name, data)
-    return _step(spec, field_name, data, None)
+async def _options(
+    session: AsyncSession, current: Field, data: dict[str, Any], lang: str
+) -> tuple[tuple[str, str], ...]:
+    if current.choices is None:
+        return ()
+    return tuple(await current.choices(session, lang, data))
 
 
-async def finish(
-    session: AsyncSession, person: Person, settings: Settings
-) -> Saved | Confirm | None:
-    """Save a confirmed form. Returns Confirm again (with an error) if it doesn't validate."""
-    draft = await repo.get_draft(session, person.id)
-    spec = FORMS.get(draft.form) if draft else None
-    if draft is None or spec is None or draft.step != CONFIRM:
-        return None
-    # Bookkeeping keys stay out; `_then` (what follows the form) is passed on.
-    data = {k: v for k, v in draft.data.items() if not k.startswith("_") or k == "_then"}
-    try:
-        if spec.validate is not None:
-            spec.validate(data)
-        saved = await spec.save(session, person, data, settings)
-    except access.Refused:
-        raise  # not a wrong answer: the form cannot be finished (handlers end it)
-    except FieldError as error:
+async def _step(
+    session: AsyncSession, spec: FormSpec, step: str, data: dict[str, Any],
+    error: FieldError | None, lang: str,
+) -> Step:  # fmt: skip
+    if step == CONFIRM:
         return Confirm(spec, data, error)
-    await repo.drop_draft(session, person.id)
-    return saved
+    current = spec.field_named(step) or spec.fields[0]  # a form that changed shape: start
+    return Ask(spec, current, data, error, await _options(session, current, data, lang))
+
+
+def _answer(
+    current: Field, data: dict[str, Any], ctx: ParseContext, *, text: str | None,
+    choice: str | None, media: dict[str, str] | None, options: tuple[tuple[str, str], ...],
+) -> None:  # fmt: skip
+    """Put the answer into `data`, or raise FieldError with what is wrong with it."""
+    if media is not None:
+        if not current.accepts_media:
+            raise FieldError("form.text_please")
+        data[current.name] = media
+    elif choice == SKIP:
+        if not current.optional:
+            raise FieldError("form.required")
+        data.pop(current.name, None)
+    elif choice is not None:
+        data[current.name] = choice
+        data[f"_{current.name}_label"] = dict((v, k) for k, v in options)[choice]
+    else:
+        _typed(current, data, ctx, text or "")
+    if current.check is not None and current.name in data:
+        current.check(data)
+
+
+def _typed(current: Field, data: dict[str, Any], ctx: ParseContext, text: str) -> None:
+    if current.choices is not None and not current.free_text:
+        raise FieldError("form.use_buttons")
+    value = typed_text(text).strip()
+    if not value:
+        raise FieldError("form.required")
+    if current.optional and value == "-":
+        data.pop(current.name, None)
+    elif current.parse_in is not None:
+        data[current.name] = current.parse_in(value, ctx)
+    else:
+        data[current.name] = current.parse(value)
 
 
 async def check_access(
@@ -261,7 +325,3 @@ async def check_access(
         access.require(person, spec.act)
     else:
         await access.require_on(session, person, spec.act, data.get(spec.subject))
-
-
-async def cancel(session: AsyncSession, user_id: int) -> bool:
-    return await repo.drop_draft(session, user_id)

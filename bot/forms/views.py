@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -22,7 +19,8 @@ from bot.ui.text import CLIP_FIRST, Html, Part, Plain, bold, clip_text, italic, 
 CHOICE_LABEL_CHARS = 40
 
 
-async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
+def render(lang: str, step: Step) -> Screen:
+    """A step as a screen: pure, its buttons were resolved by the engine."""
     spec = step.spec
     title = bold(t(lang, spec.title))
     error = Html()
@@ -31,8 +29,6 @@ async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
         error = Html("\n\n⚠️ ", tr(lang, step.error.key, **values))
     if isinstance(step, Confirm):
         summary = spec.summary(lang, step.data)
-        if inspect.isawaitable(summary):
-            summary = await summary
         rows = [
             [button(lang, "form.save", cb("f", "save"))],
             [
@@ -44,46 +40,13 @@ async def render(session: AsyncSession, lang: str, step: Step) -> Screen:
         # single texts); a check screen of many long answers clips the longest.
         text = Html(title, "\n", t(lang, "form.check"), "\n\n", summary, error).fit()
         return Screen(text, InlineKeyboardMarkup(rows))
-    return await _ask(session, lang, step, title, error)
+    return _ask(lang, step, title, error)
 
 
-async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: Html) -> Screen:
+def _ask(lang: str, step: Ask, title: Html, error: Html) -> Screen:
     spec, field = step.spec, step.field
     names = [f.name for f in spec.fields]
-    position = names.index(field.name) + 1
-    lines: list[Part] = [title]
-    if len(names) > 1:
-        lines.append(t(lang, "form.step", n=position, total=len(names)))
-    lines.append("")
-    lines.append(t(lang, field.prompt))
-    current = step.data.get("_current")
-    if current:
-        lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
-    hints = []
-    if field.optional:
-        hints.append(t(lang, "form.hint_skip"))
-    hints.append(t(lang, "form.hint_cancel"))
-    lines.append(Html("\n", italic(" ".join(hints))))
-    rows: list[list[InlineKeyboardButton]] = []
-    if field.choices is not None:
-        options = await field.choices(session, lang, step.data)
-        pair: list[InlineKeyboardButton] = []
-        for label, value in options:
-            short = clip_text(label, CHOICE_LABEL_CHARS)
-            pair.append(
-                InlineKeyboardButton(short, callback_data=cb("f", "pick", field.name, value))
-            )
-            if len(pair) == 2:
-                rows.append(pair)
-                pair = []
-        if pair:
-            rows.append(pair)
-    last = []
-    if field.optional:
-        last.append(button(lang, "form.skip", cb("f", "skip", field.name)))
-    last.append(button(lang, "form.cancel", cb("f", "cancel")))
-    rows.append(last)
-    text = Html(Html.join("\n", lines), error).fit()
+    text = Html(_question(lang, step, title, names), error).fit()
     if field.accepts_contact:
         share = KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)
         keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
@@ -92,7 +55,37 @@ async def _ask(session: AsyncSession, lang: str, step: Ask, title: Html, error: 
     if previous >= 0 and spec.fields[previous].accepts_contact:
         # The share-contact keyboard must go; a message carries one keyboard only.
         return Screen(text, reply_keyboard=ReplyKeyboardRemove())
-    return Screen(text, InlineKeyboardMarkup(rows))
+    return Screen(text, InlineKeyboardMarkup(_buttons(lang, step)))
+
+
+def _question(lang: str, step: Ask, title: Html, names: list[str]) -> Html:
+    field = step.field
+    lines: list[Part] = [title]
+    if len(names) > 1:
+        lines.append(t(lang, "form.step", n=names.index(field.name) + 1, total=len(names)))
+    lines += ["", t(lang, field.prompt)]
+    current = step.data.get("_current")
+    if current:
+        lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
+    hints = [t(lang, "form.hint_skip")] if field.optional else []
+    hints.append(t(lang, "form.hint_cancel"))
+    lines.append(Html("\n", italic(" ".join(hints))))
+    return Html.join("\n", lines)
+
+
+def _buttons(lang: str, step: Ask) -> list[list[InlineKeyboardButton]]:
+    """The options two to a row, then Skip (optional questions) and Cancel."""
+    field = step.field
+    options = [
+        InlineKeyboardButton(
+            clip_text(label, CHOICE_LABEL_CHARS), callback_data=cb("f", "pick", field.name, value)
+        )
+        for label, value in step.options
+    ]
+    rows = [options[i : i + 2] for i in range(0, len(options), 2)]
+    last = [button(lang, "form.skip", cb("f", "skip", field.name))] if field.optional else []
+    last.append(button(lang, "form.cancel", cb("f", "cancel")))
+    return [*rows, last]
 
 
 def change_menu(lang: str, step: Confirm) -> Screen:

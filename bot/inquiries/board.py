@@ -8,14 +8,20 @@ and answers None for anything it did not write itself.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.formats.spreadsheets import ExportFile, FileFormat
+from bot.inquiries.export import export_rows, write_rows
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act
+from bot.ui.errors import FieldError
 from bot.ui.ids import parse_id
 from storage import inquiries as repo
 from storage.models import (
@@ -195,3 +201,32 @@ async def stats(session: AsyncSession, person: Person) -> Stats:
         total=sum(statuses.values()),
         open=sum(statuses.get(s, 0) for s in OPEN_INQUIRY_STATUSES),
     )
+
+
+async def state_from_args(session: AsyncSession, args: Sequence[str]) -> ListState:
+    """The list a typed /inquiries asks for: all, or `program <code>`."""
+    if not args:
+        return ListState()
+    if len(args) != 2 or args[0].lower() not in ("program", "programme"):
+        raise FieldError("ia.usage")
+    program = await program_by_code(session, args[1])
+    if program is None:
+        raise FieldError("ia.no_program", code=args[1][:40])
+    return ListState(program_id=program.id)
+
+
+EXPORT_FORMATS = {"csv": FileFormat.CSV, "xlsx": FileFormat.XLSX}
+
+
+async def export(
+    session: AsyncSession, person: Person, args: Sequence[str], tz: ZoneInfo, now: datetime
+) -> ExportFile:
+    """Every inquiry as CSV or XLSX (admins): `args` as typed after the command."""
+    access.require(person, Act.INQUIRY_REPORTS)
+    choice = args[0].lower().lstrip(".") if args else "xlsx"
+    fmt = EXPORT_FORMATS.get(choice)
+    if fmt is None or len(args) > 1:
+        raise FieldError("ia.export_usage")
+    rows = await export_rows(session, tz)
+    data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
+    return ExportFile(f"inquiries-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt.value}", data, len(rows))

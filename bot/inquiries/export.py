@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import FileFormat
 from bot.formats import spreadsheets
+from bot.formats.spreadsheets import FileFormat
 from storage import inquiries as repo
 from storage.models import User
 

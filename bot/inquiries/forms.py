@@ -8,17 +8,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.service import localized
 from bot.formats import validate
 from bot.forms import engine as forms
-from bot.forms.engine import Field, FormSpec, Saved
+from bot.forms.engine import Field, FormSpec, Saved, Start
+from bot.inquiries import pipeline
 from bot.inquiries import service as inquiries
 from bot.inquiries.limits import message_limit
+from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from bot.ui.i18n import t
+from bot.ui.i18n import localized, t
 from bot.ui.text import Html, Part, Plain, tr
 from storage import inquiries as repo
 from storage.models import EnterpriseProfile, utcnow
@@ -74,23 +75,21 @@ async def save_profile(
     return Saved("profile.saved")
 
 
-PROFILE = forms.register(
-    FormSpec(
-        name="profile",
-        title="profile.form_title",
-        fields=(
-            Field("consent", "profile.ask_consent", choices=_consent_choices),
-            Field("organization", "profile.ask_organization", validate.short_text(200)),
-            Field("contact_person", "profile.ask_contact_person", validate.short_text(100)),
-            Field("phone", "profile.ask_phone", validate.phone, optional=True,
-                  accepts_contact=True),
-            Field("email", "profile.ask_email", validate.email, optional=True),
-            Field("industry", "profile.ask_industry", validate.short_text(100), optional=True),
-        ),
-        summary=_profile_summary,
-        save=save_profile,
-        validate=_phone_or_email,
-    )
+PROFILE = FormSpec(
+    name="profile",
+    title="profile.form_title",
+    fields=(
+        Field("consent", "profile.ask_consent", choices=_consent_choices),
+        Field("organization", "profile.ask_organization", validate.short_text(200)),
+        Field("contact_person", "profile.ask_contact_person", validate.short_text(100)),
+        Field("phone", "profile.ask_phone", validate.phone, optional=True,
+              accepts_contact=True),
+        Field("email", "profile.ask_email", validate.email, optional=True),
+        Field("industry", "profile.ask_industry", validate.short_text(100), optional=True),
+    ),
+    summary=_profile_summary,
+    save=save_profile,
+    validate=_phone_or_email,
 )  # fmt: skip
 
 
@@ -114,7 +113,7 @@ def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
     return tr(lang, "interest.your_message", text=Plain(text))
 
 
-async def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
+def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
     return _message_summary(lang, data)
 
 
@@ -150,17 +149,15 @@ async def save_interest(
     return Saved("interest.sent_head", html=Html.join("\n", lines).fit())
 
 
-INTEREST = forms.register(
-    FormSpec(
-        name="interest",
-        title="interest.form_title",
-        fields=(
-            Field("message", "interest.ask_message", MESSAGE,
-                  optional=True),
-        ),
-        summary=_interest_summary,
-        save=save_interest,
-    )
+INTEREST = FormSpec(
+    name="interest",
+    title="interest.form_title",
+    fields=(
+        Field("message", "interest.ask_message", MESSAGE,
+              optional=True),
+    ),
+    summary=_interest_summary,
+    save=save_interest,
 )  # fmt: skip
 
 
@@ -191,9 +188,7 @@ async def save_question(
     return Saved("question.sent", {"id": inquiry.id})
 
 
-QUESTION = forms.register(
-    _message_form("question", "question.form_title", "question.ask", save_question)
-)
+QUESTION = _message_form("question", "question.form_title", "question.ask", save_question)
 
 
 async def save_follow_up(
@@ -205,28 +200,64 @@ async def save_follow_up(
     return Saved("followup.sent", {"id": inquiry.id})
 
 
-FOLLOW_UP = forms.register(
-    _message_form(
-        "follow_up", "followup.form_title", "followup.ask", save_follow_up, Act.OWN_INQUIRY
-    )
+FOLLOW_UP = _message_form(
+    "follow_up", "followup.form_title", "followup.ask", save_follow_up, Act.OWN_INQUIRY
 )
 
 
 async def save_staff_reply(
     session: AsyncSession, person: Person, data: dict[str, Any], settings: Settings
 ) -> Saved:
-    inquiry = await inquiries.staff_reply(
+    inquiry = await pipeline.staff_reply(
         session, settings, person, int(data["inquiry_id"]), str(data["message"])
     )
     return Saved("staffreply.sent", {"id": inquiry.id})
 
 
-STAFF_REPLY = forms.register(
-    _message_form(
-        "staff_reply",
-        "staffreply.form_title",
-        "staffreply.ask",
-        save_staff_reply,
-        Act.WORK_INQUIRY,
-    )
+STAFF_REPLY = _message_form(
+    "staff_reply",
+    "staffreply.form_title",
+    "staffreply.ask",
+    save_staff_reply,
+    Act.WORK_INQUIRY,
 )
+
+
+# How each of these forms begins ------------------------------------------------------------
+
+
+async def interest_start(session: AsyncSession, person: Person, program_ids: list[int]) -> Start:
+    """Interest in open programmes the person may see (access.Refused otherwise); the
+    profile first when there is none yet, with the interest to follow."""
+    for program_id in program_ids:
+        await inquiries.open_program(session, person, program_id)
+    if await repo.get_profile(session, person.id) is not None:
+        return Start(INTEREST, {"program_ids": program_ids})
+    return Start(PROFILE, {"_then": "interest:" + ",".join(str(i) for i in program_ids)})
+
+
+async def basket_start(session: AsyncSession, person: Person) -> Start | None:
+    """Interest in every programme of the person's list; None when the list is empty."""
+    ids = [p.id for p in await inquiries.basket_programs(session, person)]
+    return await interest_start(session, person, ids) if ids else None
+
+
+async def question_start(session: AsyncSession, person: Person, program_id: int | None) -> Start:
+    """A question, general (None or 0) or about a programme the person may see."""
+    if program_id:
+        await access.program(session, person, program_id)
+    return Start(QUESTION, {"program_id": program_id or None})
+
+
+async def follow_up_start(session: AsyncSession, person: Person, inquiry_id: int) -> Start:
+    await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
+    return Start(FOLLOW_UP, {"inquiry_id": inquiry_id})
+
+
+async def profile_start(session: AsyncSession, person: Person) -> Start:
+    """The profile form; with a profile already, straight to its check screen, where any
+    answer can be changed."""
+    data = await profile_data(session, person.id)
+    if data is None:
+        return Start(PROFILE)
+    return Start(PROFILE, data, start_at=forms.CONFIRM)

@@ -16,19 +16,16 @@ from bot.engines import outbox, staff_chat
 from bot.forms.engine import typed_text
 from bot.inquiries import views as render
 from bot.inquiries.limits import message_limit
-from bot.people import audit
 from bot.people import roles as access
-from bot.people.audit import Action
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from storage import forget as forget_repo
+from bot.ui.ids import parse_id
 from storage import inquiries as repo
 from storage import outbox as outbox_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
-from storage.forget import Footprint, Forgotten
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
     Inquiry,
@@ -76,7 +73,7 @@ class InterestResult:
     already: list[tuple[Program, Inquiry]]
 
 
-async def _staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
+async def staff_targets(session: AsyncSession, settings: Settings) -> list[tuple[int, str]]:
     """Where staff notifications go: the staff chat (where it is now, if the bot may post
     there), else every admin (with language)."""
     return await staff_chat.targets(session, settings)
@@ -89,7 +86,7 @@ async def _notify_staff(
     profile = await repo.get_profile(session, inquiry.user_id) if inquiry.user_id else None
     contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
     owner_id = program.owner_id if program is not None else None
-    targets = await _staff_targets(session, settings)
+    targets = await staff_targets(session, settings)
     if owner_id is not None and owner_id != exclude:
         owner = await users_repo.get_user(session, owner_id)
         if owner is not None and owner.blocked_at is None:
@@ -115,7 +112,7 @@ async def _card_for_admins(session: AsyncSession, settings: Settings, row: Outbo
     inquiry = await repo.get_inquiry(session, int(match.group(1))) if match else None
     if inquiry is None:
         return False
-    await _notify_staff(session, settings, inquiry, await _program_of(session, inquiry))
+    await _notify_staff(session, settings, inquiry, await program_of(session, inquiry))
     return True
 
 
@@ -234,51 +231,10 @@ async def _within_question_limit(session: AsyncSession, person: Person, now: dat
     raise InquiryError("question.too_many", limit=QUESTIONS_PER_HOUR, minutes=minutes)
 
 
-async def _program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
+async def program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
     if inquiry.program_id is None:
         return None
     return await programs_repo.get_program(session, inquiry.program_id)
-
-
-def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
-    if inquiry.first_response_at is None:
-        inquiry.first_response_at = now
-
-
-async def staff_reply(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
-) -> Inquiry:
-    """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
-    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
-    if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
-        raise InquiryError("forget.no_reply")
-    body = message_text(text)
-    if not body:
-        raise InquiryError("question.empty")
-    now = utcnow()
-    _mark_answered(inquiry, now)
-    moved = "new → contacted" if inquiry.status is InquiryStatus.NEW else ""
-    await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
-    if inquiry.status is InquiryStatus.NEW:
-        inquiry.status = InquiryStatus.CONTACTED
-    inquiry.updated_at = now
-    await repo.add_event(
-        session,
-        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="reply", text=body),
-    )
-    if inquiry.user_id is not None:
-        contact = await users_repo.get_user(session, inquiry.user_id)
-        if contact is not None:
-            program = await _program_of(session, inquiry)
-            name = staff.first_name if settings.show_staff_names else None
-            text_out, keyboard = render.answer_to_contact(
-                contact.language, inquiry, program, body, name
-            )
-            await outbox.queue(
-                session, contact.id, outbox.payload_text(text_out, keyboard),
-                ref=f"inquiry:{inquiry.id}",
-            )  # fmt: skip
-    return inquiry
 
 
 async def follow_up(
@@ -310,72 +266,12 @@ async def follow_up(
 async def _followup_targets(
     session: AsyncSession, settings: Settings, inquiry: Inquiry
 ) -> list[tuple[int, str]]:
-    targets = await _staff_targets(session, settings)
+    targets = await staff_targets(session, settings)
     if inquiry.assignee_id is not None:
         assignee = await users_repo.get_user(session, inquiry.assignee_id)
         if assignee is not None and all(t[0] != assignee.id for t in targets):
             targets.append((assignee.id, assignee.language))
     return targets
-
-
-async def change_status(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
-    status: InquiryStatus,
-) -> Inquiry:  # fmt: skip
-    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
-    if inquiry.status is status:
-        return inquiry
-    now = utcnow()
-    detail = f"{inquiry.status.value} → {status.value}"
-    await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
-    inquiry.status = status
-    inquiry.updated_at = now
-    _mark_answered(inquiry, now)
-    await repo.add_event(
-        session,
-        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="status", status=status),
-    )
-    if inquiry.user_id is not None:
-        contact = await users_repo.get_user(session, inquiry.user_id)
-        if contact is not None:
-            program = await _program_of(session, inquiry)
-            await outbox.queue(
-                session, contact.id,
-                outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
-                ref=f"inquiry:{inquiry.id}",
-            )  # fmt: skip
-    return inquiry
-
-
-async def assign_to(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
-) -> Inquiry:
-    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
-    now = utcnow()
-    detail = f"{staff.first_name} ({staff.id})"
-    await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
-    inquiry.assignee_id = staff.id
-    inquiry.updated_at = now
-    _mark_answered(inquiry, now)
-    await repo.add_event(
-        session,
-        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
-    )
-    return inquiry
-
-
-@dataclass(frozen=True)
-class StaffView:
-    inquiry: Inquiry
-    program: Program | None
-
-
-async def staff_view(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
-) -> StaffView:
-    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
-    program = await _program_of(session, inquiry)
-    return StaffView(inquiry, program)
 
 
 @dataclass(frozen=True)
@@ -395,29 +291,9 @@ async def my_inquiries(
 
 async def timeline(session: AsyncSession, person: Person, inquiry_id: int) -> Timeline:
     inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
-    program = await _program_of(session, inquiry)
+    program = await program_of(session, inquiry)
     events = await repo.events_of(session, inquiry.id, public_only=True)
     return Timeline(inquiry, program, events)
-
-
-def _require_not_staff(person: Person) -> None:
-    """Staff are demoted by an admin first (/staff). The role is the one read from the
-    database for this very update (bot/access.py)."""
-    if person.is_staff:
-        raise InquiryError("forget.staff")
-
-
-async def forget_preview(session: AsyncSession, settings: Settings, person: Person) -> Footprint:
-    """What /forget would delete and keep, counted, for the confirmation screen."""
-    _require_not_staff(person)
-    return await forget_repo.footprint(session, person.id)
-
-
-async def forget(session: AsyncSession, settings: Settings, person: Person) -> Forgotten:
-    """Remove the person from every table in this one unit of work (storage/forget.py
-    says what happens to each); returns what was done, counted."""
-    _require_not_staff(person)
-    return await forget_repo.erase(session, person.id)
 
 
 # The first-response deadline ------------------------------------------------------------
@@ -430,7 +306,7 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
     queued = 0
     for inquiry in await repo.overdue_first_response(session, now - window, escalation_below=1):
         inquiry.escalation = 1
-        program = await _program_of(session, inquiry)
+        program = await program_of(session, inquiry)
         owner_id = inquiry.assignee_id or (program.owner_id if program else None)
         targets: list[tuple[int, str]] = []
         if owner_id is not None:
@@ -438,7 +314,7 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
             if owner is not None:
                 targets = [(owner.id, owner.language)]
         if not targets:  # nobody owns it: straight to the staff
-            targets = await _staff_targets(session, settings)
+            targets = await staff_targets(session, settings)
         for chat_id, lang in targets:
             text, keyboard = render.overdue_notice(
                 lang, inquiry, program, settings, escalated=False
@@ -450,7 +326,7 @@ async def escalate_due(session: AsyncSession, settings: Settings, now: datetime)
             queued += 1
     for inquiry in await repo.overdue_first_response(session, now - 2 * window, escalation_below=2):
         inquiry.escalation = 2
-        program = await _program_of(session, inquiry)
+        program = await program_of(session, inquiry)
         for chat_id, lang in await _admin_targets(session, settings):
             text, keyboard = render.overdue_notice(lang, inquiry, program, settings, escalated=True)
             await outbox.queue(
@@ -476,6 +352,15 @@ async def next_escalation_at(session: AsyncSession, settings: Settings) -> datet
     second = await repo.oldest_untouched(session, escalation_below=2)
     moments = [m + window for m in (first,) if m] + [m + 2 * window for m in (second,) if m]
     return min(moments) if moments else None
+
+
+async def inquiry_of_message(session: AsyncSession, chat_id: int, message_id: int) -> int | None:
+    """The inquiry one of our messages in that chat was about, if it was about one."""
+    row = await outbox_repo.find_by_message(session, chat_id, message_id)
+    ref = row.ref if row is not None else None
+    if ref is not None and ref.startswith("inquiry:"):
+        return parse_id(ref.removeprefix("inquiry:"))
+    return None
 
 
 def is_open(inquiry: Inquiry) -> bool:

@@ -6,10 +6,9 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.service import localized
 from bot.settings import Settings
 from bot.ui.callbacks import cb
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import format_time, localized, t
 from bot.ui.screens import Screen, button
 from bot.ui.text import KEEP, Html, Part, Plain, clip_text, fit_lines, italic, tr
 from storage.models import (
@@ -218,4 +217,22 @@ def timeline(
     )
     # The newest events matter most: when there are too many, the oldest give way.
     text = fit_lines(head, lines, more=lambda n: t(lang, "list.earlier", n=n), keep="last")
+    return Screen(text, keyboard)
+
+
+def basket(lang: str, programs: list[Program]) -> Screen:
+    """The contact's list of programmes, to register interest in all of them at once."""
+    lines = [Html("• ", Plain(localized(lang, p.title_zh, p.title_en))) for p in programs]
+    text = fit_lines(
+        t(lang, "basket.title", n=len(programs)), lines, more=lambda n: t(lang, "list.more", n=n)
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [button(lang, "basket.send", cb("i", "send"))],
+            [
+                button(lang, "basket.clear", cb("i", "clear")),
+                button(lang, "btn.catalog", cb("c", "home")),
+            ],
+        ]
+    )
     return Screen(text, keyboard)

@@ -8,35 +8,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formats.timeparse import format_echo, parse_when
 from bot.formats.validate import long_text, short_text
-from bot.forms import engine as forms
-from bot.forms.engine import Field, FormSpec, ParseContext, Saved
+from bot.forms.engine import Field, FormSpec, Saved
+from bot.forms.fields import when_field
 from bot.next_steps import service as next_steps
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.i18n import t
-from bot.ui.text import Html, Part, Plain, clip_text, tr
+from bot.ui.text import Html, Part, Plain, tr
 from storage import inquiries as inquiries_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
 from storage.models import Role
-
-
-def _when(text: str, ctx: ParseContext) -> dict[str, str]:
-    """Keeps the understood moment and how it reads, for the check screen (the echo)."""
-    moment = parse_when(text, now=ctx.now, tz=ctx.tz, lang=ctx.lang)
-    return {
-        "at": moment.isoformat(),
-        "typed": clip_text(text, 60),
-        "shown": format_echo(moment, ctx.lang, ctx.tz),
-    }
-
-
-def when_field(name: str, prompt: str) -> Field:
-    """A field that takes a naturally typed time and keeps how it was understood."""
-    return Field(name, prompt, parse_in=_when)
 
 
 async def _owner_choices(
@@ -99,21 +83,19 @@ async def save_step(
     return Saved("step.saved", {"id": step.id, "due": data["due"]["shown"]})
 
 
-NEW_STEP = forms.register(
-    FormSpec(
-        name="next_step",
-        title="step.form_title",
-        act=Act.WORK_INQUIRY,
-        subject="inquiry_id",
-        fields=(
-            Field("title", "step.ask_title", short_text(300)),
-            Field("owner", "step.ask_owner", choices=_owner_choices),
-            when_field("due", "step.ask_due"),
-            Field("note", "step.ask_note", long_text(1000), optional=True),
-        ),
-        summary=_summary,
-        save=save_step,
-    )
+NEW_STEP = FormSpec(
+    name="next_step",
+    title="step.form_title",
+    act=Act.WORK_INQUIRY,
+    subject="inquiry_id",
+    fields=(
+        Field("title", "step.ask_title", short_text(300)),
+        Field("owner", "step.ask_owner", choices=_owner_choices),
+        when_field("due", "step.ask_due"),
+        Field("note", "step.ask_note", long_text(1000), optional=True),
+    ),
+    summary=_summary,
+    save=save_step,
 )
 
 
@@ -126,14 +108,12 @@ async def save_move(
     return Saved("step.moved", {"id": step.id, "due": data["due"]["shown"]})
 
 
-MOVE_STEP = forms.register(
-    FormSpec(
-        name="step_move",
-        title="step.move_title",
-        act=Act.CHANGE_STEP,
-        subject="step_id",
-        fields=(when_field("due", "step.ask_due"),),
-        summary=_summary,
-        save=save_move,
-    )
+MOVE_STEP = FormSpec(
+    name="step_move",
+    title="step.move_title",
+    act=Act.CHANGE_STEP,
+    subject="step_id",
+    fields=(when_field("due", "step.ask_due"),),
+    summary=_summary,
+    save=save_move,
 )

@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox
+from bot.formats.spreadsheets import ExportFile
 from bot.next_steps import views as render
+from bot.next_steps.calendar import CalendarItem, steps_to_ics
 from bot.people import audit
 from bot.people import roles as access
 from bot.people.audit import Action
@@ -25,6 +28,7 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
+from bot.ui.i18n import t
 from storage import inquiries as inquiries_repo
 from storage import next_steps as repo
 from storage import users as users_repo
@@ -137,6 +141,22 @@ async def overdue(session: AsyncSession, person: Person, now: datetime) -> list[
     access.require(person, Act.SEE_OVERDUE)
     owner = None if person.role is Role.ADMIN else person.id
     return await repo.overdue_steps(session, now, owner_id=owner)
+
+
+async def calendar_file(
+    session: AsyncSession, person: Person, lang: str, tz: ZoneInfo
+) -> ExportFile:
+    """The person's open steps as an .ics file their calendar app can import."""
+    steps = await repo.steps_of_owner(session, person.id, limit=500)
+    items = [
+        CalendarItem(
+            uid=str(s.id), title=s.title, description=f"#{s.inquiry_id} {s.note}".strip(),
+            due_utc=s.due_at, url=None, done=False,
+        )
+        for s in steps
+    ]  # fmt: skip
+    data = steps_to_ics(items, calendar_name=t(lang, "step.calendar_name"), tz=tz)
+    return ExportFile("partnerbot-next-steps.ics", data, len(items))
 
 
 # The dispatcher ---------------------------------------------------------------------------

@@ -10,7 +10,21 @@ from bot.settings import Settings
 from bot.ui.callbacks import cb
 from bot.ui.i18n import format_time, t
 from bot.ui.screens import Screen, button
-from bot.ui.text import KEEP, Html, Part, Plain, bold, clip_text, fit_lines, italic, split_lines, tr
+from bot.ui.text import (
+    KEEP,
+    TEXT_LIMIT,
+    Html,
+    Part,
+    Plain,
+    bold,
+    clip_text,
+    fit_lines,
+    italic,
+    plain_of,
+    split_lines,
+    tr,
+    visible_len,
+)
 from storage.models import Inquiry, NextStep, Reminder, StepStatus
 
 BUTTON_TITLE_CHARS = 40
@@ -167,3 +181,13 @@ def step_screen(lang: str, step: NextStep, settings: Settings, now: datetime) ->
         )
     rows.append([button(lang, "step.open_inquiry", cb("ns", "inq", step.inquiry_id))])
     return Screen(Html.join("\n", lines).fit(), InlineKeyboardMarkup(rows))
+
+
+def stamped(text_html: str, note: str) -> str:
+    """A reminder (or step) message with what was done written under it; the note is
+    ours and short, so the text above gives way should the two not fit together."""
+    room = TEXT_LIMIT - visible_len(note) - 2
+    kept = (
+        text_html if visible_len(text_html) <= room else Html(Plain(plain_of(text_html))).fit(room)
+    )
+    return f"{kept}\n\n{note}"

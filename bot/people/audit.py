@@ -8,6 +8,7 @@ it as CSV and XLSX.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalog.files import FileFormat
 from bot.formats import spreadsheets
+from bot.formats.spreadsheets import ExportFile, FileFormat
+from bot.people import roles as access
+from bot.people.person import Person
+from bot.people.roles import Act
 from bot.ui.i18n import t
 from bot.ui.text import clip_text
 from storage import audit as repo
@@ -197,3 +201,17 @@ def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
     if fmt is FileFormat.XLSX:
         return spreadsheets.write_xlsx(COLUMNS, rows, title="audit", widths=WIDTHS, numeric=NUMERIC)
     raise ValueError(f"the audit trail is exported as CSV or XLSX, not {fmt}")
+
+
+async def export_files(
+    session: AsyncSession, admin: Person, lang: str, tz: ZoneInfo, now: datetime
+) -> list[ExportFile]:
+    """The whole trail as a CSV and an XLSX file (admins)."""
+    access.require(admin, Act.AUDIT)
+    rows = await export_rows(session, lang, tz)
+    stamp = f"{now.astimezone(tz):%Y%m%d-%H%M}"
+    made = []
+    for fmt in (FileFormat.CSV, FileFormat.XLSX):
+        data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
+        made.append(ExportFile(f"audit-{stamp}.{fmt.value}", data, len(rows)))
+    return made

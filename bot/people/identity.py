@@ -121,6 +121,22 @@ class InviteResult:
     error: InviteError | None = None
 
 
+INVITABLE = {"teacher": Role.TEACHER, "admin": Role.ADMIN}  # what /invite <kind> makes
+
+
+def invitable(kind: str) -> Role:
+    """The role `/invite <kind>` (or an invite button) asks for; FieldError otherwise."""
+    role = INVITABLE.get(kind.lower().strip())
+    if role is None:
+        raise FieldError("invite.bad_role")
+    return role
+
+
+async def invite_for(session: AsyncSession, *, admin: Person, kind: str, ttl: timedelta) -> Invite:
+    """The invite `/invite <kind>` makes ("teacher" or "admin")."""
+    return await create_invite(session, admin=admin, role=invitable(kind), ttl=ttl)
+
+
 async def create_invite(
     session: AsyncSession,
     *,
@@ -292,10 +308,13 @@ async def staff_member(
 
 
 async def change_role(
-    session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int, role: Role
+    session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int, value: str
 ) -> StaffMember:
     """Make someone a teacher or an admin, or remove their staff role. Takes effect at
     their next update: the role is read from the database on every one."""
+    if value not in Role._value2member_map_:
+        raise access.Refused()  # not a role: a forged button
+    role = Role(value)
     member = await staff_member(session, admin, admin_ids, user_id)
     if member.fixed:
         raise FieldError("staff.fixed_admin")

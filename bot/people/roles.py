@@ -118,25 +118,33 @@ def decide(
     if act in STAFF_ONLY:
         return role in (Role.ADMIN, Role.TEACHER)
     if isinstance(facts, InquiryFacts):
-        if act is Act.OWN_INQUIRY:
-            return facts.contact_id == person.id
-        if act in (Act.SEE_INQUIRY, Act.WORK_INQUIRY):
-            return role is Role.ADMIN or (
-                role is Role.TEACHER and in_teacher_scope(person.id, facts)
-            )
-        return False
+        return _on_inquiry(person, act, facts)
     if isinstance(facts, StepFacts):
         return act is Act.CHANGE_STEP and (role is Role.ADMIN or facts.owner_id == person.id)
     if isinstance(facts, ProgramFacts):
-        if act is not Act.SEE_PROGRAM:
-            return False
-        if facts.status is ProgramStatus.OPEN or role is Role.ADMIN:
-            return True
-        return role is Role.TEACHER and facts.owner_id == person.id
+        return act is Act.SEE_PROGRAM and _sees_program(person, facts)
     if isinstance(facts, SearchFacts):
         fresh = (now or utcnow()) - facts.created_at < SEARCH_TTL
         return act is Act.USE_SEARCH and facts.user_id == person.id and fresh
     return False
+
+
+def _on_inquiry(person: Person, act: Act, facts: InquiryFacts) -> bool:
+    if act is Act.OWN_INQUIRY:
+        return facts.contact_id == person.id
+    if act in (Act.SEE_INQUIRY, Act.WORK_INQUIRY):
+        if person.role is Role.ADMIN:
+            return True
+        return person.role is Role.TEACHER and in_teacher_scope(person.id, facts)
+    return False
+
+
+def _sees_program(person: Person, facts: ProgramFacts) -> bool:
+    """The published catalogue for everyone; drafts and closed ones for admins, and for
+    the teacher who owns them."""
+    if facts.status is ProgramStatus.OPEN or person.role is Role.ADMIN:
+        return True
+    return person.role is Role.TEACHER and facts.owner_id == person.id
 
 
 def in_teacher_scope(teacher_id: int, facts: InquiryFacts) -> bool:

@@ -32,6 +32,13 @@ def pick_language(language_code: str | None, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
+def localized(lang: str, zh: str, en: str) -> str:
+    """A text stored in both languages (a title, a department name): the user's language,
+    falling back to the other one."""
+    first, second = (zh, en) if lang == "zh" else (en, zh)
+    return first or second
+
+
 def _messages(lang: str) -> list[tuple[str, str]]:
     """(key, text) pairs from every .po file of a language; one file per feature."""
     pairs: list[tuple[str, str]] = []

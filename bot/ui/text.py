@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from string import Formatter
 from typing import Final, Literal
 
@@ -53,6 +53,11 @@ class MessageTooLong(ValueError):
 def visible_len(html: str) -> int:
     """The length Telegram counts for HTML: tags nothing, an entity one, code points."""
     return len(_ENTITY.sub("&", _TAG.sub("", html)))
+
+
+def plain_of(html: str) -> str:
+    """The text a reader sees in HTML (tags dropped, entities decoded)."""
+    return unescape(_TAG.sub("", html))
 
 
 def _extends(ch: str) -> bool:

@@ -44,11 +44,11 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
+    # The URL comes from whoever built the config (storage.migrate.alembic_config, called
+    # with the settings' DATABASE_URL): storage/ reads no settings of bot/ itself.
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from bot.settings import load_settings
-
-        url = load_settings().database_url
+        raise SystemExit("no database URL: use `partnerbot db upgrade`, or alembic_config(url)")
     asyncio.run(_run_async(url))
 
 

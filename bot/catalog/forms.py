@@ -1,7 +1,6 @@
-"""Catalog management by admins: the add and edit forms, status and owner changes.
+"""The catalogue's forms (admins): a new programme, and one field of a programme edited.
 
-Each function re-reads the actor's role; callers pass what they were told, the
-database decides."""
+Both ask the permission path at every step (act MANAGE_CATALOG); the saves re-check."""
 
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog.search import search_text_for
-from bot.catalog.service import localized
-from bot.forms import engine as forms
 from bot.forms.engine import Field, FormSpec, Saved
 from bot.people import audit
 from bot.people import roles as access
@@ -23,12 +20,11 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from bot.ui.i18n import t
-from bot.ui.ids import valid_id
+from bot.ui.i18n import localized, t
 from bot.ui.text import Html, Part, Plain
 from storage import program_admin as admin_repo
 from storage import programs as repo
-from storage.models import Department, Program, ProgramKind, ProgramStatus, User, utcnow
+from storage.models import Department, Program, ProgramKind, ProgramStatus, utcnow
 
 TEXT_FIELDS = (
     "title_zh", "title_en", "summary_zh", "summary_en", "benefits_zh", "benefits_en",
@@ -155,7 +151,7 @@ async def save_new_program(
     await audit.record(
         session, person.id, Action.PROGRAM_CREATE, f"program:{program.id}", _named(program)
     )
-    return Saved("program.created", {"code": program.code}, program_id=program.id)
+    return Saved("program.created", {"code": program.code}, made=program.id)
 
 
 async def save_field(
@@ -177,36 +173,34 @@ async def save_field(
     program.updated_at = utcnow()
     detail = f"{program.code} {name}: {value}"
     await audit.record(session, person.id, Action.PROGRAM_EDIT, f"program:{program.id}", detail)
-    return Saved("program.updated", program_id=program.id)
+    return Saved("program.updated", made=program.id)
 
 
-NEW_PROGRAM = forms.register(
-    FormSpec(
-        name="program_new",
-        title="program.form_title",
-        act=Act.MANAGE_CATALOG,
-        fields=(
-            Field("kind", "program.ask_kind", choices=_kind_choices),
-            Field(
-                "department",
-                "program.ask_department",
-                parse=_new_department,
-                choices=_department_choices,
-                free_text=True,
-            ),
-            Field("title_zh", "program.ask_title_zh", _text("title_zh"), optional=True),
-            Field("title_en", "program.ask_title_en", _text("title_en"), optional=True),
-            Field("summary_zh", "program.ask_summary_zh", _text("summary_zh"), optional=True),
-            Field("summary_en", "program.ask_summary_en", _text("summary_en"), optional=True),
-            Field("benefits_zh", "program.ask_benefits_zh", _text("benefits_zh"), optional=True),
-            Field("benefits_en", "program.ask_benefits_en", _text("benefits_en"), optional=True),
-            Field("tags", "program.ask_tags", _text("tags"), optional=True),
-            Field("contact", "program.ask_contact", _text("contact"), optional=True),
+NEW_PROGRAM = FormSpec(
+    name="program_new",
+    title="program.form_title",
+    act=Act.MANAGE_CATALOG,
+    fields=(
+        Field("kind", "program.ask_kind", choices=_kind_choices),
+        Field(
+            "department",
+            "program.ask_department",
+            parse=_new_department,
+            choices=_department_choices,
+            free_text=True,
         ),
-        summary=summary,
-        save=save_new_program,
-        validate=_one_title,
-    )
+        Field("title_zh", "program.ask_title_zh", _text("title_zh"), optional=True),
+        Field("title_en", "program.ask_title_en", _text("title_en"), optional=True),
+        Field("summary_zh", "program.ask_summary_zh", _text("summary_zh"), optional=True),
+        Field("summary_en", "program.ask_summary_en", _text("summary_en"), optional=True),
+        Field("benefits_zh", "program.ask_benefits_zh", _text("benefits_zh"), optional=True),
+        Field("benefits_en", "program.ask_benefits_en", _text("benefits_en"), optional=True),
+        Field("tags", "program.ask_tags", _text("tags"), optional=True),
+        Field("contact", "program.ask_contact", _text("contact"), optional=True),
+    ),
+    summary=summary,
+    save=save_new_program,
+    validate=_one_title,
 )
 
 
@@ -216,29 +210,27 @@ def _edit_value(value: str) -> str:
     return value
 
 
-EDIT_FIELD = forms.register(
-    FormSpec(
-        name="program_edit",
-        title="program.edit_title",
-        act=Act.MANAGE_CATALOG,
-        fields=(Field("value", "program.ask_value", _edit_value, optional=True),),
-        summary=summary,
-        save=save_field,
-        validate=lambda data: check_edit_limit(data),
-    )
+EDIT_FIELD = FormSpec(
+    name="program_edit",
+    title="program.edit_title",
+    act=Act.MANAGE_CATALOG,
+    fields=(Field("value", "program.ask_value", _edit_value, optional=True),),
+    summary=summary,
+    save=save_field,
+    validate=lambda data: check_edit_limit(data),
 )
 
 
-async def start_edit(
+async def edit_data(
     session: AsyncSession, person: Person, program_id: int, field_name: str
-) -> forms.Step:
+) -> dict[str, Any]:
+    """What EDIT_FIELD begins with: the programme, the field and its current value."""
     access.require(person, Act.MANAGE_CATALOG)
     program = await access.program(session, person, program_id)
     if field_name not in TEXT_FIELDS:
         raise access.Refused()
     current = str(getattr(program, field_name) or "")
-    data = {"program_id": program_id, "field": field_name, "_current": current}
-    return await forms.begin(session, person, EDIT_FIELD, data)
+    return {"program_id": program_id, "field": field_name, "_current": current}
 
 
 def check_edit_limit(data: dict[str, Any]) -> None:
@@ -246,49 +238,3 @@ def check_edit_limit(data: dict[str, Any]) -> None:
     limit = LIMITS.get(name, LONG_TEXT)
     if len(str(data.get("value", ""))) > limit:
         raise FieldError("form.too_long", limit=limit, length=len(str(data["value"])))
-
-
-async def set_status(
-    session: AsyncSession, person: Person, program_id: int, status: ProgramStatus
-) -> Program:
-    access.require(person, Act.MANAGE_CATALOG)
-    program = await access.program(session, person, program_id, lock=True)
-    if program.status is not status:
-        detail = f"{program.code}: {program.status.value} → {status.value}"
-        await audit.record(
-            session, person.id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
-        )
-    program.status = status
-    program.updated_at = utcnow()
-    return program
-
-
-OWNERS_PER_PAGE = 8
-
-
-async def owner_choices(
-    session: AsyncSession, person: Person, page_no: int
-) -> tuple[list[User], int]:
-    access.require(person, Act.MANAGE_CATALOG)
-    total = await admin_repo.count_staff(session)
-    pages = max(1, -(-total // OWNERS_PER_PAGE))
-    page_no = min(max(1, page_no), pages)
-    people = await repo.teachers(session, (page_no - 1) * OWNERS_PER_PAGE, OWNERS_PER_PAGE)
-    return people, pages
-
-
-async def set_owner(
-    session: AsyncSession, person: Person, program_id: int, owner_id: int
-) -> Program:
-    access.require(person, Act.MANAGE_CATALOG)
-    program = await access.program(session, person, program_id, lock=True)
-    owner = (
-        await admin_repo.staff_user(session, owner_id) if valid_id(owner_id, user=True) else None
-    )
-    if owner is None:
-        raise access.Refused()
-    detail = f"{program.code}: {owner.first_name} ({owner.id})"
-    await audit.record(session, person.id, Action.PROGRAM_OWNER, f"program:{program.id}", detail)
-    program.owner_id = owner.id
-    program.updated_at = utcnow()
-    return program

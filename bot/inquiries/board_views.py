@@ -1,11 +1,7 @@
-"""Admin views of the inquiry pipeline: /inquiries (filtered, paginated), /stats and
-/export_inquiries. Callback prefix `ia:`.
+"""The staff's board of inquiries in chat (/inquiries, /stats): the filtered list, the
+filter choices, one inquiry with its whole timeline, and the statistics.
 
-Every command and every button re-reads the sender's role from the database (see
-handlers/admin.py): commands can be typed and buttons forged by anyone. The three commands
-answer in private chats only — the list and the file carry contacts' personal data.
-
-Callback data (the list state travels in it, see bot.inquiry_admin.ListState):
+Callback data (the list state travels in it, see bot.inquiries.board.ListState):
   ia:l:<status>:<kind>:<age>:<program>:<page>        a page of the list
   ia:f:<s|k|a>:<status>:<kind>:<age>:<program>:<page> choose a status / kind / age filter
   ia:o:<inquiry id>:<status>:<kind>:<age>:<program>:<page>  one inquiry, Back to that page
@@ -13,37 +9,20 @@ Callback data (the list state travels in it, see bot.inquiry_admin.ListState):
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-from html import escape
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog.files import FileFormat
-from bot.catalog.service import localized
-from bot.context import BotContext
-from bot.inquiries import board as service
 from bot.inquiries.board import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
-from bot.inquiries.export import write_rows
-from bot.people.person import Person
-from bot.people.roles import Act, Refused
 from bot.ui import screens as views
-from bot.ui.callbacks import Callback, cb
-from bot.ui.i18n import format_time, t
+from bot.ui.callbacks import cb
+from bot.ui.i18n import format_time, localized, t
 from bot.ui.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
-from handlers import guard
-from handlers.render import answer, reply, show
 from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
 
-EXPORT_FORMATS = {"csv": FileFormat.CSV, "xlsx": FileFormat.XLSX}
 TITLE_CHARS = 36  # of a programme title in a button
 MESSAGE_CHARS = 1500  # of the message above the timeline (the staff card has it whole)
 EVENT_CHARS = 300
-
-
-# --- Texts and keyboards ------------------------------------------------------------------
 
 
 def status_name(lang: str, status: InquiryStatus) -> str:
@@ -265,104 +244,3 @@ def stats_screen(lang: str, stats: Stats) -> views.Screen:
     lines.append(line(t(lang, "ia.stats_general"), stats.general))
     lines += ["", t(lang, "ia.stats_total", total=stats.total, open=stats.open)]
     return views.Screen(Html.join("\n", lines).fit())
-
-
-# --- Handlers -----------------------------------------------------------------------------
-
-
-async def _send_list(
-    update: Update, context: BotContext, person: Person, state: ListState, *, edit: bool
-) -> None:
-    async with context.db(readonly=True) as session:
-        found = await service.page(session, person, state, datetime.now(UTC))
-    await (show if edit else reply)(update, list_screen(person.language, found))
-
-
-@guard.command(Act.LIST_INQUIRIES)
-async def inquiries_command(update: Update, context: BotContext) -> None:
-    person = context.sender
-    lang = person.language
-    args = context.args or []
-    state = ListState()
-    if args:
-        if len(args) != 2 or args[0].lower() not in ("program", "programme"):
-            await reply(update, views.Screen(t(lang, "ia.usage")))
-            return
-        async with context.db() as session:
-            program = await service.program_by_code(session, args[1])
-        if program is None:
-            await reply(update, views.Screen(t(lang, "ia.no_program", code=escape(args[1][:40]))))
-            return
-        state = ListState(program_id=program.id)
-    await _send_list(update, context, person, state, edit=False)
-
-
-@guard.button(Act.LIST_INQUIRIES)
-async def on_button(update: Update, context: BotContext, data: Callback) -> None:
-    person = context.sender
-    lang = person.language
-    if data.action == "l":
-        state = ListState.from_args(data.args)
-        if state is None:
-            raise Refused()
-        await answer(update)
-        await _send_list(update, context, person, state, edit=True)
-    elif data.action == "f" and data.args and data.args[0] in ("s", "k", "a"):
-        state = ListState.from_args(data.args[1:])
-        if state is None:
-            raise Refused()
-        await answer(update)
-        await show(update, filter_screen(lang, data.args[0], state))
-    elif data.action == "o":
-        inquiry_id = data.int_arg(0)
-        state = ListState.from_args(data.args[1:])
-        if inquiry_id is None or state is None:
-            raise Refused()
-        async with context.db(readonly=True) as session:
-            view = await service.staff_view(session, person, inquiry_id)
-        await answer(update)
-        await show(update, inquiry_screen(lang, view, state, context.settings.tz))
-    else:
-        raise Refused()
-
-
-@guard.command(Act.INQUIRY_REPORTS)
-async def stats_command(update: Update, context: BotContext) -> None:
-    person = context.sender
-    async with context.db(readonly=True) as session:
-        stats = await service.stats(session, person)
-    await reply(update, stats_screen(person.language, stats))
-
-
-@guard.command(Act.INQUIRY_REPORTS)
-async def export_command(update: Update, context: BotContext) -> None:
-    from bot.inquiries.export import export_rows
-
-    person = context.sender
-    lang = person.language
-    choice = context.args[0].lower().lstrip(".") if context.args else "xlsx"
-    fmt = EXPORT_FORMATS.get(choice)
-    chat = update.effective_chat
-    if fmt is None or chat is None or len(context.args or []) > 1:
-        await reply(update, views.Screen(t(lang, "ia.export_usage")))
-        return
-    tz = context.settings.tz
-    async with context.db() as session:
-        rows = await export_rows(session, tz)
-    data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
-    now = datetime.now(UTC)
-    await chat.send_document(
-        document=data,
-        filename=f"inquiries-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt.value}",
-        caption=t(lang, "ia.export_caption", count=len(rows), time=format_time(now, lang, tz)),
-    )
-
-
-def handlers() -> list[BaseHandler[Update, BotContext, None]]:
-    private = filters.ChatType.PRIVATE
-    return [
-        CommandHandler("inquiries", inquiries_command, filters=private),
-        CommandHandler("stats", stats_command, filters=private),
-        CommandHandler("export_inquiries", export_command, filters=private),
-        CallbackQueryHandler(on_button, pattern=r"^ia:"),
-    ]

@@ -17,8 +17,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import BotContext
 from bot.people import invite_views
 from bot.people.identity import (
+    INVITABLE,
     InviteError,
-    create_invite,
+    invite_for,
     open_invites,
     redeem_invite,
     revoke_invite,
@@ -31,9 +32,6 @@ from bot.ui.deeplinks import link
 from bot.ui.i18n import format_time, t
 from handlers import guard
 from handlers.render import answer, reply, show
-from storage.models import Role
-
-INVITABLE = {"teacher": Role.TEACHER, "admin": Role.ADMIN}
 
 
 def in_private(update: Update) -> bool:
@@ -41,25 +39,25 @@ def in_private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
-async def not_here(update: Update, person: Person) -> None:
+async def not_here(update: Update, context: BotContext, person: Person) -> None:
     """Outside a private chat: a note, and no link or list posted."""
     if update.callback_query is not None:
-        await answer(update, t(person.language, "invite.private_only"), alert=True)
+        await answer(update, context, t(person.language, "invite.private_only"), alert=True)
     else:
         await reply(update, views.Screen(t(person.language, "invite.private_only")))
 
 
-async def _issue_invite(update: Update, context: BotContext, person: Person, role: Role) -> None:
+async def _issue_invite(update: Update, context: BotContext, person: Person, kind: str) -> None:
     settings = context.settings
-    async with context.db() as session:
-        invite = await create_invite(
-            session, admin=person, role=role, ttl=timedelta(hours=settings.invite_ttl_hours)
+    async with context.db(write=True) as session:
+        invite = await invite_for(
+            session, admin=person, kind=kind, ttl=timedelta(hours=settings.invite_ttl_hours)
         )
     lang = person.language
     text = t(
         lang,
         "invite.created",
-        role=escape(views.role_name(lang, role)),
+        role=escape(views.role_name(lang, invite.role)),
         expires=format_time(invite.expires_at, lang, settings.tz),
         link=escape(link(context.runtime.bot_username, "inv", invite.token)),
     )
@@ -70,27 +68,21 @@ async def _issue_invite(update: Update, context: BotContext, person: Person, rol
 async def invite_command(update: Update, context: BotContext) -> None:
     person = context.sender
     if not in_private(update):
-        await not_here(update, person)
+        await not_here(update, context, person)
         return
-    which = (context.args[0].lower() if context.args else "teacher").strip()
-    role = INVITABLE.get(which)
-    if role is None:
-        await reply(update, views.Screen(t(person.language, "invite.bad_role")))
-        return
-    await _issue_invite(update, context, person, role)
+    await _issue_invite(update, context, person, context.args[0] if context.args else "teacher")
 
 
 @guard.button(Act.INVITE)
 async def invite_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
     if not in_private(update):  # no link in a group; and no menu edited there either
-        await not_here(update, person)
+        await not_here(update, context, person)
         return
-    role = INVITABLE.get(data.args[0]) if len(data.args) == 1 else None
-    if role is None:
+    if len(data.args) != 1 or data.args[0] not in INVITABLE:
         raise Refused()
-    await answer(update)
-    await _issue_invite(update, context, person, role)
+    await answer(update, context)
+    await _issue_invite(update, context, person, data.args[0])
 
 
 @guard.command(Act.INVITE)
@@ -98,7 +90,7 @@ async def invites_command(update: Update, context: BotContext) -> None:
     """/invites: the open invites, each with a Revoke button."""
     person = context.sender
     if not in_private(update):
-        await not_here(update, person)
+        await not_here(update, context, person)
         return
     await _show_invites(update, context, person, 0)
 
@@ -107,23 +99,23 @@ async def invites_command(update: Update, context: BotContext) -> None:
 async def invites_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
     if not in_private(update):
-        await not_here(update, person)
+        await not_here(update, context, person)
         return
     if data.action == "invs" and len(data.args) == 1 and data.int_arg(0) is not None:
-        await answer(update)
+        await answer(update, context)
         await _show_invites(update, context, person, data.int_arg(0) or 0)
         return
     page = data.int_arg(1) if data.action == "invrev" and len(data.args) == 2 else None
     if page is None:  # not a button we make
         raise Refused()
-    async with context.db() as session:
+    async with context.db(write=True) as session:
         revoked = await revoke_invite(session, admin=person, key=data.args[0])
     lang = person.language
     if isinstance(revoked, InviteError):  # used, expired or revoked meanwhile; or forged
-        await answer(update, t(lang, "invites.gone"), alert=True)
+        await answer(update, context, t(lang, "invites.gone"), alert=True)
         notice = t(lang, "invites.gone")
     else:
-        await answer(update, t(lang, "invites.revoked_short"))
+        await answer(update, context, t(lang, "invites.revoked_short"))
         notice = t(
             lang,
             "invites.revoked",
@@ -136,7 +128,7 @@ async def invites_button(update: Update, context: BotContext, data: Callback) ->
 async def _show_invites(
     update: Update, context: BotContext, person: Person, page: int, notice: str = ""
 ) -> None:
-    async with context.db(readonly=True) as session:
+    async with context.db() as session:
         found = await open_invites(session, admin=person, page=page)
     screen = invite_views.invites_screen(person.language, found, context.settings.tz, notice)
     await show(update, screen)
@@ -144,7 +136,7 @@ async def _show_invites(
 
 async def open_invite(update: Update, context: BotContext, person: Person, token: str) -> None:
     """Deep link `inv_<token>`: redeem the one-time invite."""
-    async with context.db() as session:
+    async with context.db(write=True) as session:
         result = await redeem_invite(
             session, token=token, user_id=person.id, admin_ids=context.settings.admin_ids
         )

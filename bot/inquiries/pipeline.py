@@ -1,0 +1,181 @@
+"""The staff's side of an inquiry: answers relayed to the contact, status changes (the
+contact is told), assignment, and the staff view with the contact's details. Every act
+asks the permission path (bot/people/roles.py) for this inquiry, and is audited in the
+same unit of work as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engines import outbox
+from bot.inquiries import service as inquiries
+from bot.inquiries import views as render
+from bot.inquiries.service import InquiryError, message_text
+from bot.people import audit
+from bot.people import roles as access
+from bot.people.audit import Action
+from bot.people.person import Person
+from bot.people.roles import Act
+from bot.settings import Settings
+from storage import inquiries as repo
+from storage import next_steps as steps_repo
+from storage import users as users_repo
+from storage.models import (
+    EnterpriseProfile,
+    Inquiry,
+    InquiryEvent,
+    InquiryStatus,
+    NextStep,
+    Program,
+    User,
+    utcnow,
+)
+
+
+def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
+    if inquiry.first_response_at is None:
+        inquiry.first_response_at = now
+
+
+async def staff_reply(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
+) -> Inquiry:
+    """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
+        raise InquiryError("forget.no_reply")
+    body = message_text(text)
+    if not body:
+        raise InquiryError("question.empty")
+    now = utcnow()
+    _mark_answered(inquiry, now)
+    moved = "new → contacted" if inquiry.status is InquiryStatus.NEW else ""
+    await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
+    if inquiry.status is InquiryStatus.NEW:
+        inquiry.status = InquiryStatus.CONTACTED
+    inquiry.updated_at = now
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="reply", text=body),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = await inquiries.program_of(session, inquiry)
+            name = staff.first_name if settings.show_staff_names else None
+            text_out, keyboard = render.answer_to_contact(
+                contact.language, inquiry, program, body, name
+            )
+            await outbox.queue(
+                session, contact.id, outbox.payload_text(text_out, keyboard),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def set_status(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, value: str
+) -> Inquiry:
+    """A status as a button carries it ("meeting"): anything else is a forged button."""
+    if value not in InquiryStatus._value2member_map_:
+        raise access.Refused()
+    return await change_status(session, settings, staff, inquiry_id, InquiryStatus(value))
+
+
+async def change_status(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
+    status: InquiryStatus,
+) -> Inquiry:  # fmt: skip
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.status is status:
+        return inquiry
+    now = utcnow()
+    detail = f"{inquiry.status.value} → {status.value}"
+    await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
+    inquiry.status = status
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="status", status=status),
+    )
+    if inquiry.user_id is not None:
+        contact = await users_repo.get_user(session, inquiry.user_id)
+        if contact is not None:
+            program = await inquiries.program_of(session, inquiry)
+            await outbox.queue(
+                session, contact.id,
+                outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
+                ref=f"inquiry:{inquiry.id}",
+            )  # fmt: skip
+    return inquiry
+
+
+async def assign_to(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> Inquiry:
+    inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    now = utcnow()
+    detail = f"{staff.first_name} ({staff.id})"
+    await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
+    inquiry.assignee_id = staff.id
+    inquiry.updated_at = now
+    _mark_answered(inquiry, now)
+    await repo.add_event(
+        session,
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
+    )
+    return inquiry
+
+
+@dataclass(frozen=True)
+class StaffView:
+    inquiry: Inquiry
+    program: Program | None
+
+
+async def staff_view(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> StaffView:
+    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
+    program = await inquiries.program_of(session, inquiry)
+    return StaffView(inquiry, program)
+
+
+async def relay(
+    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str,
+    *, in_staff_chat: bool,
+) -> str:  # fmt: skip
+    """A Telegram reply to one of our messages about an inquiry: a staff answer (from
+    staff, or anyone in the staff chat, whose right the permission path decides), or the
+    contact writing back. Returns the key of the confirmation to show."""
+    if person.is_staff or in_staff_chat:
+        await staff_reply(session, settings, person, inquiry_id, text)
+        return "staffreply.sent"
+    await inquiries.follow_up(session, settings, person, inquiry_id, text)
+    return "followup.sent"
+
+
+@dataclass(frozen=True)
+class StaffCard:
+    """Everything the staff card of an inquiry shows."""
+
+    inquiry: Inquiry
+    program: Program | None
+    profile: EnterpriseProfile | None
+    contact: User | None
+    steps: list[NextStep]
+
+
+async def staff_card(
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
+) -> StaffCard:
+    view = await staff_view(session, settings, staff, inquiry_id)
+    inquiry = view.inquiry
+    profile = await repo.get_profile(session, inquiry.user_id) if inquiry.user_id else None
+    contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
+    steps = await steps_repo.steps_of_inquiry(session, inquiry.id)
+    return StaffCard(inquiry, view.program, profile, contact, steps)
