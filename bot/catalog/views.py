@@ -17,7 +17,7 @@ from bot.people.person import Person
 from bot.ui.callbacks import cb
 from bot.ui.deeplinks import link
 from bot.ui.i18n import localized, t
-from bot.ui.screens import Screen, button
+from bot.ui.screens import Screen, button, pager
 from bot.ui.text import (
     CAPTION_LIMIT,
     CLIP_FIRST,
@@ -86,13 +86,11 @@ def departments(lang: str, rows_in: list[DepartmentRow], page_no: int) -> Screen
         ]
         for d in chunk
     ]
-    nav = []
-    if page_no > 1:
-        nav.append(button(lang, "btn.prev", cb("c", "deps", page_no - 1)))
-    if page_no < pages:
-        nav.append(button(lang, "btn.next", cb("c", "deps", page_no + 1)))
-    if nav:
-        rows.append(nav)
+    rows += pager(
+        lang,
+        cb("c", "deps", page_no - 1) if page_no > 1 else None,
+        cb("c", "deps", page_no + 1) if page_no < pages else None,
+    )
     rows.append([button(lang, "btn.back", cb("c", "home"))])
     text = t(lang, "catalog.choose_department")
     if not rows_in:
@@ -125,13 +123,11 @@ def program_list(lang: str, page: Page) -> Screen:
         ]
         for item in page.items
     ]
-    nav = []
-    if page.prev is not None:
-        nav.append(button(lang, "btn.prev", cb("c", "l", page.prev.source, page.prev.anchor)))
-    if page.next is not None:
-        nav.append(button(lang, "btn.next", cb("c", "l", page.next.source, page.next.anchor)))
-    if nav:
-        rows.append(nav)
+    rows += pager(
+        lang,
+        cb("c", "l", page.prev.source, page.prev.anchor) if page.prev is not None else None,
+        cb("c", "l", page.next.source, page.next.anchor) if page.next is not None else None,
+    )
     rows.append(
         [
             button(lang, "btn.back", _back_from_list(page.ref)),
@@ -264,13 +260,11 @@ def owner_menu(lang: str, program_id: int, people: list[User], page_no: int, pag
         ]
         for u in people
     ]
-    nav = []
-    if page_no > 1:
-        nav.append(button(lang, "btn.prev", cb("ca", "owners", program_id, page_no - 1)))
-    if page_no < pages:
-        nav.append(button(lang, "btn.next", cb("ca", "owners", program_id, page_no + 1)))
-    if nav:
-        rows.append(nav)
+    rows += pager(
+        lang,
+        cb("ca", "owners", program_id, page_no - 1) if page_no > 1 else None,
+        cb("ca", "owners", program_id, page_no + 1) if page_no < pages else None,
+    )
     rows.append([button(lang, "btn.back", cb("c", "p", program_id))])
     key = "program.pick_owner" if people else "program.no_teachers"
     return Screen(t(lang, key), InlineKeyboardMarkup(rows))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot import logs
-from bot.cli.common import EXIT_FAILED, EXIT_OK, CannotOpen, Commands, database
+from bot.cli.common import EXIT_FAILED, EXIT_OK, CannotOpen, Commands, command, database
 from bot.formats import url_secrets
 from bot.settings import Settings
 
@@ -37,11 +37,8 @@ class Check:
 
 
 def add_command(commands: Commands) -> None:
-    check = commands.add_parser(
-        "check",
-        help="verify settings, database (migrations at head), the Bot API and webhook settings",
-    )
-    check.set_defaults(handler=cmd_check)
+    help_ = "verify settings, database (migrations at head), the Bot API and webhook settings"
+    command(commands, "check", help_, cmd_check)
 
 
 def cmd_check(_args: argparse.Namespace, settings: Settings) -> int:

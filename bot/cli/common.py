@@ -33,6 +33,33 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 UNREACHABLE = (OperationalError, DBAPIError, OSError)
 
 
+Handler: TypeAlias = Callable[[argparse.Namespace, Settings], int]
+
+
+def command(
+    commands: Commands, name: str, help_: str, handler: Handler, **options: object
+) -> argparse.ArgumentParser:
+    """A sub-command that runs `handler(args, settings)`; options go to add_parser."""
+    parser = commands.add_parser(name, help=help_, **options)  # type: ignore[arg-type]
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def actions(commands: Commands, name: str, help_: str) -> Commands:
+    """A command of actions (`db upgrade`, `programs import`): their sub-parsers."""
+    parser = commands.add_parser(name, help=help_)
+    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
+
+def file_to_write(parser: argparse.ArgumentParser, accepted: str) -> None:
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help=f"the file to write; format from its extension ({accepted})",
+    )
+
+
 def error(message: str) -> None:
     """One line on stderr, with every secret and URL password masked."""
     print(f"partnerbot: {logs.redact(message)}", file=sys.stderr)

@@ -17,17 +17,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot import logs
-from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, database, error
+from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, command, database, error
 from bot.formats import url_secrets
 from bot.settings import SYNC_TO_ASYNC, Settings, SettingsError
 
 
 def add_command(db_actions: Commands) -> None:
     """Add `db copy` to the `db` actions (bot/cli/db.py)."""
-    copy = db_actions.add_parser(
+    copy = command(
+        db_actions,
         "copy",
-        help="copy every table of another database (e.g. the old SQLite file) into the "
+        "copy every table of another database (e.g. the old SQLite file) into the "
         "empty database of DATABASE_URL",
+        cmd_copy,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,7 +43,6 @@ def add_command(db_actions: Commands) -> None:
     copy.add_argument(
         "--batch", type=int, default=1000, metavar="ROWS", help="rows per insert (1000)"
     )
-    copy.set_defaults(handler=cmd_copy)
 
 
 def source_url(text: str) -> str:

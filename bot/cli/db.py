@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 
-from bot.cli.common import EXIT_OK, Commands, prepare
+from bot.cli.common import EXIT_OK, Commands, actions, command, prepare
 from bot.settings import Settings
 
 log = logging.getLogger("partnerbot")
@@ -14,12 +14,9 @@ log = logging.getLogger("partnerbot")
 
 def add_command(commands: Commands) -> Commands:
     """Add `db upgrade`; returns the `db` actions, for the others to join."""
-    db = commands.add_parser("db", help="database maintenance")
-    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    actions.add_parser("upgrade", help="apply all pending migrations").set_defaults(
-        handler=cmd_upgrade
-    )
-    return actions
+    db = actions(commands, "db", "database maintenance")
+    command(db, "upgrade", "apply all pending migrations", cmd_upgrade)
+    return db
 
 
 def cmd_upgrade(_args: argparse.Namespace, settings: Settings) -> int:

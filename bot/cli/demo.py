@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, in_transaction
+from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, command, in_transaction
 from bot.cli.programs import print_report
 from bot.formats.spreadsheets import FileFormat
 from bot.settings import Settings
 
 
 def add_command(commands: Commands) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="load the demo catalogue (about 15 programmes; loading it again changes nothing)",
-    )
-    demo.set_defaults(handler=cmd_demo)
+    help_ = "load the demo catalogue (about 15 programmes; loading it again changes nothing)"
+    command(commands, "demo", help_, cmd_demo)
 
 
 def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli.common import EXIT_OK, EXIT_USAGE, Commands, in_transaction, write_file
+from bot.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Commands,
+    actions,
+    command,
+    file_to_write,
+    in_transaction,
+    write_file,
+)
 from bot.settings import Settings, SettingsError
 
 ACCEPTED = ".csv, .xlsx"
@@ -13,19 +22,9 @@ ACCEPTED = ".csv, .xlsx"
 
 def add_command(commands: Commands) -> None:
     """Add `inquiries export` to the partnerbot parser."""
-    inquiries = commands.add_parser("inquiries", help="export the inquiry pipeline (CSV, XLSX)")
-    actions = inquiries.add_subparsers(dest="inquiries_command", required=True, metavar="ACTION")
-    export = actions.add_parser(
-        "export",
-        help="export every inquiry to FILE (only the fields staff need; no Telegram ids)",
-    )
-    export.add_argument(
-        "file",
-        metavar="FILE",
-        type=Path,
-        help=f"the file to write; format from its extension ({ACCEPTED})",
-    )
-    export.set_defaults(handler=cmd_export)
+    inquiries = actions(commands, "inquiries", "export the inquiry pipeline (CSV, XLSX)")
+    export_help = "export every inquiry to FILE (only the fields staff need; no Telegram ids)"
+    file_to_write(command(inquiries, "export", export_help, cmd_export), ACCEPTED)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:

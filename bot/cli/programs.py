@@ -18,7 +18,10 @@ from bot.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Commands,
+    actions,
+    command,
     error,
+    file_to_write,
     in_transaction,
     write_file,
 )
@@ -28,24 +31,14 @@ from bot.settings import Settings, SettingsError
 
 def add_command(commands: Commands) -> None:
     """Add `programs import|export` to the partnerbot parser."""
-    programs = commands.add_parser(
-        "programs", help="import or export the programme catalogue (CSV, XLSX, YAML)"
+    programs = actions(
+        commands, "programs", "import or export the programme catalogue (CSV, XLSX, YAML)"
     )
-    actions = programs.add_subparsers(dest="programs_command", required=True, metavar="ACTION")
-    import_ = actions.add_parser(
-        "import",
-        help="import programmes from FILE (upsert by code; a file with errors saves nothing)",
-    )
+    import_help = "import programmes from FILE (upsert by code; a file with errors saves nothing)"
+    import_ = command(programs, "import", import_help, cmd_import)
     import_.add_argument("file", metavar="FILE", type=Path, help=f"a {ACCEPTED} file")
-    import_.set_defaults(handler=cmd_import)
-    export = actions.add_parser("export", help="export every programme to FILE")
-    export.add_argument(
-        "file",
-        metavar="FILE",
-        type=Path,
-        help=f"the file to write; format from its extension ({ACCEPTED})",
-    )
-    export.set_defaults(handler=cmd_export)
+    export = command(programs, "export", "export every programme to FILE", cmd_export)
+    file_to_write(export, ACCEPTED)
 
 
 def _format_of(path: Path) -> FileFormat:

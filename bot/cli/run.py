@@ -6,17 +6,15 @@ import argparse
 import asyncio
 import logging
 
-from bot.cli.common import EXIT_OK, Commands, prepare
+from bot.cli.common import EXIT_OK, Commands, command, prepare
 from bot.settings import Settings
 
 log = logging.getLogger("partnerbot")
 
 
 def add_command(commands: Commands) -> None:
-    run = commands.add_parser(
-        "run", help="apply migrations and run the bot (polling, or webhook if WEBHOOK_URL is set)"
-    )
-    run.set_defaults(handler=cmd_run)
+    help_ = "apply migrations and run the bot (polling, or webhook if WEBHOOK_URL is set)"
+    command(commands, "run", help_, cmd_run)
 
 
 def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:

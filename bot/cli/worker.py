@@ -9,17 +9,15 @@ import asyncio
 import logging
 import signal
 
-from bot.cli.common import EXIT_OK, Commands, prepare
+from bot.cli.common import EXIT_OK, Commands, command, prepare
 from bot.settings import Settings
 
 log = logging.getLogger("partnerbot")
 
 
 def add_command(commands: Commands) -> None:
-    worker = commands.add_parser(
-        "worker", help="run only the delivery engines (outbox sender, reminders), for scale-out"
-    )
-    worker.set_defaults(handler=cmd_worker)
+    help_ = "run only the delivery engines (outbox sender, reminders), for scale-out"
+    command(commands, "worker", help_, cmd_worker)
 
 
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:

@@ -44,11 +44,10 @@ def page_screen(lang: str, page: AuditPage, tz: ZoneInfo) -> views.Screen:
         lang, "audit.page", page=page.page, pages=page.pages, total=page.total, zone=tz.key
     )
     text = Html.join("\n\n", [*parts, *(entry_text(lang, e, page, tz) for e in page.entries)])
-    nav = []
-    if page.newer_top is not None:
-        nav.append(views.button(lang, "btn.prev", cb("au", "p", page.newer_top)))
-    if page.older_top is not None:
-        nav.append(views.button(lang, "btn.next", cb("au", "p", page.older_top)))
-    rows = [nav] if nav else []
+    rows = views.pager(
+        lang,
+        cb("au", "p", page.newer_top) if page.newer_top is not None else None,
+        cb("au", "p", page.older_top) if page.older_top is not None else None,
+    )
     rows.append([views.button(lang, "audit.export_btn", cb("au", "x"))])
     return views.Screen(text.fit(), InlineKeyboardMarkup(rows))

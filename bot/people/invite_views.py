@@ -18,7 +18,7 @@ from bot.people.identity import INVITES_PAGE, InvitePage, OpenInvite
 from bot.ui import screens as views
 from bot.ui.callbacks import cb
 from bot.ui.i18n import format_time, t
-from bot.ui.screens import Screen, button
+from bot.ui.screens import Screen, button, pager
 
 NAME_CHARS = 40  # a creator's name in a line; the list must fit one message
 
@@ -58,13 +58,11 @@ def invites_screen(lang: str, page: InvitePage, tz: ZoneInfo, notice: str = "") 
         ]
         for i, inv in enumerate(page.invites)
     ]
-    nav = []
-    if page.page > 0:
-        nav.append(button(lang, "btn.prev", cb("adm", "invs", page.page - 1)))
-    if page.page < page.pages - 1:
-        nav.append(button(lang, "btn.next", cb("adm", "invs", page.page + 1)))
-    if nav:
-        rows.append(nav)
+    rows += pager(
+        lang,
+        cb("adm", "invs", page.page - 1) if page.page > 0 else None,
+        cb("adm", "invs", page.page + 1) if page.page < page.pages - 1 else None,
+    )
     rows.append([button(lang, "btn.menu", cb("m", "menu"))])
     return Screen(head + "\n".join(lines), InlineKeyboardMarkup(rows))
 

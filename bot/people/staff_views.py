@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.people.identity import CHANGEABLE_ROLES, StaffMember
 from bot.ui.callbacks import cb
 from bot.ui.i18n import t
-from bot.ui.screens import Screen, button, role_name
+from bot.ui.screens import Screen, button, pager, role_name
 from storage.models import Role
 
 PER_PAGE = 8
@@ -35,13 +35,11 @@ def listing(lang: str, members: list[StaffMember], page_no: int) -> Screen:
         ]
         for m in chunk
     ]
-    nav = []
-    if page_no > 1:
-        nav.append(button(lang, "btn.prev", cb("st", "l", page_no - 1)))
-    if page_no < pages:
-        nav.append(button(lang, "btn.next", cb("st", "l", page_no + 1)))
-    if nav:
-        rows.append(nav)
+    rows += pager(
+        lang,
+        cb("st", "l", page_no - 1) if page_no > 1 else None,
+        cb("st", "l", page_no + 1) if page_no < pages else None,
+    )
     rows.append([button(lang, "btn.menu", cb("m", "menu"))])
     key = "staff.title" if members else "staff.none"
     text = t(lang, key, page=page_no, pages=pages, n=len(members))

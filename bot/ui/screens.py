@@ -33,6 +33,17 @@ def button(lang: str, key: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(t(lang, key), callback_data=data)
 
 
+def pager(lang: str, prev: str | None, next_: str | None) -> list[list[InlineKeyboardButton]]:
+    """The ◀ ▶ row of a paged list (callback data of each side, None where there is no
+    page): no row at all on a single page."""
+    nav = [
+        button(lang, key, data)
+        for key, data in (("btn.prev", prev), ("btn.next", next_))
+        if data is not None
+    ]
+    return [nav] if nav else []
+
+
 def main_menu(person: Person) -> Screen:
     lang = person.language
     rows = [
