@@ -5,16 +5,14 @@ handles it; bot/cli/common.py holds what they share."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from telegram.error import InvalidToken, NetworkError
 
 from bot import logs
 from bot.cli import check, copy, db, demo, inquiries, programs, run, worker
-from bot.cli.common import EXIT_FAILED, EXIT_USAGE, error
-from bot.settings import Settings, SettingsError, load_settings
-
-Handler = Callable[[argparse.Namespace, Settings], int]
+from bot.cli.common import EXIT_FAILED, EXIT_USAGE, Handler, error
+from bot.settings import SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
