@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import logs
@@ -14,40 +13,21 @@ from bot.broadcasts import forms as broadcast_forms
 from bot.catalog import forms as catalog_forms
 from bot.context import CONTEXT_TYPES, AfterSave, BotContext, Runtime
 from bot.engines import lifecycle
-from bot.engines.staff_chat import StaffChat
+from bot.engines.staff_chat import StaffChat, admin_targets
 from bot.forms.engine import FormSpec
 from bot.inquiries import forms as inquiry_forms
 from bot.next_steps import forms as step_forms
 from bot.settings import Settings
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
-from bot.ui.i18n import LANGUAGES, t
-from storage.engine import create_engine, create_session_factory
+from bot.ui import commands
+from storage.engine import create_engine, create_session_factory, unit_of_work
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
-USER_COMMANDS = (
-    "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-    "language", "cancel", "forget", "unsubscribe",
-)  # fmt: skip
-ADMIN_COMMANDS = (
-    *USER_COMMANDS,
-    "overdue",
-    "broadcast",
-    "broadcasts",
-    "newprogram",
-    "invite",
-    "invites",
-    "export",
-    "inquiries",
-    "stats",
-    "export_inquiries",
-    "audit",
-    "staff",
-)
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -191,15 +171,10 @@ def register_forms(app: PartnerApp, *forms: tuple[FormSpec, AfterSave | None]) -
 
 
 async def register_commands(app: PartnerApp, settings: Settings) -> None:
-    """The command menu in each language; admins get their own list in their chat."""
-    for lang in LANGUAGES:
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in USER_COMMANDS]
-        code = None if lang == "en" else lang  # English is the default for other languages
-        await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
-    for admin_id in settings.admin_ids:
-        lang = settings.default_language
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in ADMIN_COMMANDS]
-        try:
-            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # an admin who never opened the bot: not fatal
-            log.warning("could not set the admin commands for %s: %s", admin_id, exc)
+    """The command menu in each language; every admin (ADMIN_IDS and promoted ones) gets
+    the admins' list in their own chat, in their own language."""
+    await commands.set_default_menus(app.bot)
+    async with unit_of_work(app.bot_data.sessions, write=False) as session:
+        admins = await admin_targets(session, settings)
+    for admin_id, lang in admins:
+        await commands.set_admin_menu(app.bot, admin_id, lang)

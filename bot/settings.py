@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     timezone: str = "Asia/Shanghai"
     default_language: Language = "en"
+    # The staff chat's language; unset, DEFAULT_LANGUAGE (a college's staff often read
+    # Chinese while its foreign partners read English).
+    staff_language: Language | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str | None = None
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("staff_language", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhook_url")
     @classmethod
     def _https_url(cls, value: str | None) -> str | None:
@@ -157,6 +165,10 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https://")
         return value
+
+    @property
+    def staff_lang(self) -> str:
+        return self.staff_language or self.default_language
 
     @property
     def tz(self) -> ZoneInfo:

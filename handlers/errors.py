@@ -46,7 +46,7 @@ async def on_error(update: object, context: BotContext) -> None:
 async def _report(update: Update, context: BotContext, kind: str, held: int) -> None:
     if context.settings.staff_chat_id is None or context.runtime.staff_chat is None:
         return
-    lang = context.settings.default_language
+    lang = context.settings.staff_lang
     user = update.effective_user.id if update.effective_user else "?"
     note = t(lang, "error.staff_report", user=user, error=html.escape(kind))
     if held:

@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import BotContext
 from bot.people.identity import choose_language
 from bot.people.roles import Refused
+from bot.ui import commands
 from bot.ui import screens as views
 from bot.ui.callbacks import Callback
 from bot.ui.i18n import t
@@ -35,6 +36,8 @@ async def language_button(update: Update, context: BotContext, data: Callback) -
         raise Refused()
     person = replace(person, language=chosen)
     context.person = person
+    if person.is_admin:  # their command menu follows them into the new language
+        await commands.set_admin_menu(context.bot, person.id, chosen)
     await answer(update, context, t(chosen, "language.set"))
     await show(update, views.with_menu(person, "language.set"))
 

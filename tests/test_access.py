@@ -290,7 +290,7 @@ async def test_teacher_scope_and_demotion(scene: Scene) -> None:
         assert found is not None and found.status is InquiryStatus.MEETING
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "role.change"))
         assert entry is not None and entry.subject == f"user:{OWNER}"
-        assert entry.detail == "teacher → enterprise"
+        assert entry.detail == "⟦role.teacher⟧ → ⟦role.enterprise⟧"
     # ADMIN_IDS admins cannot be changed in chat, nor can an admin change themselves.
     await admin.send_and_wait("/staff")
     await admin.press(next(b for b in admin.messages()[-1].button_labels() if "Admin" in b))

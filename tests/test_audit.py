@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -28,10 +29,10 @@ from bot.inquiries import pipeline
 from bot.next_steps import service as next_steps
 from bot.people import audit
 from bot.people import identity as roles
-from bot.people.audit import Action
+from bot.people.audit import Action, shown_detail
 from bot.people.person import Person
 from bot.settings import Settings
-from bot.ui.i18n import t
+from bot.ui.i18n import format_clock, t
 from storage.models import (
     AuditEntry,
     Inquiry,
@@ -163,13 +164,15 @@ async def test_admin_actions_are_recorded_and_shown_in_both_languages(
         (Action.ROLE_TEACHER, NEWCOMER_ID),
         (Action.BROADCAST_SEND, ADMIN_ID),
     ]
-    assert stored[2].subject == f"program:{lab}" and stored[2].detail.endswith("open → closed")
-    assert stored[3].detail == "new → meeting" and stored[3].subject == "inquiry:1"
+    assert stored[2].subject == f"program:{lab}"
+    assert stored[2].detail.endswith("⟦status.open⟧ → ⟦status.closed⟧")
+    assert stored[3].detail == "⟦istatus.new⟧ → ⟦istatus.meeting⟧"
+    assert stored[3].subject == "inquiry:1"
     assert token.group(1) not in stored[5].subject + stored[5].detail  # the link stays secret
 
     await admin.send("/audit")
     page = await wait_text(admin, "Audit trail")
-    assert "Page 1 of 1 · 8 entries · times in Asia/Shanghai" in page.text
+    assert "Page 1 of 1 · 8 entries · times in Beijing time" in page.text
     shown = page.text
     order = [
         "Announcement sent", "Became a teacher (invite)", "Invite link created",
@@ -179,12 +182,12 @@ async def test_admin_actions_are_recorded_and_shown_in_both_languages(
     positions = [shown.index(name) for name in order]
     assert positions == sorted(positions)  # newest first
     assert shown.count("Admin (9001)") == 7 and "Zhang (5002)" in shown
-    assert "inquiry:1" in shown and "new → meeting" in shown
+    assert "inquiry:1" in shown and "new → meeting arranged" in shown and "⟦" not in shown
     # What an admin typed is shown as text, never as markup.
     assert "Robots &lt;b&gt;&amp; Co" in (page.raw_text or "")
     assert "Robots <b>& Co" in page.text
     assert page.button_labels() == ["⬇️ Export (CSV and XLSX)"]  # one page: no paging
-    local = stored[0].at.astimezone(bot.settings.tz).strftime("%Y-%m-%d %H:%M")
+    local = format_clock(stored[0].at, "en", bot.settings.tz)
     assert local in shown
 
     await admin.send_and_wait("/language")
@@ -192,7 +195,8 @@ async def test_admin_actions_are_recorded_and_shown_in_both_languages(
     await admin.expect_message()
     await admin.send("/audit")
     zh = await wait_text(admin, "操作记录")
-    assert "第 1/1 页 · 共 8 条 · 时间为 Asia/Shanghai" in zh.text
+    assert "第 1/1 页 · 共 8 条 · 时间为北京时间" in zh.text
+    assert "新提交 → 已约洽谈" in zh.text and "⟦" not in zh.text  # details in Chinese too
     for action in Action:
         if action in {e.action for e in stored}:
             assert t("zh", f"audit.act.{action.value}") in zh.text
@@ -215,7 +219,7 @@ async def test_paging_export_and_escaping(bot: BotRunner, tg: FakeTelegram) -> N
     first = await admin.send_and_wait("/audit")
     assert "Page 1 of 3 · 25 entries" in first.text
     assert "entry 25" in first.text and "entry 16" in first.text and "entry 15" not in first.text
-    assert "2026-03-01 16:25 · Admin (9001)" in first.text
+    assert re.search(r"Sun 1 Mar( 2026)?, 16:25 · Admin \(9001\)", first.text), first.text
     assert first.button_labels() == ["Next ▶️", "⬇️ Export (CSV and XLSX)"]
 
     await admin.press("Next ▶️")
@@ -410,11 +414,25 @@ async def test_steps_broadcasts_assignments_and_admin_invites(
         ("role.admin", TEACHER_ID, f"user:{TEACHER_ID}"),
     ]
     details = [e.detail for e in stored]
-    assert details[1] == "new → contacted"
-    assert details[2] == (f"inquiry 1: Visit <lab> · owner {TEACHER_ID} · due 2030-01-02 03:00Z")
-    assert details[4] == "Visit <lab>: due 2030-01-02 03:00Z → 2030-01-03 03:00Z"
-    assert details[8] == "all: 3 recipients · Hello"
-    assert details[13] == f"teacher → admin, invited by {ADMIN_ID}"
+    assert details[1] == "⟦istatus.new⟧ → ⟦istatus.contacted⟧"
+    assert details[2] == (
+        f"⟦audit.w.inquiry⟧ #1: Visit <lab> · ⟦audit.w.owner⟧ {TEACHER_ID} · "
+        "⟦audit.w.due⟧ ⟦t:2030-01-02 03:00Z⟧"
+    )
+    assert details[4] == (
+        "Visit <lab>: ⟦audit.w.due⟧ ⟦t:2030-01-02 03:00Z⟧ → ⟦t:2030-01-03 03:00Z⟧"
+    )
+    assert details[8] == "⟦bc.seg_all⟧: 3 ⟦audit.w.recipients⟧ · Hello"
+    assert details[13] == f"⟦role.teacher⟧ → ⟦role.admin⟧ · ⟦audit.w.invited_by⟧ {ADMIN_ID}"
+    # Each reader reads them in their language and zone (Asia/Shanghai here).
+    tz = ZoneInfo("Asia/Shanghai")
+    assert shown_detail("en", details[2], tz) == (
+        f"inquiry #1: Visit <lab> · owner {TEACHER_ID} · due Wed 2 Jan 2030, 11:00"
+    )
+    assert shown_detail("zh", details[2], tz) == (
+        f"咨询 #1: Visit <lab> · 负责人 {TEACHER_ID} · 截止 2030年1月2日（周三）11:00"
+    )
+    assert shown_detail("zh", details[13], tz) == f"教师 → 管理员 · 邀请人 {ADMIN_ID}"
     assert invite.token not in "".join(e.subject + e.detail for e in stored)
 
 

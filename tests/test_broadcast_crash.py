@@ -73,7 +73,7 @@ async def compose_and_send(admin: FakeUser, recipients: int, text: str = TEXT) -
     preview = await admin.expect_message()
     assert preview.text == re.sub(r"<[^>]+>", "", text)  # as recipients will see it
     control = await admin.expect_message()
-    assert f"Ready to send to {recipients} recipient(s)" in control.text
+    assert f"Ready to send to {recipients} recipients" in control.text
     await admin.press("🚀 Send now")
     started = await admin.expect_message()
     assert "sending" in started.text

@@ -63,7 +63,7 @@ async def test_broadcast_to_1000_within_limits(
             assert preview.text.startswith("School-enterprise symposium on 3 Dec & more")
             assert preview.button_labels() == ["Details", "🔕 Stop announcements"]
             control = await admin.expect_message()
-            assert "Ready to send to 1001 recipient(s)" in control.text
+            assert "Ready to send to 1001 recipients" in control.text
             tg.inject_429(3, retry_after=1)
             await admin.press("🚀 Send now")
             started = await admin.expect_message()

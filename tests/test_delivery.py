@@ -228,7 +228,7 @@ async def test_non_telegram_errors_are_retried_a_few_times_then_failed_and_repor
     with time_machine.travel(later, tick=True):
         assert await sender.run_once()
     (english,) = tg.user(ADMIN_ID).messages()
-    assert "2 message(s) could not be delivered" in english.text, english.text
+    assert "2 messages could not be delivered" in english.text, english.text
     assert english.text.count("because of an error in the bot") == 2
     assert "UnicodeEncodeError" in english.text and "TypeError" in english.text
     (chinese,) = tg.user(ZH_ADMIN).messages()
@@ -274,7 +274,7 @@ async def test_a_failed_notification_reaches_the_admins_through_the_running_bot(
         assert found.state is OutboxState.FAILED and found.last_error == "Chat not found"
         with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2), tick=True):
             report = await admin.expect_message(timeout=10)
-        assert "1 message(s) could not be delivered" in report.text
+        assert "1 message could not be delivered" in report.text
         assert "1× refused by Telegram (error: Chat not found)" in report.text
     finally:
         await runner.stop()

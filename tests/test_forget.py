@@ -368,8 +368,10 @@ async def test_forget_leaves_nothing_of_the_contact(staffed: BotRunner, tg: Fake
         created = await the_only(
             session, select(AuditEntry).where(AuditEntry.action == "step.create")
         )
-        assert created.detail.startswith(f"inquiry {interest_id}: Visit {MASK} with the drawings")
-        assert f"owner {MASK}" in created.detail
+        assert created.detail.startswith(
+            f"⟦audit.w.inquiry⟧ #{interest_id}: Visit {MASK} with the drawings"
+        )
+        assert f"⟦audit.w.owner⟧ {MASK}" in created.detail
         replies = list(
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "inquiry.reply"))
         )

@@ -30,8 +30,21 @@ def keys_used_in_code() -> set[str]:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_message_translated(lang: str) -> None:
     all_ids = message_ids("en") | message_ids("zh")
+    if lang == "zh":  # English singulars (`<key>.one`): Chinese has no plural forms
+        all_ids = {key for key in all_ids if not key.endswith(".one")}
     missing = sorted(all_ids - set(catalog(lang)))
     assert not missing, f"{lang} lacks translations for {missing}"
+    orphans = sorted(k for k in catalog(lang) if k.endswith(".one") and k[:-4] not in all_ids)
+    assert not orphans, f"singulars without their plural: {orphans}"
+
+
+def test_english_says_one_entry_not_one_entries() -> None:
+    assert t("en", "audit.export_caption", count=1, time="now").startswith("Audit trail: 1 entry,")
+    assert t("en", "audit.export_caption", count=2, time="now").startswith("Audit trail: 2 entries")
+    assert "1 条" in t("zh", "audit.export_caption", count=1, time="现在")
+    english = catalog("en")
+    for key in english:  # every "(s)" became a real plural
+        assert "(s)" not in english[key], key
 
 
 def test_every_key_used_in_code_exists() -> None:
@@ -43,7 +56,8 @@ def test_every_key_used_in_code_exists() -> None:
 def test_placeholders_match_between_languages() -> None:
     field = re.compile(r"\{(\w+)\}")
     for key, english in catalog("en").items():
-        assert set(field.findall(english)) == set(field.findall(catalog("zh")[key])), key
+        chinese = catalog("zh")[key.removesuffix(".one")]  # a singular: its plural's
+        assert set(field.findall(english)) == set(field.findall(chinese)), key
 
 
 def test_chinese_is_chinese() -> None:

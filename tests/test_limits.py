@@ -236,14 +236,14 @@ async def test_digest_of_300_steps_and_a_split_weekly_overview(
     digest = await teacher.expect_message(timeout=10)
     text = fits(digest)
     shown = text.count("(#")
-    assert "300 next step(s) due today or overdue" in text and text.startswith("☀️")
+    assert "300 next steps due today or overdue" in text and text.startswith("☀️")
     assert 5 <= shown < 300 and text.endswith(
         f"… and {300 - shown} more: “📋 My next steps” shows them all"
     )
     assert "000 " + filled(296, 0) in text  # the most urgent first, whole
 
     parts = [await admin.expect_message(timeout=15) for _ in range(5)]
-    assert "Weekly overview: 300 overdue next step(s)" in parts[0].text
+    assert "Weekly overview: 300 overdue next steps" in parts[0].text
     assert filled(64) in parts[0].text  # the owner's name, with their first step
     numbers = re.findall(r"— (\d{3}) ", "\n".join(fits(part) for part in parts))
     assert numbers == [f"{n:03}" for n in range(len(numbers))]  # in order, none lost

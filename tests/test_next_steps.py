@@ -161,7 +161,7 @@ async def test_snooze_reschedule_and_cancel(bot_with_inquiry: BotRunner, tg: Fak
     await teacher.press("🕒 改时间")
     await teacher.expect_message()
     confirm = await teacher.send_and_wait("2027-01-05 10:00")
-    assert "2027-01-05 10:00" in confirm.text
+    assert "1月5日（周二）10:00（北京时间）" in confirm.text  # 2027年 first while it is 2026
     await teacher.press("✅ 保存")
     assert "截止时间改为" in (await teacher.expect_message()).text
     moved = await the_step(bot)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,17 +192,14 @@ def test_refuses_what_it_cannot_read(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "shown_en", "shown_zh"),
-    [("today 9:00", "Thu 26 Nov 2026, 09:00 (Asia/Shanghai)",
-      "2026-11-26（周四）09:00 (Asia/Shanghai)"),
-     ("2026-11-20 14:00", "Fri 20 Nov 2026, 14:00 (Asia/Shanghai)",
-      "2026-11-20（周五）14:00 (Asia/Shanghai)"),
-     ("这周一", "Mon 23 Nov 2026, 09:00 (Asia/Shanghai)",
-      "2026-11-23（周一）09:00 (Asia/Shanghai)"),
-     ("今天上午8点", "Thu 26 Nov 2026, 08:00 (Asia/Shanghai)",
-      "2026-11-26（周四）08:00 (Asia/Shanghai)"),
-     ("1999-01-01", "Fri 1 Jan 1999, 09:00 (Asia/Shanghai)",
-      "1999-01-01（周五）09:00 (Asia/Shanghai)")],
+    [("today 9:00", "Thu 26 Nov, 09:00 (Beijing time)", "11月26日（周四）09:00（北京时间）"),
+     ("2026-11-20 14:00", "Fri 20 Nov, 14:00 (Beijing time)", "11月20日（周五）14:00（北京时间）"),
+     ("这周一", "Mon 23 Nov, 09:00 (Beijing time)", "11月23日（周一）09:00（北京时间）"),
+     ("今天上午8点", "Thu 26 Nov, 08:00 (Beijing time)", "11月26日（周四）08:00（北京时间）"),
+     ("1999-01-01", "Fri 1 Jan 1999, 09:00 (Beijing time)",
+      "1999年1月1日（周五）09:00（北京时间）")],
 )  # fmt: skip
+@time_machine.travel(NOW, tick=False)  # "this year", whose dates are shown without it
 def test_refuses_the_past_and_shows_what_it_understood(
     text: str, shown_en: str, shown_zh: str
 ) -> None:
@@ -229,11 +227,19 @@ def test_five_years_is_fine() -> None:
     assert moment == datetime(2031, 11, 26, 1, 0, tzinfo=UTC)
 
 
+@time_machine.travel(NOW, tick=False)
 def test_format_echo() -> None:
+    """Chinese dates as Chinese write them, the zone in words; the year only when it is
+    not this one."""
     moment = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)
-    assert format_echo(moment, "en", SHANGHAI) == "Thu 3 Dec 2026, 09:30 (Asia/Shanghai)"
-    assert format_echo(moment, "zh", SHANGHAI) == "2026-12-03（周四）09:30 (Asia/Shanghai)"
-    assert format_echo(moment, "zh", BERLIN) == "2026-12-03（周四）02:30 (Europe/Berlin)"
+    assert format_echo(moment, "en", SHANGHAI) == "Thu 3 Dec, 09:30 (Beijing time)"
+    assert format_echo(moment, "zh", SHANGHAI) == "12月3日（周四）09:30（北京时间）"
+    assert format_echo(moment, "zh", BERLIN) == "12月3日（周四）02:30（中欧时间）"
+    assert format_echo(moment, "en", BERLIN) == "Thu 3 Dec, 02:30 (Central European Time)"
+    next_year = datetime(2027, 1, 5, 1, 0, tzinfo=UTC)
+    assert format_echo(next_year, "zh", SHANGHAI) == "2027年1月5日（周二）09:00（北京时间）"
+    assert format_echo(next_year, "en", SHANGHAI) == "Tue 5 Jan 2027, 09:00 (Beijing time)"
+    assert format_echo(moment, "zh", ZoneInfo("UTC")) == "12月3日（周四）01:30（协调世界时）"
 
 
 def test_messages_exist_in_both_languages() -> None:

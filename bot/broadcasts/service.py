@@ -117,6 +117,16 @@ def parse_button(text: str) -> dict[str, str]:
     raise BroadcastError("bc.bad_button")
 
 
+def _segment_term(segment: str) -> str:
+    """An audience inside an audit detail, in the reader's language (segment_label)."""
+    head, _, arg = segment.partition("-")
+    if head == "kind":
+        return audit.term(f"kind.{arg}")
+    if head == "program":
+        return f"{audit.word('program')} #{arg}"
+    return audit.term(f"bc.seg_{segment.replace('-', '_')}")
+
+
 def segment_label(lang: str, segment: str) -> str:
     head, _, arg = segment.partition("-")
     if head == "kind":
@@ -218,7 +228,8 @@ async def send_now(
     if progress is not None:
         broadcast.progress_chat_id, broadcast.progress_message_id = progress
     total = await start(session, settings, broadcast, bot_username, utcnow())
-    detail = f"{broadcast.segment}: {total} recipients · {broadcast.text}"
+    audience = _segment_term(broadcast.segment)
+    detail = f"{audience}: {total} {audit.word('recipients')} · {broadcast.text}"
     await audit.record(
         session, admin.id, Action.BROADCAST_SEND, f"broadcast:{broadcast.id}", detail
     )
@@ -232,7 +243,7 @@ async def schedule(
     if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         raise BroadcastError("bc.not_draft")
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, at
-    detail = f"{broadcast.segment} at {audit.stamp(at)} · {broadcast.text}"
+    detail = f"{_segment_term(broadcast.segment)} · {audit.stamp(at)} · {broadcast.text}"
     await audit.record(
         session, admin.id, Action.BROADCAST_SCHEDULE, f"broadcast:{broadcast.id}", detail
     )

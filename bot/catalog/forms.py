@@ -171,7 +171,7 @@ async def save_field(
     department = await repo.get_department(session, program.department_id)
     program.search_text = search_text_for(program, department)
     program.updated_at = utcnow()
-    detail = f"{program.code} {name}: {value}"
+    detail = f"{program.code} {audit.term(f'field.{name}')}: {value}"
     await audit.record(session, person.id, Action.PROGRAM_EDIT, f"program:{program.id}", detail)
     return Saved("program.updated", made=program.id)
 

@@ -225,7 +225,7 @@ async def set_status(session: AsyncSession, person: Person, program_id: int, val
     status = ProgramStatus(value)
     program = await access.program(session, person, program_id, lock=True)
     if program.status is not status:
-        detail = f"{program.code}: {program.status.value} → {status.value}"
+        detail = f"{program.code}: " + audit.change("status.", program.status.value, status.value)
         await audit.record(
             session, person.id, Action.PROGRAM_STATUS, f"program:{program.id}", detail
         )

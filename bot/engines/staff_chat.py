@@ -86,7 +86,7 @@ async def targets(session: AsyncSession, settings: Settings) -> list[tuple[int, 
     every admin (with language)."""
     state = await load(session, settings)
     if state.usable is not None:
-        return [(state.usable, settings.default_language)]
+        return [(state.usable, settings.staff_lang)]
     return await admin_targets(session, settings)
 
 

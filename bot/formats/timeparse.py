@@ -27,11 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import format_date
-
 from bot.ui.errors import FieldError
-from bot.ui.i18n import BABEL_LOCALES, format_time
+from bot.ui.i18n import format_time
 
 PAST_GRACE: Final = timedelta(minutes=1)
 MAX_YEARS: Final = 5
@@ -451,12 +448,6 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo, lang: str) -> datetime
 
 
 def format_echo(moment_utc: datetime, lang: str, tz: ZoneInfo) -> str:
-    """The understood moment, for the user to check: with weekday, in the local zone."""
-    shown = format_time(moment_utc, lang, tz)
-    if lang != "zh":
-        return shown  # "Thu 3 Dec 2026, 09:30 (Asia/Shanghai)" already has the weekday
-    weekday = format_date(
-        moment_utc.astimezone(tz).date(), "EEE", locale=Locale.parse(BABEL_LOCALES["zh"])
-    )
-    m = re.match(r"(\d{4}-\d{2}-\d{2}) (.*)", shown)
-    return f"{m[1]}（{weekday}）{m[2]}" if m else f"{weekday} {shown}"
+    """The understood moment, for the user to check: weekday, local time, the zone in words
+    (12月3日（周四）09:30（北京时间）; the year when it is not this one)."""
+    return format_time(moment_utc, lang, tz)

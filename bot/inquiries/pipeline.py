@@ -40,6 +40,11 @@ def _mark_answered(inquiry: Inquiry, now: datetime) -> None:
         inquiry.first_response_at = now
 
 
+def _moved(old: InquiryStatus, new: InquiryStatus) -> str:
+    """A status change inside an audit detail, in the reader's language."""
+    return audit.change("istatus.", old.value, new.value)
+
+
 async def staff_reply(
     session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
 ) -> Inquiry:
@@ -52,7 +57,8 @@ async def staff_reply(
         raise InquiryError("question.empty")
     now = utcnow()
     _mark_answered(inquiry, now)
-    moved = "new → contacted" if inquiry.status is InquiryStatus.NEW else ""
+    first = inquiry.status is InquiryStatus.NEW  # the first answer moves it on
+    moved = _moved(InquiryStatus.NEW, InquiryStatus.CONTACTED) if first else ""
     await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
     if inquiry.status is InquiryStatus.NEW:
         inquiry.status = InquiryStatus.CONTACTED
@@ -93,7 +99,7 @@ async def change_status(
     if inquiry.status is status:
         return inquiry
     now = utcnow()
-    detail = f"{inquiry.status.value} → {status.value}"
+    detail = _moved(inquiry.status, status)
     await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
     inquiry.status = status
     inquiry.updated_at = now

@@ -68,7 +68,9 @@ async def create(
                  due_at=due_at, created_by=actor.id),
     )  # fmt: skip
     await repo.add_reminders(session, plan(step, settings, utcnow()))
-    detail = f"inquiry {inquiry_id}: {title} · owner {owner_id} · due {audit.stamp(due_at)}"
+    owner, due = audit.word("owner"), audit.word("due")
+    detail = f"{audit.word('inquiry')} #{inquiry_id}: {title} · {owner} {owner_id} · {due} "
+    detail += audit.stamp(due_at)
     await audit.record(session, actor.id, Action.STEP_CREATE, f"step:{step.id}", detail)
     return step
 
@@ -120,7 +122,7 @@ async def reschedule(
     step = await _step_for(session, settings, person, step_id)
     if step.status is not StepStatus.OPEN:
         raise StepError("step.not_open")
-    detail = f"{step.title}: due {audit.stamp(step.due_at)} → {audit.stamp(due_at)}"
+    detail = f"{step.title}: {audit.word('due')} {audit.stamp(step.due_at)} → {audit.stamp(due_at)}"
     await audit.record(session, person.id, Action.STEP_EDIT, f"step:{step.id}", detail)
     step.due_at = due_at
     await repo.cancel_pending(session, step.id)

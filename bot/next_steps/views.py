@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.settings import Settings
 from bot.ui.callbacks import cb
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import format_clock, format_time, t, zone_note
 from bot.ui.screens import Screen, button
 from bot.ui.text import (
     KEEP,
@@ -86,8 +86,13 @@ def reminder(
 
 def step_line(lang: str, step: NextStep, settings: Settings, now: datetime) -> Html:
     mark = "⚠️" if step.due_at < now and step.status is StepStatus.OPEN else "•"
-    when = format_time(step.due_at, lang, settings.tz)
+    when = format_clock(step.due_at, lang, settings.tz)  # the list's head names the zone
     return Html(f"{mark} {when} — ", Plain(step.title), f" (#{step.inquiry_id})")
+
+
+def _head(lang: str, text: str, settings: Settings) -> str:
+    """A list's head, with the zone of its times said once."""
+    return f"{text}\n{zone_note(lang, settings.tz)}"
 
 
 def digest(
@@ -96,7 +101,7 @@ def digest(
     """One message: the steps in due order, as many as fit, then how many more (the
     button lists them all)."""
     text = fit_lines(
-        t(lang, "step.digest_head", n=len(steps)),
+        _head(lang, t(lang, "step.digest_head", n=len(steps)), settings),
         [step_line(lang, s, settings, now) for s in steps],
         more=lambda n: t(lang, "list.more_tasks", n=n),
     )
@@ -121,7 +126,7 @@ def weekly(
             line = Html("\n", bold(name), "\n", line)
         lines.append(line)
     return split_lines(
-        t(lang, "step.weekly_head", n=len(overdue)), lines,
+        _head(lang, t(lang, "step.weekly_head", n=len(overdue)), settings), lines,
         more=lambda n: t(lang, "list.more", n=n), max_messages=WEEKLY_MESSAGES,
     )  # fmt: skip
 
@@ -141,7 +146,7 @@ def tasks(
         for s in steps[:TASK_BUTTONS]
     ]
     text = fit_lines(
-        t(lang, key, n=len(steps)),
+        _head(lang, t(lang, key, n=len(steps)), settings),
         [step_line(lang, s, settings, now) for s in steps],
         more=lambda n: t(lang, "list.more", n=n),
     )
@@ -155,7 +160,7 @@ def with_steps(
     if not steps:
         return card.fit()
     return fit_lines(
-        Html(card, "\n\n", t(lang, "step.of_inquiry")),
+        Html(card, "\n\n", _head(lang, t(lang, "step.of_inquiry"), settings)),
         [step_line(lang, s, settings, now) for s in steps],
         more=lambda n: t(lang, "list.more", n=n),
     )

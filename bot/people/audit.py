@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from bot.formats.spreadsheets import ExportFile, FileFormat
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act
-from bot.ui.i18n import t
+from bot.ui.i18n import catalog, format_clock, t
 from bot.ui.text import clip_text
 from storage import audit as repo
 from storage.models import AuditEntry, User, utcnow
@@ -72,9 +73,48 @@ def clip(text: str, limit: int = DETAIL_LIMIT) -> str:
     return clip_text(" ".join(text.split()), limit)
 
 
+# A detail is one line of English-free glue and the person's own words: the words the
+# bot supplies are tokens (⟦istatus.new⟧, ⟦t:2030-01-02 03:00Z⟧) that each reader sees in
+# their language and zone; what people typed (a title, a name) stays as it was, so /forget
+# can still find and scrub it as plain text.
+_TOKEN = re.compile(r"⟦([^⟦⟧]{1,80})⟧")
+_STAMP = "%Y-%m-%d %H:%MZ"
+
+
+def term(key: str) -> str:
+    """A message key inside a detail, shown in the reader's language."""
+    return f"⟦{key}⟧"
+
+
+def word(name: str) -> str:
+    """One of the detail words of the audit catalog (audit.w.*): owner, due…"""
+    return term(f"audit.w.{name}")
+
+
+def change(prefix: str, old: str, new: str) -> str:
+    """A value changed: ⟦istatus.new⟧ → ⟦istatus.contacted⟧."""
+    return f"{term(prefix + old)} → {term(prefix + new)}"
+
+
 def stamp(moment: datetime) -> str:
-    """A moment inside a detail: UTC, to the minute (the reader's zone is shown apart)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+    """A moment inside a detail: UTC, to the minute; shown in the reader's zone."""
+    return f"⟦t:{moment.astimezone(UTC).strftime(_STAMP)}⟧"
+
+
+def shown_detail(lang: str, detail: str, tz: ZoneInfo) -> str:
+    """A stored detail as `lang` reads it: its tokens in words, its times in `tz`."""
+
+    def word(match: re.Match[str]) -> str:
+        inner = match[1]
+        if inner.startswith("t:"):
+            try:
+                moment = datetime.strptime(inner[2:], _STAMP).replace(tzinfo=UTC)
+            except ValueError:
+                return match[0]
+            return format_clock(moment, lang, tz)
+        return t(lang, inner) if inner in catalog(lang) else match[0]
+
+    return _TOKEN.sub(word, detail)
 
 
 async def record(
@@ -189,7 +229,7 @@ async def export_rows(session: AsyncSession, lang: str, tz: ZoneInfo) -> list[di
                     "action": entry.action,
                     "action_name": action_name(lang, entry.action),
                     "subject": entry.subject,
-                    "detail": entry.detail,
+                    "detail": shown_detail(lang, entry.detail, tz),
                 }
             )
     return rows

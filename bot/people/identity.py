@@ -33,6 +33,11 @@ class TelegramProfile:
     language_code: str | None
 
 
+def _role(role: Role) -> str:
+    """A role inside an audit detail, in the reader's language."""
+    return audit.term(f"role.{role.value}")
+
+
 async def recognize(
     session: AsyncSession,
     profile: TelegramProfile,
@@ -156,7 +161,7 @@ async def create_invite(
         expires_at=now + ttl,
     )
     await repo.add_invite(session, invite)
-    detail = f"{role.value}, valid until {audit.stamp(invite.expires_at)}"
+    detail = f"{_role(role)} · {audit.word('valid_until')} {audit.stamp(invite.expires_at)}"
     await audit.record(session, admin_id, Action.INVITE_CREATE, _subject(invite), detail)
     return invite
 
@@ -234,8 +239,8 @@ async def revoke_invite(
     if found is None or not await repo.revoke_invite(session, found.token, now):
         return InviteError.UNKNOWN
     detail = (
-        f"{found.role.value}, created by {found.created_by}, "
-        f"was valid until {audit.stamp(found.expires_at)}"
+        f"{_role(found.role)} · {audit.word('created_by')} {found.created_by} · "
+        f"{audit.word('valid_until')} {audit.stamp(found.expires_at)}"
     )
     await audit.record(session, admin.id, Action.INVITE_REVOKE, _subject(found), detail)
     return _open_invite(found, await repo.users_by_id(session, [found.created_by]))
@@ -268,7 +273,8 @@ async def redeem_invite(
         return InviteResult(role=current)
     await repo.set_role(session, user_id, invite.role)
     action = Action.ROLE_ADMIN if invite.role is Role.ADMIN else Action.ROLE_TEACHER
-    detail = f"{current.value} → {invite.role.value}, invited by {invite.created_by}"
+    detail = audit.change("role.", current.value, invite.role.value)
+    detail += f" · {audit.word('invited_by')} {invite.created_by}"
     await audit.record(session, user_id, action, f"user:{user_id}", detail)
     return InviteResult(role=invite.role)
 
@@ -324,6 +330,6 @@ async def change_role(
         return member
     previous = member.user.role
     await repo.set_role(session, user_id, role)
-    detail = f"{previous.value} → {role.value}"
+    detail = audit.change("role.", previous.value, role.value)
     await audit.record(session, admin.id, Action.ROLE_CHANGE, f"user:{user_id}", detail)
     return StaffMember(member.user, role, fixed=False)

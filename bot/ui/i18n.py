@@ -13,7 +13,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_name
 from babel.messages.pofile import read_po
 
 LANGUAGES: Final = ("en", "zh")
@@ -59,14 +59,67 @@ def message_ids(lang: str) -> set[str]:
     return {key for key, _ in _messages(lang)}
 
 
+# The value that counts something, when a text has one: {n} new, {count} rows, {total}.
+_COUNTS: Final = ("n", "count", "total", "merged")
+
+
 def t(lang: str, key: str, **values: object) -> str:
-    """The text for `key` in `lang`, falling back to English, then to the key itself."""
-    text = catalog(lang if lang in LANGUAGES else "en").get(key) or catalog("en").get(key, key)
+    """The text for `key` in `lang`, falling back to English, then to the key itself.
+
+    Plurals: when the count (n, count or total) is 1 and the language's catalog has
+    `<key>.one`, that text is used ("1 entry", not "1 entries"). Chinese has no plural
+    forms, so its catalogs have no such keys."""
+    messages = catalog(lang if lang in LANGUAGES else "en")
+    if values:
+        count = next((values[name] for name in _COUNTS if name in values), None)
+        if count == 1 and f"{key}.one" in messages:
+            key = f"{key}.one"
+    text = messages.get(key) or catalog("en").get(key, key)
     return text.format(**values) if values else text
 
 
-def format_time(moment: datetime, lang: str, tz: ZoneInfo) -> str:
-    """A UTC moment shown in the configured zone, the way each language writes it."""
+# Zones people call by a name of their own rather than Babel's ("中国时间", "China Time").
+_CHINA_ZONES: Final = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
+_ZONE_NAMES: Final[dict[str, tuple[str, str]]] = {  # (zh, en)
+    **{key: ("北京时间", "Beijing time") for key in _CHINA_ZONES},
+    **{key: ("协调世界时", "UTC") for key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT")},
+}
+
+
+def _locale(lang: str) -> Locale:
+    return Locale.parse(BABEL_LOCALES.get(lang, "en"))
+
+
+def zone_name(lang: str, tz: ZoneInfo) -> str:
+    """The zone in words, as the reader says it: 北京时间, Beijing time, 中欧时间."""
+    named = _ZONE_NAMES.get(tz.key)
+    if named:
+        return named[0] if lang == "zh" else named[1]
+    return get_timezone_name(tz, "long", locale=_locale(lang))
+
+
+def format_clock(moment: datetime, lang: str, tz: ZoneInfo) -> str:
+    """A UTC moment in the configured zone, without the zone: for the lines of a list whose
+    screen names the zone once (zone_note). 12月2日（周三）14:30 · Wed 2 Dec, 14:30; the
+    year only when it is not this one."""
     local = moment.astimezone(tz)
-    pattern = "yyyy-MM-dd HH:mm" if lang == "zh" else "EEE d MMM yyyy, HH:mm"
-    return f"{format_datetime(local, pattern, locale=Locale.parse(BABEL_LOCALES[lang]))} ({tz.key})"
+    this_year = local.year == datetime.now(tz).year
+    if lang == "zh":
+        pattern = "M月d日（EEE）HH:mm" if this_year else "y年M月d日（EEE）HH:mm"
+    else:
+        pattern = "EEE d MMM, HH:mm" if this_year else "EEE d MMM y, HH:mm"
+    return format_datetime(
+        local, pattern, locale=Locale.parse(BABEL_LOCALES[lang if lang in BABEL_LOCALES else "en"])
+    )
+
+
+def format_time(moment: datetime, lang: str, tz: ZoneInfo) -> str:
+    """One time on a screen, with its zone in words: 12月2日（周三）14:30（北京时间）."""
+    clock = format_clock(moment, lang, tz)
+    zone = zone_name(lang, tz)
+    return f"{clock}（{zone}）" if lang == "zh" else f"{clock} ({zone})"
+
+
+def zone_note(lang: str, tz: ZoneInfo) -> str:
+    """The line that names the zone once for a list of times (format_clock)."""
+    return t(lang, "time.zone_note", zone=zone_name(lang, tz))
