@@ -80,7 +80,7 @@ async def export_command(update: Update, context: BotContext) -> None:
         return
     tz, now = context.settings.tz, context.now()
     async with context.db() as session:  # FieldError: a format we do not write
-        made = await board.export(session, person, context.args or [], tz, now)
+        made = await board.export(session, person, context.args or [], tz, now, person.language)
     lang = person.language
     await chat.send_document(
         document=made.data,

@@ -252,8 +252,11 @@ async def test_paging_export_and_escaping(bot: BotRunner, tg: FakeTelegram) -> N
     assert xlsx_doc.document_name is not None and xlsx_doc.document_name.endswith(".xlsx")
     assert "25 entries" in (csv_doc.caption or "")
     assert csv_doc.document_bytes is not None and xlsx_doc.document_bytes is not None
-    rows = list(csv.DictReader(io.StringIO(csv_doc.document_bytes.decode("utf-8-sig"))))
-    assert len(rows) == 25 and list(rows[0]) == list(audit.COLUMNS)
+    table = list(csv.reader(io.StringIO(csv_doc.document_bytes.decode("utf-8-sig"))))
+    headers = [t("en", f"export.audit.{c}") for c in audit.COLUMNS]  # the admin's language
+    assert table[0] == headers and headers[0] == "No."
+    rows = [dict(zip(audit.COLUMNS, r, strict=True)) for r in table[1:]]
+    assert len(rows) == 25
     assert [r["id"] for r in rows] == [str(n) for n in range(1, 26)]  # oldest first
     assert rows[0]["actor_id"] == "" and rows[0]["actor"] == "command line (system)"
     assert rows[1]["actor"] == "Admin" and rows[1]["actor_id"] == str(ADMIN_ID)
@@ -264,7 +267,7 @@ async def test_paging_export_and_escaping(bot: BotRunner, tg: FakeTelegram) -> N
     sheet = load_workbook(io.BytesIO(xlsx_doc.document_bytes)).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    assert len(values) == 26 and values[0] == audit.COLUMNS
+    assert len(values) == 26 and values[0] == tuple(headers)
     assert values[3][8] == "=1+2 <b>& not bold"  # kept as text in XLSX
 
 

@@ -311,16 +311,23 @@ async def test_stats_in_chinese(bot: BotRunner, tg: FakeTelegram) -> None:
     assert items(listing.button_labels())[0].startswith("#14 · 一般咨询 · ")
 
 
-def check_rows(rows: list[list[str]]) -> None:
-    assert rows[0] == list(COLUMNS)
+def check_rows(rows: list[list[str]], lang: str | None = None) -> None:
+    """The export as stored codes (the CLI's, for scripts), or as `lang` reads it (the
+    chat's: the header row, statuses and kinds in the admin's language)."""
+
+    def word(prefix: str, code: str) -> str:
+        return code if lang is None else t(lang, prefix + code)
+
+    headers = list(COLUMNS) if lang is None else [t(lang, f"export.inq.{c}") for c in COLUMNS]
+    assert rows[0] == headers
     data = [dict(zip(COLUMNS, r, strict=True)) for r in rows[1:]]
     assert [r["id"] for r in data] == [str(n) for n in range(1, 15)]
     closed = data[12]
     assert closed["program_code"] == "INC-1"
     assert closed["program_title_zh"] == "天开高教科创园孵化平台"
-    assert closed["program_kind"] == "incubation"
-    assert closed["inquiry_kind"] == "interest"
-    assert closed["status"] == "closed"
+    assert closed["program_kind"] == word("kind.", "incubation")
+    assert closed["inquiry_kind"] == word("export.ikind.", "interest")
+    assert closed["status"] == word("istatus.", "closed")
     assert closed["organization"] == "天津智造有限公司"
     assert closed["contact_person"] == "李雷"
     assert closed["phone"] == "+86 138 0000 0000"
@@ -335,7 +342,8 @@ def check_rows(rows: list[list[str]]) -> None:
     assert forgotten["contact_person"] == forgotten["phone"] == forgotten["email"] == ""
     assert forgotten["message"] == ""
     question = data[13]
-    assert question["program_code"] == "" and question["inquiry_kind"] == "question"
+    assert question["program_code"] == ""
+    assert question["inquiry_kind"] == word("export.ikind.", "question")
     assert question["message"] == "有哪些实习岗位？"
     assert question["organization"] == "Acme & Sons"
 
@@ -362,12 +370,20 @@ async def test_export_in_chat(bot: BotRunner, tg: FakeTelegram) -> None:
         assert name.startswith("inquiries-") and name.endswith("." + (arg or "xlsx"))
         assert "14 inquiries" in message.text
         content = message.document.content
-        check_rows(parse(content))
+        check_rows(parse(content), "en")
         for secret in (USERNAME, "li_lei_tg"):
             assert secret.encode() not in content
             assert all(secret not in cell for row in parse(content) for cell in row)
     usage = await admin.send_and_wait("/export_inquiries yaml")
     assert "Usage: /export_inquiries" in usage.text
+    await admin.send_and_wait("/language")
+    await admin.press("简体中文")
+    await admin.expect_message()
+    sheet = await admin.send_and_wait("/export_inquiries")
+    assert sheet.document is not None
+    rows = xlsx_rows(sheet.document.content)
+    check_rows(rows, "zh")  # 编号, 收到时间（UTC）… and 已结束, 合作意向
+    assert rows[0][0] == "编号" and not any(c.isascii() and c.isalpha() for c in rows[0][-1])
 
 
 async def test_non_admin_is_refused(bot: BotRunner, tg: FakeTelegram) -> None:

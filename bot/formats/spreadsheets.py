@@ -40,15 +40,17 @@ def _csv_cell(value: str) -> str:
 
 
 def write_csv(
-    columns: Sequence[str], rows: Sequence[Mapping[str, str]], *, guard_formulas: bool = True
-) -> bytes:
+    columns: Sequence[str], rows: Sequence[Mapping[str, str]], *, guard_formulas: bool = True,
+    headers: Sequence[str] | None = None,
+) -> bytes:  # fmt: skip
     """UTF-8 with a BOM and CRLF line ends: what Excel opens correctly, Chinese included.
     With `guard_formulas`, a cell that Excel would run as a formula gets a leading
     apostrophe (for text that came from outside); a file meant to be imported back
-    unchanged turns it off."""
+    unchanged turns it off. `headers`: the header row people read (default: the column
+    names), for a file meant for people rather than for importing back."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow(headers or columns)
     for row in rows:
         cells = [row.get(name, "") for name in columns]
         writer.writerow([_csv_cell(c) for c in cells] if guard_formulas else cells)
@@ -58,6 +60,7 @@ def write_csv(
 def write_xlsx(
     columns: Sequence[str], rows: Sequence[Mapping[str, str]], *, title: str,
     widths: Mapping[str, int], numeric: frozenset[str] = frozenset(),
+    headers: Sequence[str] | None = None,
 ) -> bytes:  # fmt: skip
     """A single sheet with a bold, frozen header; text stays text (never a formula)."""
     from openpyxl import Workbook
@@ -67,7 +70,7 @@ def write_xlsx(
     sheet = book.active
     assert sheet is not None
     sheet.title = title
-    sheet.append(list(columns))
+    sheet.append(list(headers or columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "B2"

@@ -219,14 +219,20 @@ EXPORT_FORMATS = {"csv": FileFormat.CSV, "xlsx": FileFormat.XLSX}
 
 
 async def export(
-    session: AsyncSession, person: Person, args: Sequence[str], tz: ZoneInfo, now: datetime
+    session: AsyncSession,
+    person: Person,
+    args: Sequence[str],
+    tz: ZoneInfo,
+    now: datetime,
+    lang: str = "en",
 ) -> ExportFile:
-    """Every inquiry as CSV or XLSX (admins): `args` as typed after the command."""
+    """Every inquiry as CSV or XLSX (admins): `args` as typed after the command; headers,
+    statuses and kinds in the admin's language."""
     access.require(person, Act.INQUIRY_REPORTS)
     choice = args[0].lower().lstrip(".") if args else "xlsx"
     fmt = EXPORT_FORMATS.get(choice)
     if fmt is None or len(args) > 1:
         raise FieldError("ia.export_usage")
-    rows = await export_rows(session, tz)
-    data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
+    rows = await export_rows(session, tz, lang)
+    data = await asyncio.to_thread(write_rows, rows, fmt, lang)  # XLSX takes a moment
     return ExportFile(f"inquiries-{now.astimezone(tz):%Y%m%d-%H%M}.{fmt.value}", data, len(rows))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formats import spreadsheets
 from bot.formats.spreadsheets import FileFormat
+from bot.ui.i18n import t
 from storage import inquiries as repo
 from storage.models import User
 
@@ -66,8 +67,9 @@ def _person(user: User | None) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
 
 
-def to_row(found: repo.ExportRow, tz: ZoneInfo) -> dict[str, str]:
-    """One inquiry as strings, one per column."""
+def to_row(found: repo.ExportRow, tz: ZoneInfo, lang: str | None = None) -> dict[str, str]:
+    """One inquiry as strings, one per column: codes (status, kinds) as stored, or in
+    `lang` for people to read."""
     inquiry, program, profile = found.inquiry, found.program, found.profile
     answered = inquiry.first_response_at
     hours = (answered - inquiry.created_at).total_seconds() / 3600 if answered else None
@@ -78,9 +80,9 @@ def to_row(found: repo.ExportRow, tz: ZoneInfo) -> dict[str, str]:
         "program_code": program.code if program else "",
         "program_title_zh": program.title_zh if program else "",
         "program_title_en": program.title_en if program else "",
-        "program_kind": program.kind.value if program else "",
-        "inquiry_kind": inquiry.kind.value,
-        "status": inquiry.status.value,
+        "program_kind": _word(lang, "kind.", program.kind.value) if program else "",
+        "inquiry_kind": _word(lang, "export.ikind.", inquiry.kind.value),
+        "status": _word(lang, "istatus.", inquiry.status.value),
         "organization": inquiry.organization or (profile.organization if profile else ""),
         "contact_person": profile.contact_person if profile else "",
         "phone": profile.phone if profile else "",
@@ -93,16 +95,27 @@ def to_row(found: repo.ExportRow, tz: ZoneInfo) -> dict[str, str]:
     return {name: values[name] or "" for name in COLUMNS}
 
 
-async def export_rows(session: AsyncSession, tz: ZoneInfo) -> list[dict[str, str]]:
-    """Every inquiry, oldest first, as rows of `COLUMNS`."""
-    return [to_row(found, tz) for found in await repo.export_inquiries(session)]
+def _word(lang: str | None, prefix: str, code: str) -> str:
+    return code if lang is None else t(lang, prefix + code)
 
 
-def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
+async def export_rows(
+    session: AsyncSession, tz: ZoneInfo, lang: str | None = None
+) -> list[dict[str, str]]:
+    """Every inquiry, oldest first, as rows of `COLUMNS` (see to_row for `lang`)."""
+    return [to_row(found, tz, lang) for found in await repo.export_inquiries(session)]
+
+
+def write_rows(
+    rows: Sequence[Mapping[str, str]], fmt: FileFormat, lang: str | None = None
+) -> bytes:
+    """The file; with `lang`, its header row in that language (the chat's export),
+    else the column names (the CLI's, for scripts)."""
+    headers = [t(lang, f"export.inq.{c}") for c in COLUMNS] if lang else None
     if fmt is FileFormat.CSV:
-        return spreadsheets.write_csv(COLUMNS, rows)
+        return spreadsheets.write_csv(COLUMNS, rows, headers=headers)
     if fmt is FileFormat.XLSX:
         return spreadsheets.write_xlsx(
-            COLUMNS, rows, title="inquiries", widths=WIDTHS, numeric=NUMERIC
+            COLUMNS, rows, title="inquiries", widths=WIDTHS, numeric=NUMERIC, headers=headers
         )
     raise ValueError(f"inquiries are exported as CSV or XLSX, not {fmt}")

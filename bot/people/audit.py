@@ -235,11 +235,14 @@ async def export_rows(session: AsyncSession, lang: str, tz: ZoneInfo) -> list[di
     return rows
 
 
-def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat) -> bytes:
-    if fmt is FileFormat.CSV:
-        return spreadsheets.write_csv(COLUMNS, rows)  # details can be user text: guarded
+def write_rows(rows: Sequence[Mapping[str, str]], fmt: FileFormat, lang: str) -> bytes:
+    headers = [t(lang, f"export.audit.{c}") for c in COLUMNS]  # the admin's language
+    if fmt is FileFormat.CSV:  # details can be user text: guarded
+        return spreadsheets.write_csv(COLUMNS, rows, headers=headers)
     if fmt is FileFormat.XLSX:
-        return spreadsheets.write_xlsx(COLUMNS, rows, title="audit", widths=WIDTHS, numeric=NUMERIC)
+        return spreadsheets.write_xlsx(
+            COLUMNS, rows, title="audit", widths=WIDTHS, numeric=NUMERIC, headers=headers
+        )
     raise ValueError(f"the audit trail is exported as CSV or XLSX, not {fmt}")
 
 
@@ -252,6 +255,6 @@ async def export_files(
     stamp = f"{now.astimezone(tz):%Y%m%d-%H%M}"
     made = []
     for fmt in (FileFormat.CSV, FileFormat.XLSX):
-        data = await asyncio.to_thread(write_rows, rows, fmt)  # XLSX takes a moment
+        data = await asyncio.to_thread(write_rows, rows, fmt, lang)  # XLSX takes a moment
         made.append(ExportFile(f"audit-{stamp}.{fmt.value}", data, len(rows)))
     return made
