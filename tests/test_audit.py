@@ -200,7 +200,7 @@ async def test_admin_actions_are_recorded_and_shown_in_both_languages(
     for action in Action:
         if action in {e.action for e in stored}:
             assert t("zh", f"audit.act.{action.value}") in zh.text
-    assert "Admin (9001)" in zh.text and "发送公告" in zh.text and "新建项目" in zh.text
+    assert "Admin（9001）" in zh.text and "发送公告" in zh.text and "新建项目" in zh.text
 
 
 async def test_paging_export_and_escaping(bot: BotRunner, tg: FakeTelegram) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from bot.catalog.views import tags_for
 from storage.models import Program, ProgramStatus
 from tests.fakebot import FakeTelegram
 from tests.harness import BotRunner
@@ -59,13 +60,36 @@ async def test_browse_by_department_in_chinese(bot: BotRunner, tg: FakeTelegram)
     await user.send_and_wait("/catalog")
     await user.press("按院系")
     deps = await user.expect_message()
-    assert deps.button_labels()[:2] == ["经济管理学院 (1)", "机电工程学院 (4)"]
-    await user.press("经济管理学院 (1)")
+    assert deps.button_labels()[:2] == ["经济管理学院（1）", "机电工程学院（4）"]
+    await user.press("经济管理学院（1）")
     listing = await user.expect_message()
     assert listing.button_labels()[0] == "天开高教科创园孵化平台"
     await user.press("天开高教科创园孵化平台")
     card = await user.expect_message()
     assert "创新创业孵化 · 经济管理学院" in card.text
+
+
+async def test_tags_in_the_readers_language(bot: BotRunner, tg: FakeTelegram) -> None:
+    """The lab is tagged "robotics, 机器人": each reader sees the tag in their language,
+    and a search finds it by either."""
+    await seed_catalog(bot.sessions, count=1)
+    lab = await special_id(bot.sessions, "LAB-AI")
+    chinese = tg.user(4012, first_name="李", language_code="zh-hans")
+    card = await chinese.send_and_wait(f"/start p_{lab}")
+    assert "🏷 机器人" in card.text and "robotics" not in card.text
+    english = tg.user(4013, first_name="Ann", language_code="en")
+    card = await english.send_and_wait(f"/start p_{lab}")
+    assert "🏷 robotics" in card.text and "机器人" not in card.text
+    found = await english.send_and_wait("机器人")
+    assert "Joint Laboratory for Intelligent Manufacturing" in found.button_labels()
+
+
+def test_tags_for() -> None:
+    tags = "智能制造, 工业机器人，smart manufacturing、robotics"
+    assert tags_for("zh", tags) == "智能制造、工业机器人"
+    assert tags_for("en", tags) == "smart manufacturing, robotics"
+    assert tags_for("en", "孵化, 天开园") == "孵化, 天开园"  # none in English: all of them
+    assert tags_for("zh", " , ") == ""
 
 
 async def test_language_fallback_on_card(bot: BotRunner, tg: FakeTelegram) -> None:

@@ -202,7 +202,7 @@ async def test_pages_of_invites_and_chinese(bot: BotRunner, tg: FakeTelegram) ->
     made = [await make_invite(tg) for _ in range(10)]
     first = await admin.send_and_wait("/invites")
     assert "未使用的邀请" in first.text and "共 10 个" in first.text and "第 1 / 2 页" in first.text
-    assert "创建人：Admin (9001)" in first.text and "有效期至" in first.text
+    assert "创建人：Admin（9001）" in first.text and "有效期至" in first.text
     assert len([b for b in first.button_labels() if "撤销" in b]) == 8
     await admin.press("下一页 ▶️")
     await admin.expect_callback_answer()

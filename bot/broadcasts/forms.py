@@ -15,7 +15,7 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
-from bot.ui.i18n import t
+from bot.ui.i18n import bracketed, t
 from bot.ui.ids import parse_id
 from bot.ui.text import Html, Part, Plain, tr
 from storage import broadcasts as repo
@@ -27,7 +27,7 @@ async def _audience_choices(
     out = []
     for segment in broadcasts.SEGMENTS:
         n = await repo.count_audience(session, segment)
-        out.append((f"{broadcasts.segment_label(lang, segment)} ({n})", segment))
+        out.append((bracketed(lang, broadcasts.segment_label(lang, segment), n), segment))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
 import segno
@@ -16,7 +17,7 @@ from bot.formats.spreadsheets import FileError, FileFormat
 from bot.people.person import Person
 from bot.ui.callbacks import cb
 from bot.ui.deeplinks import link
-from bot.ui.i18n import localized, t
+from bot.ui.i18n import bracketed, localized, t
 from bot.ui.screens import Screen, button, pager
 from bot.ui.text import (
     CAPTION_LIMIT,
@@ -63,7 +64,7 @@ def kinds(lang: str, counts: list[tuple[ProgramKind, int]]) -> Screen:
     rows = [
         [
             InlineKeyboardButton(
-                f"{kind_name(lang, kind)} ({n})",
+                bracketed(lang, kind_name(lang, kind), n),
                 callback_data=cb("c", "l", f"k-{kind.value}", "f0"),
             )
         ]
@@ -80,7 +81,7 @@ def departments(lang: str, rows_in: list[DepartmentRow], page_no: int) -> Screen
     rows = [
         [
             InlineKeyboardButton(
-                f"{_label(localized(lang, d.name_zh, d.name_en))} ({d.programs})",
+                bracketed(lang, _label(localized(lang, d.name_zh, d.name_en)), d.programs),
                 callback_data=cb("c", "l", f"d-{d.id}", "f0"),
             )
         ]
@@ -172,9 +173,23 @@ def _card_text(lang: str, found: Card) -> str:
         parts.append(
             Html("\n", bold(t(lang, "catalog.contact")), " ", Html.join(" · ", contact_bits))
         )
-    if p.tags:
-        parts.append(Html("🏷 ", Plain(p.tags, CLIP_FIRST)))
+    tags = tags_for(lang, p.tags)
+    if tags:
+        parts.append(Html("🏷 ", Plain(tags, CLIP_FIRST)))
     return Html.join("\n", parts).fit()
+
+
+_TAG_SEPARATORS = re.compile(r"\s*[,，、;；]\s*")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def tags_for(lang: str, tags: str) -> str:
+    """The programme's tags a reader of `lang` reads: the Chinese ones on a Chinese card,
+    the others on an English one (all of them, when none is in the reader's language).
+    Search still finds every tag."""
+    every = [tag for tag in _TAG_SEPARATORS.split(tags.strip()) if tag]
+    mine = [tag for tag in every if bool(_CJK.search(tag)) == (lang == "zh")]
+    return ("、" if lang == "zh" else ", ").join(mine or every)
 
 
 def _card_keyboard(person: Person, found: Card, back: ListRef | None) -> InlineKeyboardMarkup:

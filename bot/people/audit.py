@@ -23,7 +23,7 @@ from bot.formats.spreadsheets import ExportFile, FileFormat
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act
-from bot.ui.i18n import catalog, format_clock, t
+from bot.ui.i18n import bracketed, catalog, format_clock, t
 from bot.ui.text import clip_text
 from storage import audit as repo
 from storage.models import AuditEntry, User, utcnow
@@ -198,7 +198,7 @@ def actor_label(
     if actor_id is None:
         return t(lang, "audit.system")
     name = clip_text(person_name(actors.get(actor_id)), name_chars)
-    return f"{name} ({actor_id})" if name else str(actor_id)
+    return bracketed(lang, name, actor_id) if name else str(actor_id)
 
 
 # Export -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.people import audit
 from bot.people.identity import INVITES_PAGE, InvitePage, OpenInvite
 from bot.ui import screens as views
 from bot.ui.callbacks import cb
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import bracketed, format_time, t
 from bot.ui.screens import Screen, button, pager
 
 NAME_CHARS = 40  # a creator's name in a line; the list must fit one message
@@ -27,7 +27,7 @@ def invite_line(lang: str, n: int, invite: OpenInvite, tz: ZoneInfo) -> str:
     name = audit.person_name(invite.creator)
     if len(name) > NAME_CHARS:
         name = name[: NAME_CHARS - 1].rstrip() + "…"
-    creator = f"{name} ({invite.created_by})" if name else str(invite.created_by)
+    creator = bracketed(lang, name, invite.created_by) if name else str(invite.created_by)
     return t(
         lang,
         "invites.item",

@@ -115,9 +115,12 @@ def format_clock(moment: datetime, lang: str, tz: ZoneInfo) -> str:
 
 def format_time(moment: datetime, lang: str, tz: ZoneInfo) -> str:
     """One time on a screen, with its zone in words: 12月2日（周三）14:30（北京时间）."""
-    clock = format_clock(moment, lang, tz)
-    zone = zone_name(lang, tz)
-    return f"{clock}（{zone}）" if lang == "zh" else f"{clock} ({zone})"
+    return bracketed(lang, format_clock(moment, lang, tz), zone_name(lang, tz))
+
+
+def bracketed(lang: str, text: str, inside: object) -> str:
+    """`text (inside)`, with Chinese full-width brackets on a Chinese screen: 经济管理学院（3）."""
+    return f"{text}（{inside}）" if lang == "zh" else f"{text} ({inside})"
 
 
 def zone_note(lang: str, tz: ZoneInfo) -> str:
