@@ -72,3 +72,19 @@ def test_chinese_is_chinese() -> None:
 )  # fmt: skip
 def test_pick_language(code: str | None, expected: str) -> None:
     assert pick_language(code, "en") == expected
+
+
+# Where Chinese text meets ASCII punctuation that Chinese writes full-width (，：；！？（）).
+_HALF_WIDTH = re.compile(r"[\u4e00-\u9fff][,:;!?(]|[,;!?)][\u4e00-\u9fff]|[\u4e00-\u9fff] \(")
+# Syntax the reader must type exactly as shown: YAML's "key: value".
+_SYNTAX = {"files.yaml_not_list", "files.not_mapping"}
+
+
+def test_chinese_punctuation_is_full_width() -> None:
+    markup = re.compile(r"<[^>]+>|\{[^}]*\}|https?://\S+|/[a-z_]+")
+    wrong = {
+        key: text
+        for key, text in catalog("zh").items()
+        if key not in _SYNTAX and _HALF_WIDTH.search(markup.sub("", text))
+    }
+    assert not wrong, wrong

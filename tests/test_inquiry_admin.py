@@ -308,7 +308,7 @@ async def test_stats_in_chinese(bot: BotRunner, tg: FakeTelegram) -> None:
     assert "合计：14 条咨询，其中 11 条未结" in stats.text
     listing = await admin.send_and_wait("/inquiries")
     assert "第 1/2 页 · 共 14 条咨询" in listing.text
-    assert items(listing.button_labels())[0].startswith("#14 · 一般咨询 · ")
+    assert items(listing.button_labels())[0].startswith("#14 · 一般问题 · ")
 
 
 def check_rows(rows: list[list[str]], lang: str | None = None) -> None:
