@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 JSON = dict[str, Any]
@@ -301,16 +303,7 @@ def parse_html_entities(text: str) -> tuple[str, list[JSON]]:
                 raise fail("Unexpected '<' (use &lt;)", pos)
             closing, name, attrs = tag.group(1) == "/", tag.group(2).lower(), tag.group(3)
             if closing:
-                if not stack:
-                    raise fail(f'Unexpected end tag "{name}"', pos)
-                if stack[-1][0] != name:
-                    raise fail(
-                        f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"', pos
-                    )
-                _, _, made = stack.pop()
-                if made is not None and at > made["offset"]:  # empty entities are dropped
-                    made["length"] = at - made["offset"]
-                    found.append(made)
+                _close(name, stack, at, found, partial(fail, pos=pos))
             else:
                 if name not in ALLOWED_TAGS:
                     raise fail(f'Unsupported start tag "{name}"', pos)
@@ -326,6 +319,21 @@ def parse_html_entities(text: str) -> tuple[str, list[JSON]]:
         raise fail(f'Can\'t find end tag corresponding to start tag "{name}"', where)
     found.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), found
+
+
+def _close(
+    name: str, stack: list[tuple[str, int, JSON | None]], at: int, found: list[JSON],
+    fail: Callable[[str], ApiError],
+) -> None:  # fmt: skip
+    """An end tag: it must close the innermost open tag; its entity ends here."""
+    if not stack:
+        raise fail(f'Unexpected end tag "{name}"')
+    if stack[-1][0] != name:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    _, _, made = stack.pop()
+    if made is not None and at > made["offset"]:  # empty entities are dropped
+        made["length"] = at - made["offset"]
+        found.append(made)
 
 
 def _entity(
