@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.catalog.views import tags_for
 from storage.models import Program, ProgramStatus
@@ -176,3 +176,24 @@ async def test_stale_buttons(bot: BotRunner, tg: FakeTelegram) -> None:
     await user.press_data(card.message_id, f"c:p:{lab}")
     gone = await user.expect_message()
     assert "closed" in gone.text
+
+
+async def test_a_page_that_emptied_shows_the_last_one(bot: BotRunner, tg: FakeTelegram) -> None:
+    """A "Next" pressed after the programmes it led to were closed: the last page, on
+    PostgreSQL too (the bound given to the query must fit its INTEGER ids)."""
+    await seed_catalog(bot.sessions, count=20)
+    user = tg.user(4014, first_name="Ada", language_code="en")
+    await user.send_and_wait("/catalog")
+    await user.press("By kind of cooperation")
+    await user.expect_message()
+    await user.press("Joint research & labs (21)")
+    page1 = await user.expect_message()
+    async with bot.sessions() as session, session.begin():
+        ids = sorted((await session.scalars(select(Program.id))).all())
+        await session.execute(
+            update(Program).where(Program.id > ids[7]).values(status=ProgramStatus.CLOSED)
+        )
+    await user.press("Next ▶️")
+    again = await user.expect_message()
+    assert again.message_id == page1.message_id
+    assert "Page 1 of 1" in again.text, again.text

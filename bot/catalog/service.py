@@ -122,7 +122,7 @@ async def page(
     else:
         items = await repo.page_from(session, flt, anchor_id, PAGE_SIZE)
         if not items and anchor_id > 0:  # the page emptied since: show the last one
-            items = await repo.page_before(session, flt, 2**62, PAGE_SIZE)
+            items = await repo.page_before(session, flt, MAX_ID, PAGE_SIZE)  # within INTEGER
     total, before = await repo.count_and_before(session, flt, items[0].id if items else 0)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(pages, before // PAGE_SIZE + 1)
