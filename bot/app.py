@@ -75,6 +75,7 @@ def build_application(
         runtime.staff_chat = StaffChat(runtime_settings, runtime.sessions)
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
+        await register_descriptions(app)
         if engines:
             await lifecycle.start(app)  # their jobs run once the Application starts
 
@@ -203,3 +204,22 @@ async def register_commands(app: PartnerApp, settings: Settings) -> None:
             await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # an admin who never opened the bot: not fatal
             log.warning("could not set the admin commands for %s: %s", admin_id, exc)
+
+
+async def register_descriptions(app: PartnerApp) -> None:
+    """What a person sees before pressing Start (the description) and on the bot's
+    profile and in shares (the short one), in each language; English is the default for
+    other languages. Read first and set only what differs: every restart would otherwise
+    spend four calls of a method Telegram rate-limits. Not fatal: the bot works without."""
+    bot = app.bot
+    for lang in LANGUAGES:
+        code = None if lang == "en" else lang
+        description, short = t(lang, "about.description"), t(lang, "about.short")
+        try:
+            if (await bot.get_my_description(language_code=code)).description != description:
+                await bot.set_my_description(description, language_code=code)
+            current = await bot.get_my_short_description(language_code=code)
+            if current.short_description != short:
+                await bot.set_my_short_description(short, language_code=code)
+        except TelegramError as exc:
+            log.warning("could not set the bot's %s description: %s", lang, exc)

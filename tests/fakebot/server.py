@@ -736,9 +736,16 @@ class FakeTelegram:
         return True
 
     async def api_setMyDescription(self, params: JSON) -> bool:
+        # 0-512 characters (an empty one removes the language's own description).
+        if len(str(params.get("description") or "")) > 512:
+            raise bad_request("BOT_DESCRIPTION_INVALID")
+        self.stats["set_description"] += 1
         return await self._store_setting("description", params)
 
     async def api_setMyShortDescription(self, params: JSON) -> bool:
+        if len(str(params.get("short_description") or "")) > 120:
+            raise bad_request("BOT_ABOUT_INVALID")
+        self.stats["set_short_description"] += 1
         return await self._store_setting("short_description", params)
 
     async def api_setMyName(self, params: JSON) -> bool:
