@@ -54,6 +54,7 @@ ALLOWED_UPDATES = [
     Update.EDITED_MESSAGE,
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,
+    Update.INLINE_QUERY,
 ]
 
 
@@ -119,6 +120,7 @@ def register_handlers(app: PartnerApp) -> None:
         fallback,
         flood,
         forms,
+        inline,
         inquiries,
         invites,
         language,
@@ -174,6 +176,7 @@ def register_handlers(app: PartnerApp) -> None:
             *board.handlers(),
             *audit.handlers(),
             *staff.handlers(),
+            *inline.handlers(),
             *fallback.handlers(),
         ],
         group=1,

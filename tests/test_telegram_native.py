@@ -12,9 +12,10 @@ from sqlalchemy import update
 
 from bot.settings import Settings
 from bot.ui.i18n import t
-from storage.models import Program
+from storage.models import Program, User
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram
+from tests.fakebot.models import parse_html
 from tests.harness import BotRunner
 from tests.seed import seed_catalog, special_id
 
@@ -100,3 +101,92 @@ async def test_invite_link_has_a_share_button(
         assert share_target(url) == (match.group(0), t(lang, "invite.share_text"))
     finally:
         await bot.stop()
+
+
+def open_button(result: dict[str, object]) -> tuple[str, str]:
+    markup = result["reply_markup"]
+    assert isinstance(markup, dict)
+    ((button,),) = markup["inline_keyboard"]
+    assert set(button) == {"text", "url"}  # a link: an inline message has no chat of ours
+    return button["text"], button["url"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "word", "title"),
+    [
+        ("en", "laboratory", "Joint Laboratory for Intelligent Manufacturing"),
+        ("zh", "制造", "智能制造联合实验室"),  # a Chinese substring, no word boundaries
+    ],
+)
+async def test_inline_query_lists_matching_programmes(
+    bot: BotRunner, tg: FakeTelegram, lang: str, word: str, title: str
+) -> None:
+    await seed_catalog(bot.sessions, count=3)
+    lab = await special_id(bot.sessions, "LAB-AI")
+    # Someone who never started the bot, typing in a group: answered, and not stored.
+    stranger = tg.user(4201, first_name="Wang", language_code=lang)
+    await stranger.inline_query(word, chat_type="supergroup")
+    answer = await stranger.expect_inline_answer()
+    assert answer["is_personal"] is True and answer["cache_time"] == 60
+    (result,) = answer["results"]
+    assert result["type"] == "article" and result["id"] == f"p{lab}"
+    assert result["title"] == title
+    content = result["input_message_content"]
+    assert content["parse_mode"] == "HTML"
+    shown = parse_html(content["message_text"])
+    assert shown.startswith(title) and len(shown) <= 4096
+    benefits = {"en": "Access to equipment & <students>", "zh": "共享设备与学生资源"}[lang]
+    assert benefits in shown  # the admin's text, escaped in the HTML that is posted
+    deep_link = f"https://t.me/{tg.bot_username}?start=p_{lab}"
+    assert open_button(result) == (t(lang, "inline.open"), deep_link)
+    async with bot.sessions() as session:
+        assert await session.get(User, 4201) is None
+
+    # An unknown word: nothing (Telegram then shows its own "no results").
+    await stranger.inline_query("xyzzy-nothing")
+    assert (await stranger.expect_inline_answer())["results"] == []
+    # A closed programme is never listed, not even by its exact title.
+    await stranger.inline_query("Closed training class")
+    assert (await stranger.expect_inline_answer())["results"] == []
+
+
+async def test_inline_empty_query_shows_the_newest_in_the_askers_language(
+    bot: BotRunner, tg: FakeTelegram
+) -> None:
+    ids = await seed_catalog(bot.sessions, count=12)
+    lab = await special_id(bot.sessions, "LAB-AI")
+    incubation = await special_id(bot.sessions, "INC-1")
+    # A contact who chose Chinese in the bot, though Telegram says English.
+    person = tg.user(4202, first_name="Li", language_code="en")
+    await person.send_and_wait("/start")
+    async with bot.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id == 4202).values(language="zh"))
+    await person.inline_query("")
+    results = (await person.expect_inline_answer())["results"]
+    assert [r["id"] for r in results] == [
+        f"p{incubation}", f"p{lab}", *(f"p{i}" for i in reversed(ids[-8:]))
+    ]  # fmt: skip
+    assert results[0]["title"] == "天开高教科创园孵化平台"
+    assert open_button(results[0])[0] == "在机器人中打开"
+    assert results[2]["title"] == "联合项目00012"
+    assert "机电工程学院" in results[2]["description"]
+
+
+async def test_inline_answer_refused_by_telegram_is_not_fatal(
+    bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """Telegram refuses an answer that came too late (the person typed on); the bot goes
+    on answering the next query."""
+    await seed_catalog(bot.sessions, count=1)
+    user = tg.user(4203, first_name="Ada", language_code="en")
+    tg.fail_next(
+        "answerInlineQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    await user.inline_query("joint")
+    await tg.wait_for(lambda: tg.calls_to("answerInlineQuery"), 5, "the first answer")
+    await user.inline_query("joint")
+    answer = await user.expect_inline_answer()
+    assert [r["title"] for r in answer["results"]][-1] == "Joint project 00001"
+    assert (await user.send_and_wait("/start")).text

@@ -153,6 +153,11 @@ def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -
     return Screen(_card_text(person.language, found), keyboard)
 
 
+def card_text(lang: str, found: Card) -> str:
+    """The card's text, as the bot shows it (also what inline mode posts)."""
+    return _card_text(lang, found)
+
+
 def _card_text(lang: str, found: Card) -> str:
     """The title, kind and department stay whole; long summaries and benefits give way
     first (the longer one first), then tags: the card always fits one message."""
