@@ -132,6 +132,16 @@ async def test_scheduled_broadcast_managed_from_the_list(
         )
         assert sorted(chats) == [2000, 2001, 2002]  # not the admin, not the teacher
     assert (await stored(bot, 1)).status in (BroadcastStatus.SENDING, BroadcastStatus.DONE)
+    # Open, once it has started: the preview again, then its report.
+    done = t(
+        lang, "bc.report_done", id=1, total=3, sent=3, failed=0, blocked=0,
+    ).replace("<b>", "").replace("</b>", "")  # fmt: skip
+    await tg.wait_for(lambda: [m for m in admin.messages() if m.text == done], 10, "done")
+    listing = await admin.send_and_wait("/broadcasts")
+    assert listing.button_labels() == [t(lang, "bc.list_open", id=1)]
+    await admin.press(t(lang, "bc.list_open", id=1))
+    assert (await admin.expect_message()).raw_text == "<b>R&amp;D</b> open day &amp; lab tour"
+    assert (await admin.expect_message()).text == done
 
     # Cancel, from the list: a second one, scheduled, never goes out.
     await compose(admin, lang, "Second notice", f"{t(lang, 'bc.seg_all')} (")
