@@ -190,3 +190,14 @@ async def test_inline_answer_refused_by_telegram_is_not_fatal(
     answer = await user.expect_inline_answer()
     assert [r["title"] for r in answer["results"]][-1] == "Joint project 00001"
     assert (await user.send_and_wait("/start")).text
+
+
+async def test_inline_query_hostile_text(bot: BotRunner, tg: FakeTelegram) -> None:
+    """Control characters, SQL and LIKE wildcards, 256 characters: an answer, no match."""
+    await seed_catalog(bot.sessions, count=2)
+    user = tg.user(4204, first_name="Eve", language_code="en")
+    for query in ("\x00\x07'; DROP TABLE programs; --", "%_%", "🧪" * 256):
+        await user.inline_query(query)
+        assert (await user.expect_inline_answer())["results"] == []
+    await user.inline_query("\x00joint\x00")  # control characters are spaces
+    assert len((await user.expect_inline_answer())["results"]) == 3  # 2 + the AI lab

@@ -59,9 +59,6 @@ def _summary(lang: str, data: dict[str, Any]) -> Html:
     if data.get("audience"):
         label = data.get("_audience_label") or broadcasts.segment_label(lang, data["audience"])
         lines.append(tr(lang, "bc.sum_audience", audience=Plain(str(label))))
-    if isinstance(data.get("due"), dict):
-        lines.append(tr(lang, "step.understood", typed=Plain(data["due"]["typed"]),
-                        shown=Plain(data["due"]["shown"])))  # fmt: skip
     return Html.join("\n", lines)
 
 
