@@ -3,8 +3,10 @@ languages, the share buttons beside deep links, and inline mode."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,12 +14,15 @@ from sqlalchemy import update
 
 from bot.settings import Settings
 from bot.ui.i18n import t
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
 from storage.models import Program, User
-from tests.constants import ADMIN_ID
+from tests.constants import ADMIN_ID, TOKEN
 from tests.fakebot import FakeTelegram
 from tests.fakebot.models import parse_html
 from tests.harness import BotRunner
 from tests.seed import seed_catalog, special_id
+from tests.test_e2e_process import BotProcess
 
 
 async def test_descriptions_set_in_both_languages_and_not_again_when_unchanged(
@@ -201,3 +206,34 @@ async def test_inline_query_hostile_text(bot: BotRunner, tg: FakeTelegram) -> No
         assert (await user.expect_inline_answer())["results"] == []
     await user.inline_query("\x00joint\x00")  # control characters are spaces
     assert len((await user.expect_inline_answer())["results"]) == 3  # 2 + the AI lab
+
+
+async def test_run_process_answers_inline_and_sets_descriptions(
+    tg: FakeTelegram, db_url: str, tmp_path: Path
+) -> None:
+    """The real `partnerbot run`: it asks Telegram for inline queries (allowed_updates)
+    and answers them, and it has set its descriptions by then."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
+    env.update(
+        BOT_TOKEN=TOKEN, DATABASE_URL=db_url, ADMIN_IDS=str(ADMIN_ID),
+        TELEGRAM_API_URL=tg.base_url, TELEGRAM_FILE_URL=tg.file_url,
+        PYTHONPATH=str(Path(__file__).parent.parent),
+    )  # fmt: skip
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    try:
+        await seed_catalog(create_session_factory(engine), count=1)
+    finally:
+        await engine.dispose()
+    bot = BotProcess(env, tmp_path)
+    await bot.start()
+    try:
+        user = tg.user(4205, first_name="Ada", language_code="zh-hans")
+        await user.send_and_wait("/start", timeout=30)
+        await user.inline_query("实验室")
+        (result,) = (await user.expect_inline_answer(timeout=10))["results"]
+        assert result["title"] == "智能制造联合实验室"
+        assert tg.settings["description:zh"]["description"] == t("zh", "about.description")
+    finally:
+        code = await bot.stop()
+    assert code == 0, bot.stderr.decode(errors="replace")[-2000:]
