@@ -34,6 +34,7 @@ ALLOWED_UPDATES = [
     Update.EDITED_MESSAGE,
     Update.CALLBACK_QUERY,
     Update.MY_CHAT_MEMBER,
+    Update.INLINE_QUERY,
 ]
 
 
@@ -55,6 +56,7 @@ def build_application(
         runtime.staff_chat = StaffChat(runtime_settings, runtime.sessions)
         runtime.bot_username = app.bot.username
         await register_commands(app, runtime_settings)
+        await commands.set_descriptions(app.bot)
         if engines:
             await lifecycle.start(app)  # their jobs run once the Application starts
 
@@ -98,6 +100,7 @@ def register_handlers(app: PartnerApp) -> None:
         fallback,
         flood,
         forms,
+        inline,
         inquiries,
         invites,
         language,
@@ -153,6 +156,7 @@ def register_handlers(app: PartnerApp) -> None:
             *board.handlers(),
             *audit.handlers(),
             *staff.handlers(),
+            *inline.handlers(),
             *fallback.handlers(),
         ],
         group=1,

@@ -14,7 +14,7 @@ from bot.broadcasts import forms as broadcast_forms
 from bot.broadcasts import service as broadcasts
 from bot.broadcasts import views as render
 from bot.context import BotContext
-from bot.forms.engine import Saved, Start
+from bot.forms.engine import Saved
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act, Refused
@@ -28,7 +28,7 @@ from handlers.render import answer, reply, show
 
 @guard.command(Act.BROADCAST)
 async def broadcast_command(update: Update, context: BotContext) -> None:
-    await begin_form(update, context, broadcast_forms.COMPOSE)
+    await begin_form(update, context, broadcast_forms.compose_start(context.settings.admin_ids))
 
 
 async def preview_after_save(
@@ -36,11 +36,23 @@ async def preview_after_save(
 ) -> None:
     """After the compose form: the announcement exactly as recipients get it, then Send
     now / Schedule / Cancel."""
-    chat = update.effective_chat
-    if saved.made is None or chat is None:
+    if saved.made is None:
         return
     async with context.db() as session:
-        found = await broadcasts.preview(session, person, saved.made, context.runtime.bot_username)
+        found = await broadcasts.preview(
+            session, context.settings, person, saved.made, context.runtime.bot_username
+        )
+    if await _send_preview(update, context, person, found):
+        await reply(update, render.control(person.language, found.broadcast, found.recipients))
+
+
+async def _send_preview(
+    update: Update, context: BotContext, person: Person, found: broadcasts.Preview
+) -> bool:
+    """The announcement exactly as a recipient in the admin's language gets it."""
+    chat = update.effective_chat
+    if chat is None:
+        return False
     try:
         await context.bot.do_api_request(
             found.method, api_kwargs={"chat_id": chat.id, **found.params}
@@ -48,8 +60,29 @@ async def preview_after_save(
     except TelegramError as exc:  # Telegram refused the HTML or the file: say so, keep it
         error = escape(str(exc)[:200])
         await reply(update, views.Screen(t(person.language, "bc.preview_failed", error=error)))
+        return False
+    return True
+
+
+async def _open(update: Update, context: BotContext, person: Person, broadcast_id: int) -> None:
+    """Opened from the list: the preview with its buttons, then where it stands and what
+    can still be done (the scheduled time and its actions, or the live report)."""
+    settings, now = context.settings, context.now()
+    async with context.db() as session:
+        opened = await broadcasts.open_one(
+            session, settings, person, broadcast_id, context.runtime.bot_username, now
+        )
+    await answer(update, context)
+    if not await _send_preview(update, context, person, opened.preview):
         return
-    await reply(update, render.control(person.language, found.broadcast, found.recipients))
+    b, lang = opened.preview.broadcast, person.language
+    if opened.report is not None:
+        screen = render.progress(lang, opened.report, settings, now)
+    elif b.scheduled_at is not None:
+        screen = render.scheduled(lang, b, settings)
+    else:
+        screen = render.control(lang, b, opened.preview.recipients)
+    await reply(update, screen)
 
 
 @guard.button()
@@ -78,9 +111,12 @@ async def broadcast_button(update: Update, context: BotContext, data: Callback) 
         context.wake_engines()
         await answer(update, context)
         await show(update, render.progress(lang, report, settings, context.now()))
-    elif data.action == "sched":
-        start = Start(broadcast_forms.SCHEDULE, {"broadcast_id": broadcast_id})
-        await begin_form(update, context, start)
+    elif data.action == "sched":  # schedule a draft, or reschedule: the same form
+        async with context.db() as session:
+            chosen = await broadcasts.reschedulable(session, person, broadcast_id)
+        await begin_form(update, context, broadcast_forms.schedule_start(chosen.id, chosen.text))
+    elif data.action == "open":
+        await _open(update, context, person, broadcast_id)
     elif data.action in ("pause", "resume", "cancel"):
         async with context.db(write=True) as session:
             report = await broadcasts.steer_reported(

@@ -130,10 +130,12 @@ async def _share(
     except NotVisible:
         raise Refused() from None
     await answer(update, context)
-    photo, caption = catalog_views.share_photo(person.language, found, context.runtime.bot_username)
+    username = context.runtime.bot_username
+    photo, caption = catalog_views.share_photo(person.language, found, username)
     chat = update.effective_chat
     if chat is not None:
-        await chat.send_photo(photo=photo, caption=caption)
+        keyboard = catalog_views.share_keyboard(person.language, found, username)
+        await chat.send_photo(photo=photo, caption=caption, reply_markup=keyboard)
 
 
 async def show_card(update: Update, context: BotContext, person: Person, program_id: int) -> None:

@@ -29,7 +29,7 @@ from bot.people.roles import Act, Refused
 from bot.ui import screens as views
 from bot.ui.callbacks import Callback
 from bot.ui.deeplinks import link
-from bot.ui.i18n import format_time, t
+from bot.ui.i18n import t
 from handlers import guard
 from handlers.render import answer, reply, show
 
@@ -53,15 +53,8 @@ async def _issue_invite(update: Update, context: BotContext, person: Person, kin
         invite = await invite_for(
             session, admin=person, kind=kind, ttl=timedelta(hours=settings.invite_ttl_hours)
         )
-    lang = person.language
-    text = t(
-        lang,
-        "invite.created",
-        role=escape(views.role_name(lang, invite.role)),
-        expires=format_time(invite.expires_at, lang, settings.tz),
-        link=escape(link(context.runtime.bot_username, "inv", invite.token)),
-    )
-    await reply(update, views.Screen(text))
+    url = link(context.runtime.bot_username, "inv", invite.token)
+    await reply(update, invite_views.created(person.language, invite, url, settings.tz))
 
 
 @guard.command(Act.INVITE)

@@ -16,7 +16,13 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     chat, user = update.effective_chat, update.effective_user
     # Channels, and groups other than the staff chat, are not places we talk in:
     # ignore their updates on purpose rather than answering strangers' chats.
-    if user is None or user.is_bot or chat is None:
+    if user is None or user.is_bot:
+        raise ApplicationHandlerStop
+    if update.inline_query is not None and chat is None:
+        # Inline mode (handlers/inline.py) answers anyone, from any chat, with what the
+        # catalogue shows everyone: nobody is recognised, nothing is stored for them.
+        return
+    if chat is None:
         raise ApplicationHandlerStop
     if chat.type != ChatType.PRIVATE and not await _staff_chat_update(update, context, chat.id):
         raise ApplicationHandlerStop

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, String, func, insert, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -27,16 +27,19 @@ from storage.models import (
 SEGMENTS_FIXED = ("all", "enterprise", "teachers", "no_meeting", "lang-en", "lang-zh")
 
 
-def audience(segment: str) -> ColumnElement[bool] | None:
-    """The WHERE clause of a segment over users; None for an unknown segment."""
+def audience(segment: str, admin_ids: frozenset[int] = frozenset()) -> ColumnElement[bool] | None:
+    """The WHERE clause of a segment over users; None for an unknown segment. The people
+    in ADMIN_IDS are admins whatever role is stored for them, so they are in neither the
+    enterprise nor the teachers segment."""
     reachable = (User.opted_out.is_(False)) & (User.blocked_at.is_(None))
     head, _, arg = segment.partition("-")
+    not_admin = User.id.not_in(sorted(admin_ids)) if admin_ids else true()
     if segment == "all":
         return reachable
     if segment == "enterprise":
-        return reachable & (User.role == Role.ENTERPRISE)
+        return reachable & (User.role == Role.ENTERPRISE) & not_admin
     if segment == "teachers":
-        return reachable & (User.role == Role.TEACHER)
+        return reachable & (User.role == Role.TEACHER) & not_admin
     if segment in ("lang-en", "lang-zh"):
         return reachable & (User.language == segment[5:])
     if segment == "no_meeting":  # interested, no meeting yet
@@ -58,8 +61,10 @@ def audience(segment: str) -> ColumnElement[bool] | None:
     return None
 
 
-async def count_audience(session: AsyncSession, segment: str) -> int:
-    where = audience(segment)
+async def count_audience(
+    session: AsyncSession, segment: str, admin_ids: frozenset[int] = frozenset()
+) -> int:
+    where = audience(segment, admin_ids)
     if where is None:
         return 0
     return int(await session.scalar(select(func.count(User.id)).where(where)) or 0)
@@ -77,12 +82,12 @@ async def get(session: AsyncSession, broadcast_id: int, *, lock: bool = False) -
 
 async def queue_deliveries(
     session: AsyncSession, broadcast: Broadcast, payloads: dict[str, dict[str, Any]],
-    method: str, priority: int, now: datetime,
+    method: str, priority: int, now: datetime, admin_ids: frozenset[int] = frozenset(),
 ) -> int:  # fmt: skip
     """One outbox row per recipient, in one INSERT … SELECT per language (the stop button
     under the message speaks the recipient's language). UNIQUE(dedupe_key) keeps it one
     per (broadcast, user) even if this ran twice."""
-    where = audience(broadcast.segment)
+    where = audience(broadcast.segment, admin_ids)
     if where is None:
         return 0
     total = 0

@@ -120,6 +120,12 @@ async def page_before(
     return rows
 
 
+async def newest_ids(session: AsyncSession, flt: ProgramFilter, size: int) -> list[int]:
+    """The ids of the `size` newest rows, newest first."""
+    stmt = select(Program.id).where(flt.where()).order_by(Program.id.desc()).limit(size)
+    return list(await session.scalars(stmt))
+
+
 async def kind_counts(session: AsyncSession) -> dict[ProgramKind, int]:
     stmt = (
         select(Program.kind, func.count(Program.id))

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts import service as broadcasts
-from bot.forms.engine import Field, FormSpec, Saved
+from bot.forms.engine import Field, FormSpec, Saved, Start
 from bot.forms.fields import when_field
 from bot.people.person import Person
 from bot.people.roles import Act
@@ -22,11 +22,14 @@ from storage import broadcasts as repo
 
 
 async def _audience_choices(
-    session: AsyncSession, lang: str, _data: dict[str, Any]
+    session: AsyncSession, lang: str, data: dict[str, Any]
 ) -> Sequence[tuple[str, str]]:
     out = []
+    # The form starts with ADMIN_IDS in its data (choices get no settings): they are
+    # admins, never counted as enterprise contacts or teachers.
+    admin_ids = frozenset(int(i) for i in data.get("_admin_ids", ()))
     for segment in broadcasts.SEGMENTS:
-        n = await repo.count_audience(session, segment)
+        n = await repo.count_audience(session, segment, admin_ids)
         out.append((bracketed(lang, broadcasts.segment_label(lang, segment), n), segment))
     return out
 
@@ -56,9 +59,6 @@ def _summary(lang: str, data: dict[str, Any]) -> Html:
     if data.get("audience"):
         label = data.get("_audience_label") or broadcasts.segment_label(lang, data["audience"])
         lines.append(tr(lang, "bc.sum_audience", audience=Plain(str(label))))
-    if isinstance(data.get("due"), dict):
-        lines.append(tr(lang, "step.understood", typed=Plain(data["due"]["typed"]),
-                        shown=Plain(data["due"]["shown"])))  # fmt: skip
     return Html.join("\n", lines)
 
 
@@ -94,11 +94,31 @@ async def save_schedule(
     return Saved("bc.scheduled_saved", {"id": broadcast.id, "time": data["due"]["shown"]})
 
 
+def _schedule_summary(lang: str, data: dict[str, Any]) -> Html:
+    """What goes out, and when: "Send at", not the tasks' "Due"."""
+    lines: list[Part] = [tr(lang, "bc.sum_text", text=Plain(str(data.get("_text", ""))))]
+    if isinstance(data.get("due"), dict):
+        due = data["due"]
+        lines.append(
+            tr(lang, "bc.sum_send_at", shown=Plain(due["shown"]), typed=Plain(due["typed"]))
+        )
+    return Html.join("\n", lines)
+
+
+def schedule_start(broadcast_id: int, text: str) -> Start:
+    """The SCHEDULE form for a draft, or again for a scheduled one (reschedule)."""
+    return Start(SCHEDULE, {"broadcast_id": broadcast_id, "_text": text})
+
+
+def compose_start(admin_ids: frozenset[int]) -> Start:
+    return Start(COMPOSE, {"_admin_ids": sorted(admin_ids)})
+
+
 SCHEDULE = FormSpec(
     name="broadcast_schedule",
     title="bc.schedule_title",
     act=Act.BROADCAST,
     fields=(when_field("due", "bc.ask_when"),),
-    summary=_summary,
+    summary=_schedule_summary,
     save=save_schedule,
 )

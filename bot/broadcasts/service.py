@@ -80,14 +80,14 @@ class _TagChecker(HTMLParser):
 
 def check_html(text: str) -> str:
     """Telegram HTML only: known tags, properly closed, at most 4,096 characters as
-    Telegram counts them (tags not at all); otherwise a clear refusal."""
-    value = text.strip()
+    Telegram counts them (tags not at all); otherwise a clear refusal. A bare “&” (as in
+    “R&D”) is what the admin meant literally, so it is written as &amp; for them rather
+    than refused; "&lt;" and the other entities stay as typed."""
+    value = _BARE_AMP.sub("&amp;", text.strip())
     if not value:
         raise BroadcastError("form.required")
     if visible_len(value) > TEXT_LIMIT:
         raise BroadcastError("form.too_long", limit=TEXT_LIMIT, length=visible_len(value))
-    if _BARE_AMP.search(value):
-        raise BroadcastError("bc.bare_amp")
     checker = _TagChecker()
     checker.feed(value)
     checker.close()
@@ -209,7 +209,9 @@ async def start(
     method = "sendMessage"
     for lang in LANGUAGES:
         method, payloads[lang] = payload_for(broadcast, lang, bot_username)
-    total = await repo.queue_deliveries(session, broadcast, payloads, method, outbox.BROADCAST, now)
+    total = await repo.queue_deliveries(
+        session, broadcast, payloads, method, outbox.BROADCAST, now, settings.admin_ids
+    )
     broadcast.total = total
     broadcast.status = BroadcastStatus.SENDING if total else BroadcastStatus.DONE
     broadcast.started_at = now
@@ -332,15 +334,44 @@ class Preview:
 
 
 async def preview(
-    session: AsyncSession, admin: Person, broadcast_id: int, bot_username: str
-) -> Preview:
+    session: AsyncSession, settings: Settings, admin: Person, broadcast_id: int,
+    bot_username: str,
+) -> Preview:  # fmt: skip
     require_admin(admin)
     draft = await repo.get(session, broadcast_id)
     if draft is None:
         raise access.Refused()
-    count = await repo.count_audience(session, draft.segment)
+    count = await repo.count_audience(session, draft.segment, settings.admin_ids)
     method, params = payload_for(draft, admin.language, bot_username)
     return Preview(draft, count, method, params)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An announcement opened from the list: as recipients get it, and where it stands."""
+
+    preview: Preview
+    report: Progress | None  # None while it is a draft or scheduled: nothing sent yet
+
+
+async def open_one(
+    session: AsyncSession, settings: Settings, admin: Person, broadcast_id: int,
+    bot_username: str, now: datetime,
+) -> Opened:  # fmt: skip
+    found = await preview(session, settings, admin, broadcast_id, bot_username)
+    waiting = found.broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED)
+    return Opened(found, None if waiting else await progress(session, found.broadcast, now))
+
+
+async def reschedulable(session: AsyncSession, admin: Person, broadcast_id: int) -> Broadcast:
+    """The announcement to (re)schedule: a draft or a scheduled one, nothing that started."""
+    require_admin(admin)
+    broadcast = await repo.get(session, broadcast_id)
+    if broadcast is None:
+        raise BroadcastError("bc.gone")
+    if broadcast.status not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
+        raise BroadcastError("bc.not_draft")
+    return broadcast
 
 
 async def send_now_reported(

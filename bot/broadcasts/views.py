@@ -69,6 +69,7 @@ def progress(lang: str, report: Progress, settings: Settings, now: datetime) -> 
 
 
 def scheduled(lang: str, broadcast: Broadcast, settings: Settings) -> Screen:
+    """Where a scheduled announcement stands, with what can still be done to it."""
     assert broadcast.scheduled_at is not None
     text = t(
         lang,
@@ -76,8 +77,33 @@ def scheduled(lang: str, broadcast: Broadcast, settings: Settings) -> Screen:
         id=broadcast.id,
         time=format_time(broadcast.scheduled_at, lang, settings.tz),
     )
-    keyboard = InlineKeyboardMarkup([[button(lang, "bc.cancel", cb("bc", "cancel", broadcast.id))]])
+    b = broadcast.id
+    keyboard = InlineKeyboardMarkup(
+        [
+            [button(lang, "bc.send_now", cb("bc", "go", b))],
+            [
+                button(lang, "bc.reschedule", cb("bc", "sched", b)),
+                button(lang, "bc.cancel", cb("bc", "cancel", b)),
+            ],
+        ]
+    )
     return Screen(text, keyboard)
+
+
+def _numbered(lang: str, key: str, action: str, b: Broadcast) -> InlineKeyboardButton:
+    """A list button: the list holds several announcements, so each says whose it is."""
+    return InlineKeyboardButton(t(lang, key, id=b.id), callback_data=cb("bc", action, b.id))
+
+
+def _manage_rows(lang: str, b: Broadcast) -> list[list[InlineKeyboardButton]]:
+    """A scheduled one in the list: open, send now, reschedule, cancel."""
+    return [
+        [_numbered(lang, "bc.list_open", "open", b), _numbered(lang, "bc.list_send_now", "go", b)],
+        [
+            _numbered(lang, "bc.list_reschedule", "sched", b),
+            _numbered(lang, "bc.list_cancel", "cancel", b),
+        ],
+    ]
 
 
 def listing(lang: str, rows: list[tuple[Broadcast, dict[str, int]]], settings: Settings) -> Screen:
@@ -93,9 +119,12 @@ def listing(lang: str, rows: list[tuple[Broadcast, dict[str, int]]], settings: S
             tr(lang, "bc.list_line", id=b.id, when=when, status=status, sent=counts.get("sent", 0),
                total=b.total, failed=failed, text=Plain(clip_text(b.text, PREVIEW_CHARS)))
         )  # fmt: skip
-        if counts.get("failed", 0) + counts.get("blocked", 0):
-            buttons.append(
-                [InlineKeyboardButton(f"⬇️ #{b.id}", callback_data=cb("bc", "failed", b.id))]
-            )
+        if b.status is BroadcastStatus.SCHEDULED:
+            buttons.extend(_manage_rows(lang, b))
+            continue
+        row = [_numbered(lang, "bc.list_open", "open", b)]
+        if failed:
+            row.append(InlineKeyboardButton(f"⬇️ #{b.id}", callback_data=cb("bc", "failed", b.id)))
+        buttons.append(row)
     text = fit_lines(t(lang, "bc.list_head"), lines, more=lambda n: t(lang, "list.more", n=n))
-    return Screen(text, InlineKeyboardMarkup(buttons) if buttons else None)
+    return Screen(text, InlineKeyboardMarkup(buttons))

@@ -16,7 +16,7 @@ from bot.catalog.service import ListRef, Page, title_of
 from bot.formats.spreadsheets import FileError, FileFormat
 from bot.people.person import Person
 from bot.ui.callbacks import cb
-from bot.ui.deeplinks import link
+from bot.ui.deeplinks import link, share_url
 from bot.ui.i18n import bracketed, localized, t
 from bot.ui.screens import Screen, button, pager
 from bot.ui.text import (
@@ -146,8 +146,13 @@ def no_results(lang: str, query: str, counts: list[tuple[ProgramKind, int]]) -> 
 
 
 def card(person: Person, found: Card, back: ListRef | None, bot_username: str) -> Screen:
-    del bot_username  # the link is shown by Share
-    return Screen(_card_text(person.language, found), _card_keyboard(person, found, back))
+    keyboard = _card_keyboard(person, found, back, bot_username)
+    return Screen(_card_text(person.language, found), keyboard)
+
+
+def card_text(lang: str, found: Card) -> str:
+    """The card's text, as the bot shows it (also what inline mode posts)."""
+    return _card_text(lang, found)
 
 
 def _card_text(lang: str, found: Card) -> str:
@@ -192,7 +197,20 @@ def tags_for(lang: str, tags: str) -> str:
     return ("、" if lang == "zh" else ", ").join(mine or every)
 
 
-def _card_keyboard(person: Person, found: Card, back: ListRef | None) -> InlineKeyboardMarkup:
+def share_button(lang: str, found: Card, bot_username: str) -> InlineKeyboardButton:
+    """Telegram's share screen with the programme's deep link and its title."""
+    url = share_url(program_link(bot_username, found.program.id), title_of(lang, found))
+    return InlineKeyboardButton(t(lang, "catalog.share_to"), url=url)
+
+
+def share_keyboard(lang: str, found: Card, bot_username: str) -> InlineKeyboardMarkup:
+    """Under the QR code: the same link, straight into a chat."""
+    return InlineKeyboardMarkup([[share_button(lang, found, bot_username)]])
+
+
+def _card_keyboard(
+    person: Person, found: Card, back: ListRef | None, bot_username: str
+) -> InlineKeyboardMarkup:
     lang, p = person.language, found.program
     rows = []
     if p.status is ProgramStatus.OPEN:
@@ -208,6 +226,7 @@ def _card_keyboard(person: Person, found: Card, back: ListRef | None) -> InlineK
             button(lang, "catalog.share", cb("c", "share", p.id)),
         ]
     )
+    rows.append([share_button(lang, found, bot_username)])
     if person.is_admin:
         rows.append(
             [

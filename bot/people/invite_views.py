@@ -17,8 +17,10 @@ from bot.people import audit
 from bot.people.identity import INVITES_PAGE, InvitePage, OpenInvite
 from bot.ui import screens as views
 from bot.ui.callbacks import cb
+from bot.ui.deeplinks import share_url
 from bot.ui.i18n import bracketed, format_time, t
 from bot.ui.screens import Screen, button, pager
+from storage.models import Invite
 
 NAME_CHARS = 40  # a creator's name in a line; the list must fit one message
 
@@ -69,3 +71,19 @@ def invites_screen(lang: str, page: InvitePage, tz: ZoneInfo, notice: str = "") 
 
 def _menu_only(lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[button(lang, "btn.menu", cb("m", "menu"))]])
+
+
+def created(lang: str, invite: Invite, url: str, tz: ZoneInfo) -> Screen:
+    """The new link, and Telegram's share screen for it: the admin picks the colleague's
+    chat and it goes from their own account, with a line saying what it is."""
+    text = t(
+        lang,
+        "invite.created",
+        role=escape(views.role_name(lang, invite.role)),
+        expires=format_time(invite.expires_at, lang, tz),
+        link=escape(url),
+    )
+    share = InlineKeyboardButton(
+        t(lang, "invite.share"), url=share_url(url, t(lang, "invite.share_text"))
+    )
+    return Screen(text, InlineKeyboardMarkup([[share]]))

@@ -1,5 +1,6 @@
-"""The command menus Telegram shows beside the text box: one per language for everyone,
-and the admins' longer one in each admin's own chat, in that admin's language."""
+"""What Telegram shows about the bot: the command menus beside the text box (one per
+language for everyone, and the admins' longer one in each admin's own chat, in that
+admin's language) and the descriptions a person reads before pressing Start."""
 
 from __future__ import annotations
 
@@ -52,3 +53,21 @@ async def set_admin_menu(bot: Bot, chat_id: int, lang: str) -> None:
         await bot.set_my_commands(menu(lang, ADMIN_COMMANDS), scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:
         log.warning("could not set the admin commands for %s: %s", chat_id, exc)
+
+
+async def set_descriptions(bot: Bot) -> None:
+    """What a person sees before pressing Start (the description) and on the bot's
+    profile and in shares (the short one), in each language; English is the default for
+    other languages. Read first and set only what differs: every restart would otherwise
+    spend four calls of a method Telegram rate-limits. Not fatal: the bot works without."""
+    for lang in LANGUAGES:
+        code = None if lang == "en" else lang
+        description, short = t(lang, "about.description"), t(lang, "about.short")
+        try:
+            if (await bot.get_my_description(language_code=code)).description != description:
+                await bot.set_my_description(description, language_code=code)
+            current = await bot.get_my_short_description(language_code=code)
+            if current.short_description != short:
+                await bot.set_my_short_description(short, language_code=code)
+        except TelegramError as exc:
+            log.warning("could not set the bot's %s description: %s", lang, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -28,6 +29,17 @@ def make_payload(kind: str, value: str) -> str:
 
 def link(bot_username: str, kind: str, value: str) -> str:
     return f"https://t.me/{bot_username}?start={make_payload(kind, value)}"
+
+
+SHARE_TEXT_CHARS = 200  # of the text Telegram's share screen puts beside the link
+
+
+def share_url(url: str, text: str) -> str:
+    """Telegram's own share screen (pick a chat, the link and text are sent from there):
+    https://t.me/share/url?url=…&text=…, both percent-encoded (spaces as %20, as t.me
+    reads them; a "&" or "#" in a title stays inside the text)."""
+    text = text[:SHARE_TEXT_CHARS]
+    return "https://t.me/share/url?" + urlencode({"url": url, "text": text}, quote_via=quote)
 
 
 def parse_payload(text: str | None) -> Payload | None:

@@ -52,6 +52,11 @@ UPDATE_TYPES = (
     "message", "edited_message", "callback_query", "channel_post", "edited_channel_post",
     "inline_query", "chosen_inline_result", "my_chat_member", "chat_member",
 )  # fmt: skip
+INLINE_ANSWER_SECONDS = 10.0  # how long Telegram waits for the answer to an inline query
+INLINE_RESULT_TYPES = frozenset({
+    "article", "photo", "gif", "mpeg4_gif", "video", "audio", "voice", "document",
+    "location", "venue", "contact", "game", "sticker",
+})  # fmt: skip
 _TOKEN_IN_PATH = re.compile(r"/bot[^/]*")
 
 
@@ -137,6 +142,8 @@ class FakeTelegram:
         self.settings: dict[str, Any] = {}  # descriptions, menu button, name...
         self.webhook_info: JSON = {"url": ""}
         self.callback_answers: dict[str, JSON] = {}
+        self.inline_answers: dict[str, JSON] = {}  # inline query id → answerInlineQuery
+        self._inline_asked: dict[str, float] = {}  # inline query id → when it was sent
         self.users: dict[int, FakeUser] = {}
         self.groups: dict[int, FakeGroup] = {}
         self._rate_global = rate_limit_global
@@ -736,9 +743,16 @@ class FakeTelegram:
         return True
 
     async def api_setMyDescription(self, params: JSON) -> bool:
+        # 0-512 characters (an empty one removes the language's own description).
+        if len(str(params.get("description") or "")) > 512:
+            raise bad_request("BOT_DESCRIPTION_INVALID")
+        self.stats["set_description"] += 1
         return await self._store_setting("description", params)
 
     async def api_setMyShortDescription(self, params: JSON) -> bool:
+        if len(str(params.get("short_description") or "")) > 120:
+            raise bad_request("BOT_ABOUT_INVALID")
+        self.stats["set_short_description"] += 1
         return await self._store_setting("short_description", params)
 
     async def api_setMyName(self, params: JSON) -> bool:
@@ -838,6 +852,56 @@ class FakeTelegram:
         answer.update({k: v for k, v in params.items() if not k.startswith("__")})
         self.callback_answers[query_id] = answer
         return True
+
+    async def api_answerInlineQuery(self, params: JSON) -> bool:
+        query_id = str(params.get("inline_query_id"))
+        asked = self._inline_asked.get(query_id)
+        if (
+            asked is None
+            or query_id in self.inline_answers
+            or time.monotonic() - asked > INLINE_ANSWER_SECONDS
+        ):
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if isinstance(results, str):
+            results = json.loads(results)
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results JSON object")
+        if len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            self._check_inline_result(result, seen)
+        if not isinstance(params.get("cache_time", 300), int):
+            raise bad_request("can't parse cache_time")
+        answer: JSON = {"cache_time": 300, "is_personal": False, "next_offset": ""}
+        answer.update({k: v for k, v in params.items() if not k.startswith("__")})
+        answer["results"] = results
+        self.inline_answers[query_id] = answer
+        return True
+
+    def _check_inline_result(self, result: Any, seen: set[str]) -> None:
+        """What Telegram refuses in a result: its type, a 1-64 byte id unique in the
+        answer, an article's title and message (1-4,096 characters once parsed), the
+        buttons."""
+        if not isinstance(result, dict) or result.get("type") not in INLINE_RESULT_TYPES:
+            raise bad_request("RESULT_TYPE_INVALID")
+        result_id = str(result.get("id") or "")
+        if not 1 <= len(result_id.encode("utf-8")) <= 64:
+            raise bad_request("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise bad_request("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if result["type"] == "article":
+            if not str(result.get("title") or "").strip():
+                raise bad_request("ARTICLE_TITLE_EMPTY")
+            content = result.get("input_message_content")
+            if not isinstance(content, dict) or "message_text" not in content:
+                raise bad_request("MESSAGE_EMPTY")
+            self._check_text(content["message_text"], content.get("parse_mode"), 4096, False)
+        self._check_markup(result.get("reply_markup"))
 
     async def api_sendChatAction(self, params: JSON) -> bool:
         if self._chat_id(params) in self._blocked:

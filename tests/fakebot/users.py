@@ -121,6 +121,7 @@ class FakeUser(_Chat):
         self.first_name, self.last_name, self.username = first_name, last_name, username
         self.language_code, self.is_premium = language_code, is_premium
         self.last_query_id: str | None = None
+        self.last_inline_id: str | None = None
         self._last_sent: JSON | None = None
 
     def user_json(self) -> JSON:
@@ -223,6 +224,38 @@ class FakeUser(_Chat):
     def _sent(self, payload: JSON) -> JSON:
         self._last_sent = payload
         return self._post("message", payload)
+
+    # --- inline mode ---------------------------------------------------------------------
+
+    async def inline_query(self, query: str, chat_type: str = "private", offset: str = "") -> str:
+        """Type `@bot <query>` in some chat: an inline_query update (no chat, no message)."""
+        if len(query) > 256:
+            raise AssertionError("Telegram sends at most 256 characters of an inline query")
+        query_id = str(uuid.uuid4().int)[:19]
+        body: JSON = {
+            "id": query_id, "from": self.user_json(), "query": query, "offset": offset,
+            "chat_type": chat_type,
+        }  # fmt: skip
+        self.server._inline_asked[query_id] = time.monotonic()
+        self.server._queue("inline_query", body)
+        self.last_inline_id = query_id
+        return query_id
+
+    async def expect_inline_answer(self, timeout: float = 5) -> JSON:
+        """The answerInlineQuery parameters for this user's last inline query."""
+        query_id = self.last_inline_id
+        if query_id is None:
+            raise AssertionError(f"user {self.id} sent no inline query")
+        try:
+            return dict(
+                await self.server.wait_for(
+                    lambda: self.server.inline_answers.get(query_id), timeout
+                )
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"the bot did not answer the inline query of user {self.id} within {timeout}s"
+            ) from None
 
     # --- buttons -------------------------------------------------------------------------
 
