@@ -21,6 +21,8 @@ from bot.next_steps import forms as step_forms
 from bot.settings import Settings
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
+from bot.ui.commands import ADMIN_COMMANDS as ADMIN_COMMANDS  # beside /help, re-exported
+from bot.ui.commands import USER_COMMANDS as USER_COMMANDS
 from bot.ui.i18n import LANGUAGES, t
 from storage.engine import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -29,25 +31,6 @@ log = logging.getLogger(__name__)
 
 PartnerApp = Application[Any, BotContext, Any, Any, Runtime, Any]
 
-USER_COMMANDS = (
-    "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-    "language", "cancel", "forget", "unsubscribe",
-)  # fmt: skip
-ADMIN_COMMANDS = (
-    *USER_COMMANDS,
-    "overdue",
-    "broadcast",
-    "broadcasts",
-    "newprogram",
-    "invite",
-    "invites",
-    "export",
-    "inquiries",
-    "stats",
-    "export_inquiries",
-    "audit",
-    "staff",
-)
 # Updates we act on; others (polls, chat boosts…) are not requested at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
