@@ -71,8 +71,8 @@ async def on_button(update: Update, context: BotContext, data: Callback) -> None
         raise Refused()
 
 
-# On one inquiry: open it, or one of its actions; the number of arguments before the list
-# state, and what the action does.
+# On one inquiry: open it, or one of its actions; each with the number of arguments that
+# come before the list state.
 CARD_ACTIONS = {"o": 1, "a": 1, "A": 2, "s": 1, "S": 2, "r": 1, "n": 1}
 
 
@@ -83,7 +83,7 @@ async def on_card(update: Update, context: BotContext, data: Callback) -> None:
     state = ListState.from_args(data.args[CARD_ACTIONS[data.action] :])
     if inquiry_id is None or state is None:
         raise Refused()
-    note: str | None = None
+    note: str | None = None  # what the tap's answer says
     if data.action == "r":
         start = Start(inquiry_forms.STAFF_REPLY, {"inquiry_id": inquiry_id})
         await begin_form(update, context, start)  # the card stays, its Back too
@@ -111,7 +111,6 @@ async def on_card(update: Update, context: BotContext, data: Callback) -> None:
             raise Refused()
         async with context.db(write=True) as session:
             await pipeline.assign_to(session, settings, person, inquiry_id, whom)
-        note = "assigned"
     elif data.action == "S":
         async with context.db(write=True) as session:
             changed = await pipeline.set_status(session, settings, person, inquiry_id, data.args[1])
@@ -119,7 +118,7 @@ async def on_card(update: Update, context: BotContext, data: Callback) -> None:
         note = t(lang, "inquiry.status_set", status=render.status_name(lang, changed.status))
     async with context.db() as session:
         view = await board.staff_view(session, person, inquiry_id)
-    if note == "assigned":
+    if data.action in ("a", "A"):
         note = t(lang, "ia.assigned", name=render.person_name(view.assignee) or "?")
     await answer(update, context, note)
     screen = render.inquiry_screen(lang, view, state, settings.tz, picks=person.is_admin)

@@ -4,11 +4,14 @@ names every command of that role (the lists bot/app.py registers with Telegram).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import update
+from telegram.ext import CommandHandler
 
 from bot import app
+from bot.ui import commands
 from bot.ui.i18n import t
 from storage.models import User
 from tests.constants import ADMIN_ID
@@ -88,13 +91,27 @@ async def test_help_lists_every_command_of_the_role(
         "admin": (tg.user(ADMIN_ID, first_name="Admin", language_code=LANGS[lang]),
                   set(app.ADMIN_COMMANDS)),
     }  # fmt: skip
-    for role, (user, commands) in people.items():
+    for role, (user, names) in people.items():
         shown = await user.send_and_wait("/help")
-        assert listed(shown.text) == commands, role
-        for name in commands:  # each with the description the command menu has
+        assert listed(shown.text) == names, role
+        for name in names:  # each with the description the command menu has
             assert f"/{name} — {t(lang, f'cmd.{name}')}" in shown.text, (role, name)
         if lang == "zh":
             assert "How this bot works" not in shown.text
     # The command menu Telegram shows admins is the same list.
     registered = tg.commands.get((f"chat:{ADMIN_ID}", None), [])
     assert {c["command"] for c in registered} == set(app.ADMIN_COMMANDS)
+
+
+def test_the_lists_name_every_command_the_bot_answers(make_settings: Any) -> None:
+    """Every command a handler answers is in the admins' list (the widest), aliases apart."""
+    application = app.build_application(make_settings(), migrate=False, engines=False)
+    answered = {
+        name
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+    assert answered - set(commands.ALIASES) == set(app.ADMIN_COMMANDS)
+    assert set(TEACHER_COMMANDS) == set(commands.TEACHER_COMMANDS)

@@ -10,8 +10,9 @@ from storage.models import Role
 
 USER_COMMANDS = (
     "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-    "language", "cancel", "forget", "unsubscribe",
+    "language", "cancel", "forget", "unsubscribe", "subscribe",
 )  # fmt: skip
+ALIASES = ("menu", "programs")  # /menu is /start, /programs is /catalog: not listed twice
 STAFF_COMMANDS = ("overdue", "inquiries")  # teachers and admins
 ADMIN_ONLY_COMMANDS = (
     "broadcast", "broadcasts", "newprogram", "invite", "invites", "export", "stats",
