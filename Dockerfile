@@ -13,6 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# A font with Chinese characters for the /stats chart (bot/inquiries/charts.py).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # Only what the package needs; tests and benchmarks stay out of the image.
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -13,10 +13,11 @@ from bot.broadcasts import forms as broadcast_forms
 from bot.catalog import forms as catalog_forms
 from bot.context import CONTEXT_TYPES, AfterSave, BotContext, Runtime
 from bot.engines import lifecycle
-from bot.engines.staff_chat import StaffChat, admin_targets
+from bot.engines.staff_chat import StaffChat
 from bot.forms.engine import FormSpec
 from bot.inquiries import forms as inquiry_forms
 from bot.next_steps import forms as step_forms
+from bot.people import identity
 from bot.settings import Settings
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
@@ -175,10 +176,10 @@ def register_forms(app: PartnerApp, *forms: tuple[FormSpec, AfterSave | None]) -
 
 
 async def register_commands(app: PartnerApp, settings: Settings) -> None:
-    """The command menu in each language; every admin (ADMIN_IDS and promoted ones) gets
-    the admins' list in their own chat, in their own language."""
+    """The command menu in each language; every teacher and admin gets their role's list
+    in their own chat, in their own language."""
     await commands.set_default_menus(app.bot)
     async with unit_of_work(app.bot_data.sessions, write=False) as session:
-        admins = await admin_targets(session, settings)
-    for admin_id, lang in admins:
-        await commands.set_admin_menu(app.bot, admin_id, lang)
+        staff = await identity.staff_menus(session, settings.admin_ids, settings.default_language)
+    for chat_id, lang, role in staff:
+        await commands.set_role_menu(app.bot, chat_id, lang, role)

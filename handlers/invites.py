@@ -26,6 +26,7 @@ from bot.people.identity import (
 )
 from bot.people.person import Person
 from bot.people.roles import Act, Refused
+from bot.ui import commands
 from bot.ui import screens as views
 from bot.ui.callbacks import Callback
 from bot.ui.deeplinks import link
@@ -137,6 +138,7 @@ async def open_invite(update: Update, context: BotContext, person: Person, token
     if result.role is not None:
         person = person.with_role(result.role)
         context.person = person
+        await commands.set_role_menu(context.bot, person.id, person.language, result.role)
     key = {
         None: "invite.welcome",
         InviteError.ALREADY: "invite.already",

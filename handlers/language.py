@@ -36,8 +36,8 @@ async def language_button(update: Update, context: BotContext, data: Callback) -
         raise Refused()
     person = replace(person, language=chosen)
     context.person = person
-    if person.is_admin:  # their command menu follows them into the new language
-        await commands.set_admin_menu(context.bot, person.id, chosen)
+    if person.is_staff:  # their command menu follows them into the new language
+        await commands.set_role_menu(context.bot, person.id, chosen, person.role)
     await answer(update, context, t(chosen, "language.set"))
     await show(update, views.with_menu(person, "language.set"))
 

@@ -14,6 +14,7 @@ from bot.context import BotContext
 from bot.people import identity as roles
 from bot.people import staff_views
 from bot.people.roles import Act, Refused
+from bot.ui import commands
 from bot.ui.callbacks import Callback
 from bot.ui.i18n import t
 from bot.ui.screens import role_name
@@ -48,7 +49,9 @@ async def staff_button(update: Update, context: BotContext, data: Callback) -> N
             changed = await roles.change_role(
                 session, person, admin_ids, data.user_arg(0) or 0, data.args[1]
             )
-        name = changed.user.first_name or str(changed.user.id)
+        user = changed.user  # their command menu follows the new role
+        await commands.set_role_menu(context.bot, user.id, user.language, changed.role)
+        name = user.first_name or str(user.id)
         shown = role_name(lang, changed.role)
         await answer(update, context, t(lang, "staff.changed", name=name, role=shown))
         await show(update, staff_views.member(lang, changed, 1))

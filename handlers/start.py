@@ -12,7 +12,7 @@ from bot.people.person import Person
 from bot.ui import screens as views
 from bot.ui.callbacks import Callback
 from bot.ui.deeplinks import parse_payload
-from handlers import catalog, guard, invites
+from handlers import board, catalog, guard, invites, next_steps
 from handlers.render import answer, reply, show
 
 PayloadHandler = Callable[[Update, BotContext, Person, str], Awaitable[None]]
@@ -45,9 +45,16 @@ async def help_command(update: Update, context: BotContext) -> None:
 @guard.button()
 async def menu_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
+    if data.action == "inq":  # the staff's rows (screens.staff_rows); the board decides
+        await board.menu_list(update, context)
+        return
     await answer(update, context)
     if data.action == "help":
         await show(update, views.help_screen(person))
+    elif data.action == "tasks":
+        await next_steps.tasks_command(update, context)
+    elif data.action == "cal":
+        await next_steps.calendar_command(update, context)
     else:
         await show(update, views.main_menu(person))
 
@@ -57,5 +64,5 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("start", start),
         CommandHandler("help", help_command),
         CommandHandler("menu", start),
-        CallbackQueryHandler(menu_button, pattern=r"^m:(menu|help)$"),
+        CallbackQueryHandler(menu_button, pattern=r"^m:(menu|help|tasks|cal|inq)$"),
     ]

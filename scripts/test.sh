@@ -33,6 +33,23 @@ else
     export PARTNERBOT_REQUIRE_HAPROXY=1
 fi
 
+# A font with Chinese characters, for the /stats chart in Chinese (bot/inquiries/charts.py):
+# Debian's fonts-wqy-microhei (5 MB; fonts-noto-cjk, also fine, is 60 MB). Without one a
+# Chinese chart is not drawn, the figures come as text, and the chart tests fail.
+have_cjk_font() {
+    fc-list :lang=zh 2>/dev/null | grep -q . \
+        || ls /usr/share/fonts/truetype/wqy/*.ttc /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1
+}
+if ! have_cjk_font; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "Installing a Chinese font (fonts-wqy-microhei) for the chart tests..." >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+    else
+        echo "Note: no Chinese font (install fonts-wqy-microhei): the Chinese chart tests fail" >&2
+    fi
+fi
+
 scripts/setup.sh --test
 export PARTNERBOT_REQUIRE_PG=1
 .venv/bin/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from storage.models import (
 )
 from tests.constants import ADMIN_ID, TOKEN
 from tests.fakebot import FakeTelegram, FakeUser
+from tests.fakebot.models import SentMessage, image_size
 from tests.harness import BotRunner
 from tests.seed import seed_catalog, special_id
 
@@ -283,10 +285,31 @@ async def test_forged_and_stale_buttons(bot: BotRunner, tg: FakeTelegram) -> Non
     assert "Page 2 of 2" in last.text
 
 
+PNG = b"\x89PNG\r\n\x1a\n"
+CHART_SECONDS = 30  # the first chart of a fresh machine waits for matplotlib's font cache
+
+
+def check_chart(message: SentMessage) -> None:
+    """A PNG of the chart's size (1200 × 420), no pixel checks."""
+    assert message.photo is not None and message.photo_file is not None, message
+    assert message.photo[:8] == PNG
+    assert image_size(message.photo) == (1200, 420)
+    assert 10_000 < len(message.photo) < 500_000
+
+
+def save_chart(message: SentMessage, lang: str) -> None:
+    """PARTNERBOT_CHART_DIR=docs keeps the chart the README shows (docs/stats-chart-*.png)."""
+    folder = os.environ.get("PARTNERBOT_CHART_DIR")
+    if folder and message.photo is not None:
+        (Path(folder) / f"stats-chart-{lang}.png").write_bytes(message.photo)
+
+
 async def test_stats(bot: BotRunner, tg: FakeTelegram) -> None:
     admin = await admin_of(bot, tg)
-    stats = await admin.send_and_wait("/stats")
-    text = stats.text
+    stats = await admin.send_and_wait("/stats", timeout=CHART_SECONDS)
+    check_chart(stats)
+    save_chart(stats, "en")
+    text = stats.text  # the caption
     assert "Inquiry statistics" in text
     for value, n in [
         (NEW, 7), (CONTACTED, 3), (MEETING, 1), (InquiryStatus.AGREEMENT, 1),
@@ -298,14 +321,29 @@ async def test_stats(bot: BotRunner, tg: FakeTelegram) -> None:
     assert f"• {t('en', 'kind.training')}: 0" in text  # zeros included
     assert "• General questions: 1" in text
     assert "Total: 14 inquiries, 11 of them open" in text
+    # The funnel: how far each got (#13's history has no stage beyond "new" but its
+    # close); the weeks: #13 (3 days old) and #14 (2 hours) within the last 12, #1..#12
+    # are 28..39 days old, all within too; #13 alone was answered, after 2 hours.
+    assert (
+        f"received 14 → {status(CONTACTED)} 5 → {status(MEETING)} 2 → "
+        f"{status(InquiryStatus.AGREEMENT)} 1"
+    ) in text
+    assert "Last 12 weeks: 14 received" in text
+    assert "Median time to first response: 2.0 h (1 of 14 answered)" in text
 
 
 async def test_stats_in_chinese(bot: BotRunner, tg: FakeTelegram) -> None:
     admin = await admin_of(bot, tg, lang="zh-hans")
-    stats = await admin.send_and_wait("/stats")
+    stats = await admin.send_and_wait("/stats", timeout=CHART_SECONDS)
+    check_chart(stats)
+    save_chart(stats, "zh")
     assert "合作咨询统计" in stats.text and "按状态" in stats.text
     assert f"• {t('zh', 'kind.joint_research')}：12" in stats.text
     assert "合计：14 条咨询，其中 11 条未结" in stats.text
+    assert "已收到 14 → 已联系 5 → 已约洽谈 2 → 已达成合作 1" in stats.text
+    assert "近 12 周：共收到 14 条" in stats.text
+    assert "首次答复用时中位数：2.0 小时（14 条中已答复 1 条）" in stats.text
+    assert not re.search(r"[A-Za-z]", stats.text)  # no English on a Chinese screen
     listing = await admin.send_and_wait("/inquiries")
     assert "第 1/2 页 · 共 14 条咨询" in listing.text
     assert items(listing.button_labels())[0].startswith("#14 · 一般问题 · ")

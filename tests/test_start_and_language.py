@@ -114,7 +114,7 @@ async def test_commands_registered_in_both_languages(bot: BotRunner, tg: FakeTel
     chinese = tg.commands[("default", "zh")]
     expected = [
         "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-        "language", "cancel", "forget", "unsubscribe",
+        "language", "cancel", "forget", "unsubscribe", "subscribe",
     ]  # fmt: skip
     assert [c["command"] for c in english] == expected
     assert [c["command"] for c in chinese] == expected

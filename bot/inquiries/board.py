@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from statistics import median
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.formats.spreadsheets import ExportFile, FileFormat
 from bot.inquiries.export import export_rows, write_rows
 from bot.people import roles as access
-from bot.people.person import Person
+from bot.people.person import Person, effective_role
 from bot.people.roles import Act
+from bot.settings import Settings
 from bot.ui.errors import FieldError
 from bot.ui.ids import parse_id
+from storage import board_stats as stats_repo
 from storage import inquiries as repo
+from storage import users as users_repo
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
     EnterpriseProfile,
@@ -32,6 +36,7 @@ from storage.models import (
     InquiryStatus,
     Program,
     ProgramKind,
+    Role,
     User,
 )
 
@@ -41,6 +46,13 @@ KINDS: tuple[ProgramKind, ...] = tuple(ProgramKind)
 OPEN = "open"  # the status token for "open only" (new, contacted, meeting)
 ANY = "-"
 MAX_PAGE = 100_000
+# In callback data a status filter is one letter: the card's action buttons carry the
+# list state beside an inquiry id and a user id, all within Telegram's 64 bytes.
+STATUS_CODES: dict[str, str] = {
+    ANY: "-", OPEN: "o",
+    **{s.value: ("x" if s is InquiryStatus.CLOSED else s.value[0]) for s in InquiryStatus},
+}  # fmt: skip
+STATUS_OF_CODE = {code: token for token, code in STATUS_CODES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +70,17 @@ class ListState:
 
     def args(self) -> tuple[str, ...]:
         kind = ANY if self.kind is None else str(self.kind)
-        return (self.status, kind, str(self.age), str(self.program_id or 0), str(self.page))
+        status = STATUS_CODES[self.status]
+        return (status, kind, str(self.age), str(self.program_id or 0), str(self.page))
 
     @classmethod
     def from_args(cls, args: tuple[str, ...]) -> ListState | None:
         """The state `args()` wrote, or None for anything else (forged or stale data)."""
         if len(args) != 5:
             return None
-        status, kind, age, program, page = args
-        if status not in (ANY, OPEN, *(s.value for s in InquiryStatus)):
+        code, kind, age, program, page = args
+        status = STATUS_OF_CODE.get(code)
+        if status is None:
             return None
         kind_index: int | None = None
         if kind != ANY:
@@ -168,6 +182,7 @@ async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> 
     )
     events = await repo.events_of(session, inquiry.id, public_only=False)
     people = [e.actor_id for e in events if e.actor_id is not None]
+    people += [whom for e in events if (whom := assigned_to(e)) is not None]
     if inquiry.assignee_id is not None:
         people.append(inquiry.assignee_id)
     users = await repo.users_by_ids(session, people)
@@ -181,6 +196,56 @@ async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> 
     )
 
 
+def assigned_to(event: InquiryEvent) -> int | None:
+    """Whom an "assigned" event gave the inquiry to, when not to its actor
+    (pipeline.assign_to keeps the id in its text)."""
+    if event.kind != "assigned" or not event.text:
+        return None
+    return parse_id(event.text, user=True)
+
+
+async def assignees(
+    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int
+) -> list[tuple[User, Role]]:
+    """Whom this person may assign the inquiry to, with their role: an admin any teacher
+    or admin (those who blocked the bot left out), a teacher only themselves."""
+    await access.inquiry(session, person, Act.WORK_INQUIRY, inquiry_id)
+    staff = [
+        (u, effective_role(u.id, u.role, settings.admin_ids))
+        for u in await users_repo.staff_users(session, settings.admin_ids)
+    ]
+    if not person.is_admin:
+        return [(u, role) for u, role in staff if u.id == person.id]
+    return [(u, role) for u, role in staff if u.blocked_at is None]
+
+
+FUNNEL = (
+    InquiryStatus.NEW,
+    InquiryStatus.CONTACTED,
+    InquiryStatus.MEETING,
+    InquiryStatus.AGREEMENT,
+)
+WEEKS = 12  # the weeks the chart and its figures look back on, this one included
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    start: date  # its Monday, in TIMEZONE
+    received: int
+    median_hours: float | None  # to the first response, of those answered; None: none
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """What the /stats chart draws (bot/inquiries/charts.py) and its caption says."""
+
+    funnel: list[tuple[InquiryStatus, int]]  # FUNNEL: how many got that far (or further)
+    weeks: list[Week]  # WEEKS of them, oldest first
+    received: int  # in those weeks
+    answered: int  # of those, answered
+    median_hours: float | None  # to the first response, of those answered
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     by_status: list[tuple[InquiryStatus, int]]  # every status, zeros included
@@ -188,9 +253,10 @@ class Stats:
     general: int  # inquiries about no programme: general questions
     total: int
     open: int
+    trends: Trends
 
 
-async def stats(session: AsyncSession, person: Person) -> Stats:
+async def stats(session: AsyncSession, person: Person, tz: ZoneInfo, now: datetime) -> Stats:
     access.require(person, Act.INQUIRY_REPORTS)
     statuses = await repo.counts_by_status(session)
     kinds = await repo.counts_by_kind(session)
@@ -200,6 +266,41 @@ async def stats(session: AsyncSession, person: Person) -> Stats:
         general=kinds.get(None, 0),
         total=sum(statuses.values()),
         open=sum(statuses.get(s, 0) for s in OPEN_INQUIRY_STATUSES),
+        trends=await trends(session, tz, now),
+    )
+
+
+async def trends(session: AsyncSession, tz: ZoneInfo, now: datetime) -> Trends:
+    """The funnel of every inquiry, and the last WEEKS weeks (Monday to Sunday in TIMEZONE):
+    inquiries received, and the median time to their first response."""
+    reached = await stats_repo.statuses_reached(session)
+    depth = {s: i for i, s in enumerate(FUNNEL)}  # declined and closed: not a stage
+    deepest = [max((depth.get(s, 0) for s in seen), default=0) for seen in reached.values()]
+    funnel = [(stage, sum(1 for d in deepest if d >= i)) for i, stage in enumerate(FUNNEL)]
+
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=today.weekday(), weeks=WEEKS - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    received: list[int] = [0] * WEEKS
+    hours: list[list[float]] = [[] for _ in range(WEEKS)]
+    for created, answered in await stats_repo.response_times(session, since.astimezone(UTC)):
+        week = (created.astimezone(tz).date() - first).days // 7
+        if not 0 <= week < WEEKS:
+            continue  # received "in the future" (a clock moved back): not this chart's
+        received[week] += 1
+        if answered is not None:
+            hours[week].append(max(0.0, (answered - created).total_seconds() / 3600))
+    weeks = [
+        Week(first + timedelta(weeks=i), received[i], median(hours[i]) if hours[i] else None)
+        for i in range(WEEKS)
+    ]
+    every = [h for week_hours in hours for h in week_hours]
+    return Trends(
+        funnel=funnel,
+        weeks=weeks,
+        received=sum(received),
+        answered=len(every),
+        median_hours=median(every) if every else None,
     )
 
 

@@ -5,6 +5,15 @@ Callback data (the list state travels in it, see bot.inquiries.board.ListState):
   ia:l:<status>:<kind>:<age>:<program>:<page>        a page of the list
   ia:f:<s|k|a>:<status>:<kind>:<age>:<program>:<page> choose a status / kind / age filter
   ia:o:<inquiry id>:<status>:<kind>:<age>:<program>:<page>  one inquiry, Back to that page
+and on one inquiry, the notification card's actions, each followed by the same list state
+(so Back still returns to that page; the status is one letter, board.STATUS_CODES, to keep
+the longest within 64 bytes):
+  ia:a:<inquiry id>:<state…>             assign: an admin picks, a teacher takes it
+  ia:A:<inquiry id>:<user id>:<state…>   assign to that teacher or admin
+  ia:s:<inquiry id>:<state…>             the status choices
+  ia:S:<inquiry id>:<status>:<state…>    set that status (the contact is told)
+  ia:r:<inquiry id>:<state…>             answer the contact (the staff reply form)
+  ia:n:<inquiry id>:<state…>             add a next step (its form)
 """
 
 from __future__ import annotations
@@ -13,12 +22,24 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.inquiries.board import AGES, ANY, KINDS, OPEN, InquiryPage, ListState, StaffView, Stats
+from bot.inquiries.board import (
+    AGES,
+    ANY,
+    KINDS,
+    OPEN,
+    InquiryPage,
+    ListState,
+    StaffView,
+    Stats,
+    Trends,
+    assigned_to,
+)
+from bot.inquiries.views import CHANGEABLE
 from bot.ui import screens as views
 from bot.ui.callbacks import cb
 from bot.ui.i18n import format_time, localized, t
-from bot.ui.text import Html, Part, Plain, clip_text, fit_lines, italic, tr
-from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, User
+from bot.ui.text import CAPTION_LIMIT, Html, Part, Plain, clip_text, fit_lines, italic, tr
+from storage.models import InquiryKind, InquiryStatus, Program, ProgramKind, Role, User
 
 TITLE_CHARS = 36  # of a programme title in a button
 MESSAGE_CHARS = 1500  # of the message above the timeline (the staff card has it whole)
@@ -160,7 +181,7 @@ def filter_screen(lang: str, which: str, state: ListState) -> views.Screen:
     return views.Screen(t(lang, key), InlineKeyboardMarkup(rows))
 
 
-def _name(user: User | None) -> str:
+def person_name(user: User | None) -> str:
     if user is None:
         return ""
     return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
@@ -168,13 +189,17 @@ def _name(user: User | None) -> str:
 
 def _event_text(lang: str, view: StaffView, index: int) -> Html:
     event = view.events[index]
-    name = _name(view.actors.get(event.actor_id)) if event.actor_id else ""
+    name = person_name(view.actors.get(event.actor_id)) if event.actor_id else ""
     who: Part = Plain(name) if name else t(lang, "ia.someone")
     text = Plain(clip_text(event.text, EVENT_CHARS))
     if event.kind == "created":
         what = Html(t(lang, "ia.ev_created"))
     elif event.kind == "status" and event.status is not None:
         what = tr(lang, "ia.ev_status", status=Plain(status_name(lang, event.status)), who=who)
+    elif event.kind == "assigned" and (whom := assigned_to(event)) is not None:
+        whom_name = person_name(view.actors.get(whom))
+        what = tr(lang, "ia.ev_assigned_to", who=who,
+                  whom=Plain(whom_name) if whom_name else t(lang, "ia.someone"))  # fmt: skip
     elif event.kind == "assigned":
         what = tr(lang, "ia.ev_assigned", who=who)
     elif event.kind == "reply":
@@ -188,7 +213,70 @@ def _event_text(lang: str, view: StaffView, index: int) -> Html:
     return what
 
 
-def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -> views.Screen:
+def open_data(inquiry_id: int, state: ListState) -> str:
+    return cb("ia", "o", inquiry_id, *state.args())
+
+
+def _actions(
+    lang: str, inquiry_id: int, state: ListState, *, picks: bool
+) -> list[list[InlineKeyboardButton]]:
+    """The notification card's actions (bot/inquiries/views.staff_keyboard), here with
+    the list state so that each comes back to this card and its Back."""
+    args = state.args()
+    assign_key = "ia.assign_btn" if picks else "inquiry.assign_me"
+    return [
+        [
+            views.button(lang, assign_key, cb("ia", "a", inquiry_id, *args)),
+            views.button(lang, "inquiry.status_btn", cb("ia", "s", inquiry_id, *args)),
+        ],
+        [
+            views.button(lang, "inquiry.reply_btn", cb("ia", "r", inquiry_id, *args)),
+            views.button(lang, "step.add_btn", cb("ia", "n", inquiry_id, *args)),
+        ],
+    ]
+
+
+def status_screen(lang: str, view: StaffView, state: ListState) -> views.Screen:
+    inquiry = view.inquiry
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✅ " if s is inquiry.status else "") + status_name(lang, s),
+                callback_data=cb("ia", "S", inquiry.id, s.value, *state.args()),
+            )
+        ]
+        for s in CHANGEABLE
+    ]
+    rows.append([views.button(lang, "btn.back", open_data(inquiry.id, state))])
+    text = t(lang, "ia.choose_new_status", id=inquiry.id, status=status_name(lang, inquiry.status))
+    return views.Screen(text, InlineKeyboardMarkup(rows))
+
+
+def assign_screen(
+    lang: str, view: StaffView, staff: list[tuple[User, Role]], state: ListState
+) -> views.Screen:
+    """The teachers and admins an admin may give the inquiry to; the current one ticked."""
+    inquiry = view.inquiry
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✅ " if u.id == inquiry.assignee_id else "")
+                + clip_text(person_name(u) or str(u.id), TITLE_CHARS)
+                + f" · {views.role_name(lang, role)}",
+                callback_data=cb("ia", "A", inquiry.id, u.id, *state.args()),
+            )
+        ]
+        for u, role in staff
+    ]
+    rows.append([views.button(lang, "btn.back", open_data(inquiry.id, state))])
+    return views.Screen(t(lang, "ia.choose_assignee", id=inquiry.id), InlineKeyboardMarkup(rows))
+
+
+def inquiry_screen(
+    lang: str, view: StaffView, state: ListState, tz: ZoneInfo, *, picks: bool = False
+) -> views.Screen:
+    """One inquiry with its timeline and actions; `picks`: the viewer may assign it to
+    someone else (admins)."""
     inquiry = view.inquiry
     kind_key = "ia.kind_interest" if inquiry.kind is InquiryKind.INTEREST else "ia.kind_question"
     program = view.program
@@ -207,7 +295,7 @@ def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -
         lines.append(tr(lang, "ia.line_org", org=Plain(organization)))
     if view.profile is not None and view.profile.contact_person:
         lines.append(tr(lang, "ia.line_contact", name=Plain(view.profile.contact_person)))
-    assignee = _name(view.assignee)
+    assignee = person_name(view.assignee)
     lines.append(
         tr(lang, "ia.line_assignee", name=Plain(assignee) if assignee else t(lang, "ia.nobody"))
     )
@@ -226,21 +314,73 @@ def inquiry_screen(lang: str, view: StaffView, state: ListState, tz: ZoneInfo) -
     )
     keyboard = InlineKeyboardMarkup(
         [
-            [views.button(lang, "btn.back", list_data(state))],
-            [views.button(lang, "btn.menu", cb("m", "menu"))],
+            *_actions(lang, inquiry.id, state, picks=picks),
+            [
+                views.button(lang, "btn.back", list_data(state)),
+                views.button(lang, "btn.menu", cb("m", "menu")),
+            ],
         ]
     )
     return views.Screen(text, keyboard)
 
 
-def stats_screen(lang: str, stats: Stats) -> views.Screen:
+def stage_name(lang: str, index: int, status: InquiryStatus) -> str:
+    """A stage of the funnel: the first is every inquiry received, whatever came after."""
+    return t(lang, "chart.received") if index == 0 else status_name(lang, status)
+
+
+def duration(lang: str, hours: float) -> str:
+    """A time to first response as people say it: minutes, hours, or days."""
+    if hours < 1:
+        return t(lang, "ia.dur_minutes", n=round(hours * 60))
+    if hours < 48:
+        return t(lang, "ia.dur_hours", n=f"{hours:.1f}")
+    return t(lang, "ia.dur_days", n=f"{hours / 24:.1f}")
+
+
+def trend_lines(lang: str, trends: Trends) -> list[Part]:
+    """The chart's figures in words: the funnel, the weeks, the time to first response."""
+    stages = [
+        t(lang, "ia.stats_stage", name=stage_name(lang, i, s), count=n)
+        for i, (s, n) in enumerate(trends.funnel)
+    ]
+    lines: list[Part] = [t(lang, "ia.stats_funnel"), " → ".join(stages), ""]
+    this_week = trends.weeks[-1].received if trends.weeks else 0
+    lines.append(
+        t(lang, "ia.stats_weeks", weeks=len(trends.weeks), n=trends.received, week=this_week)
+    )
+    if trends.median_hours is None:
+        lines.append(t(lang, "ia.stats_no_response"))
+    else:
+        lines.append(
+            t(lang, "ia.stats_response", time=duration(lang, trends.median_hours),
+              answered=trends.answered, received=trends.received)
+        )  # fmt: skip
+    return lines
+
+
+def stats_caption(lang: str, stats: Stats) -> str:
+    """The caption under the /stats chart (or the message, when there is no chart)."""
+
     def line(name: str, count: int) -> Html:
         return tr(lang, "ia.stats_line", name=Plain(name), count=count)
 
-    lines: list[Part] = [t(lang, "ia.stats_title"), "", t(lang, "ia.stats_by_status")]
+    lines: list[Part] = [
+        t(lang, "ia.stats_title"),
+        t(lang, "ia.stats_total", total=stats.total, open=stats.open),
+        "",
+        *trend_lines(lang, stats.trends),
+        "",
+        t(lang, "ia.stats_by_status"),
+    ]
     lines += [line(status_name(lang, s), n) for s, n in stats.by_status]
     lines += ["", t(lang, "ia.stats_by_kind")]
     lines += [line(kind_name(lang, k), n) for k, n in stats.by_kind]
     lines.append(line(t(lang, "ia.stats_general"), stats.general))
-    lines += ["", t(lang, "ia.stats_total", total=stats.total, open=stats.open)]
-    return views.Screen(Html.join("\n", lines).fit())
+    return Html.join("\n", lines).fit(CAPTION_LIMIT)
+
+
+def weekly_caption(lang: str, trends: Trends) -> str:
+    """The caption of the chart in the admins' Monday overview."""
+    lines: list[Part] = [t(lang, "ia.weekly_chart_title"), "", *trend_lines(lang, trends)]
+    return Html.join("\n", lines).fit(CAPTION_LIMIT)

@@ -17,7 +17,7 @@ from bot.inquiries.service import InquiryError, message_text
 from bot.people import audit
 from bot.people import roles as access
 from bot.people.audit import Action
-from bot.people.person import Person
+from bot.people.person import Person, effective_role
 from bot.people.roles import Act
 from bot.settings import Settings
 from storage import inquiries as repo
@@ -30,6 +30,7 @@ from storage.models import (
     InquiryStatus,
     NextStep,
     Program,
+    Role,
     User,
     utcnow,
 )
@@ -121,19 +122,38 @@ async def change_status(
 
 
 async def assign_to(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int
-) -> Inquiry:
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int,
+    assignee_id: int | None = None,
+) -> Inquiry:  # fmt: skip
+    """Assign the inquiry to the staff member acting (the card's "assign me"), or, when
+    `assignee_id` names someone else, to that teacher or admin: admins only (a teacher
+    assigning a colleague is refused, as is anyone who is not staff)."""
     inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    target, name = staff.id, staff.first_name
+    if assignee_id is not None and assignee_id != staff.id:
+        if not staff.is_admin:
+            raise access.Refused()
+        user = await users_repo.get_user(session, assignee_id)
+        if (
+            user is None
+            or effective_role(user.id, user.role, settings.admin_ids) is Role.ENTERPRISE
+        ):
+            raise access.Refused()
+        target, name = user.id, user.first_name
     now = utcnow()
-    detail = f"{staff.first_name} ({staff.id})"
+    detail = f"{name} ({target})"
     await audit.record(session, staff.id, Action.INQUIRY_ASSIGN, f"inquiry:{inquiry.id}", detail)
-    inquiry.assignee_id = staff.id
+    inquiry.assignee_id = target
     inquiry.updated_at = now
     _mark_answered(inquiry, now)
+    # Assigned to someone else: the event keeps whom (its actor is who assigned).
     await repo.add_event(
         session,
-        InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
-    )
+        InquiryEvent(
+            inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False,
+            text="" if target == staff.id else str(target),
+        ),
+    )  # fmt: skip
     return inquiry
 
 

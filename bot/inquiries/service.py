@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox, staff_chat
 from bot.forms.engine import typed_text
+from bot.inquiries import board, board_views, charts
 from bot.inquiries import views as render
 from bot.inquiries.limits import message_limit
 from bot.people import roles as access
@@ -365,3 +366,22 @@ async def inquiry_of_message(session: AsyncSession, chat_id: int, message_id: in
 
 def is_open(inquiry: Inquiry) -> bool:
     return inquiry.status in OPEN_INQUIRY_STATUSES
+
+
+@dataclass(frozen=True)
+class WeeklyChart:
+    png: bytes | None  # None: no font here to draw it readably in this language
+    caption: str
+
+
+async def weekly_charts(
+    session: AsyncSession, settings: Settings, now: datetime, languages: set[str]
+) -> dict[str, WeeklyChart]:
+    """The /stats chart with its figures, for the admins' Monday overview (bot/next_steps),
+    drawn once per language."""
+    trends = await board.trends(session, settings.tz, now)
+    drawn = {}
+    for lang in sorted(languages):
+        png = await charts.stats_png(lang, trends)
+        drawn[lang] = WeeklyChart(png, board_views.weekly_caption(lang, trends))
+    return drawn

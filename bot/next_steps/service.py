@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox
 from bot.formats.spreadsheets import ExportFile
+from bot.inquiries import service as inquiries
 from bot.next_steps import views as render
 from bot.next_steps.calendar import CalendarItem, steps_to_ics
 from bot.people import audit
@@ -290,10 +291,16 @@ async def _weekly_overview(
     for owner_id in owners:
         user = await users_repo.get_user(session, owner_id)
         names[owner_id] = user.first_name if user else str(owner_id)
-    queued = 0
+    languages: dict[int, str] = {}
     for admin_id in sorted(admins):
         admin = await users_repo.get_user(session, admin_id)
-        lang = admin.language if admin else settings.default_language
+        languages[admin_id] = admin.language if admin else settings.default_language
+    # The /stats chart closes the overview, drawn once per language. (It is drawn inside
+    # the digests' unit of work, bot/engines/jobs.py: on SQLite other writes wait that
+    # second or so, once a week.)
+    drawn = await inquiries.weekly_charts(session, settings, now, set(languages.values()))
+    queued = 0
+    for admin_id, lang in languages.items():
         # Queued in order, so sent in order: the outbox sends a chat's rows by id.
         for part, text in enumerate(render.weekly(lang, overdue, names, settings, now)):
             suffix = f":{part + 1}" if part else ""  # the first keeps the older key
@@ -302,7 +309,27 @@ async def _weekly_overview(
                 dedupe_key=f"weekly:{admin_id}:{day}{suffix}",
             )  # fmt: skip
             queued += 1
+        queued += await _weekly_chart(session, admin_id, drawn[lang], day)
     return queued
+
+
+async def _weekly_chart(
+    session: AsyncSession, admin_id: int, chart: inquiries.WeeklyChart, day: str
+) -> int:
+    """The chart as a photo (uploaded by each row: a few admins, some 50 KB each), or its
+    figures alone where no font draws it. Its key is not "weekly:…": it names nobody, so
+    /forget has nothing to scrub in it."""
+    key = f"weekly-chart:{admin_id}:{day}"
+    if chart.png is None:
+        payload = outbox.payload_text(chart.caption)
+        await outbox.queue(session, admin_id, payload, priority=outbox.REMINDER, dedupe_key=key)
+        return 1
+    payload = outbox.payload_file("photo", chart.png, "stats.png", caption=chart.caption,
+                                  parse_mode="HTML")  # fmt: skip
+    await outbox.queue(
+        session, admin_id, payload, method="sendPhoto", priority=outbox.REMINDER, dedupe_key=key
+    )
+    return 1
 
 
 async def next_digest_at(settings: Settings, now: datetime) -> datetime:

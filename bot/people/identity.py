@@ -303,6 +303,17 @@ async def staff_members(
     return sorted(members, key=lambda m: (m.role is not Role.ADMIN, m.user.first_name, m.user.id))
 
 
+async def staff_menus(
+    session: AsyncSession, admin_ids: frozenset[int], default_language: str
+) -> list[tuple[int, str, Role]]:
+    """Each staff member's chat, language and role, for the command menu in their chat
+    (ADMIN_IDS the bot has not met yet: in DEFAULT_LANGUAGE)."""
+    users = {u.id: u for u in await repo.staff_users(session, admin_ids)}
+    menus = [(u.id, u.language, effective_role(u.id, u.role, admin_ids)) for u in users.values()]
+    menus += [(i, default_language, Role.ADMIN) for i in sorted(admin_ids) if i not in users]
+    return menus
+
+
 async def staff_member(
     session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int
 ) -> StaffMember:

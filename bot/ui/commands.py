@@ -1,6 +1,11 @@
-"""What Telegram shows about the bot: the command menus beside the text box (one per
-language for everyone, and the admins' longer one in each admin's own chat, in that
-admin's language) and the descriptions a person reads before pressing Start."""
+"""What Telegram shows about the bot, and the commands of each role.
+
+The commands of each role come in the order the command menu and /help list them
+(bot/ui/screens.help_screen lists them, each with its `cmd.<name>` description, so /help
+names every command a person can use). The command menus: one per language for everyone,
+and each staff member's own in their chat, in their language; and the descriptions a
+person reads before pressing Start.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +15,28 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from telegram.error import TelegramError
 
 from bot.ui.i18n import LANGUAGES, t
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 
 USER_COMMANDS = (
     "start", "catalog", "search", "my", "ask", "profile", "tasks", "calendar", "help",
-    "language", "cancel", "forget", "unsubscribe",
+    "language", "cancel", "forget", "unsubscribe", "subscribe",
 )  # fmt: skip
-ADMIN_COMMANDS = (
-    *USER_COMMANDS,
-    "overdue",
-    "broadcast",
-    "broadcasts",
-    "newprogram",
-    "invite",
-    "invites",
-    "export",
-    "inquiries",
-    "stats",
-    "export_inquiries",
-    "audit",
-    "staff",
-)
+ALIASES = ("menu", "programs")  # /menu is /start, /programs is /catalog: not listed twice
+STAFF_COMMANDS = ("overdue", "inquiries")  # teachers and admins
+ADMIN_ONLY_COMMANDS = (
+    "broadcast", "broadcasts", "newprogram", "invite", "invites", "export", "stats",
+    "export_inquiries", "audit", "staff",
+)  # fmt: skip
+TEACHER_COMMANDS = (*USER_COMMANDS, *STAFF_COMMANDS)
+ADMIN_COMMANDS = (*USER_COMMANDS, *STAFF_COMMANDS, *ADMIN_ONLY_COMMANDS)
+
+
+def commands_of(role: Role) -> tuple[str, ...]:
+    if role is Role.ADMIN:
+        return ADMIN_COMMANDS
+    return TEACHER_COMMANDS if role is Role.TEACHER else USER_COMMANDS
 
 
 def menu(lang: str, names: tuple[str, ...]) -> list[BotCommand]:
@@ -46,13 +51,18 @@ async def set_default_menus(bot: Bot) -> None:
         )
 
 
-async def set_admin_menu(bot: Bot, chat_id: int, lang: str) -> None:
-    """The admin commands in one admin's chat; a chat the bot cannot reach is not fatal
-    (an admin who never opened the bot gets the menu when they choose a language)."""
+async def set_role_menu(bot: Bot, chat_id: int, lang: str, role: Role) -> None:
+    """The commands of a staff member's role in their own chat, in their language; for a
+    contact (a teacher demoted, say) the chat's own list goes and the default applies. A
+    chat the bot cannot reach is not fatal (an admin who never opened the bot)."""
+    scope = BotCommandScopeChat(chat_id)
     try:
-        await bot.set_my_commands(menu(lang, ADMIN_COMMANDS), scope=BotCommandScopeChat(chat_id))
+        if role is Role.ENTERPRISE:
+            await bot.delete_my_commands(scope=scope)
+        else:
+            await bot.set_my_commands(menu(lang, commands_of(role)), scope=scope)
     except TelegramError as exc:
-        log.warning("could not set the admin commands for %s: %s", chat_id, exc)
+        log.warning("could not set the commands for %s: %s", chat_id, exc)
 
 
 async def set_descriptions(bot: Bot) -> None:

@@ -13,6 +13,7 @@ from telegram import (
 )
 
 from bot.people.person import Person
+from bot.ui import commands
 from bot.ui.callbacks import cb
 from bot.ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from storage.models import Role
@@ -54,6 +55,7 @@ def main_menu(person: Person) -> Screen:
         [button(lang, "btn.my", cb("my", "list")), button(lang, "btn.ask", cb("i", "ask", 0))],
         [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
     ]
+    rows += staff_rows(person)
     if person.is_admin:
         rows.append(
             [
@@ -62,6 +64,18 @@ def main_menu(person: Person) -> Screen:
             ]
         )
     return Screen(t(lang, "menu.title"), InlineKeyboardMarkup(rows))
+
+
+def staff_rows(person: Person) -> list[list[InlineKeyboardButton]]:
+    """A teacher's (and admin's) own rows: their next steps, them as a calendar file, and
+    the inquiries they work (a teacher's scope, an admin's all)."""
+    if not person.is_staff:
+        return []
+    lang = person.language
+    return [
+        [button(lang, "btn.tasks", cb("m", "tasks")), button(lang, "btn.calendar", cb("m", "cal"))],
+        [button(lang, "btn.inquiries", cb("m", "inq"))],
+    ]
 
 
 def welcome(person: Person) -> Screen:
@@ -78,17 +92,21 @@ def with_menu(person: Person, key: str, **values: object) -> Screen:
 
 
 def help_screen(person: Person) -> Screen:
+    """Every command of the person's role, each with its description (bot/ui/commands.py):
+    everyone's, then the staff's, then the admins'."""
     lang = person.language
-    key = {Role.ADMIN: "help.admin", Role.TEACHER: "help.teacher"}.get(
-        person.role, "help.enterprise"
-    )
-    text = (
-        t(lang, "help.enterprise")
-        if key == "help.enterprise"
-        else (t(lang, "help.enterprise") + "\n\n" + t(lang, key))
-    )
+
+    def lines(names: tuple[str, ...]) -> str:
+        return "\n".join(f"/{name} — {escape(t(lang, f'cmd.{name}'))}" for name in names)
+
+    parts = [t(lang, "help.about"), lines(commands.USER_COMMANDS)]
+    if person.is_staff:
+        parts += [t(lang, "help.staff_head"), lines(commands.STAFF_COMMANDS)]
+    if person.is_admin:
+        parts += [t(lang, "help.admin_head"), lines(commands.ADMIN_ONLY_COMMANDS)]
+        parts.append(t(lang, "help.admin_files"))
     back = InlineKeyboardMarkup([[button(lang, "btn.menu", cb("m", "menu"))]])
-    return Screen(text, back)
+    return Screen("\n\n".join(parts), back)
 
 
 def language_picker(lang: str) -> Screen:
