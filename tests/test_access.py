@@ -291,6 +291,8 @@ async def test_teacher_scope_and_demotion(scene: Scene) -> None:
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "role.change"))
         assert entry is not None and entry.subject == f"user:{OWNER}"
         assert entry.detail == "⟦role.teacher⟧ → ⟦role.enterprise⟧"
+    # Her chat's own command menu went with the role: Telegram's default one applies.
+    assert (f"chat:{OWNER}", None) not in tg.commands
     # ADMIN_IDS admins cannot be changed in chat, nor can an admin change themselves.
     await admin.send_and_wait("/staff")
     await admin.press(next(b for b in admin.messages()[-1].button_labels() if "Admin" in b))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
+from bot.ui import commands
+from bot.ui.i18n import t
 from storage.models import Invite, Role, User
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram
@@ -47,6 +49,10 @@ async def test_teacher_joins_through_invite_once(bot: BotRunner, tg: FakeTelegra
     reply = await wang.send_and_wait(f"/start {payload}")
     assert "欢迎加入" in reply.text and "教师" in reply.text
     assert await role_of(bot, 2001) is Role.TEACHER
+    # Her command menu is a teacher's, in Chinese, in her chat.
+    menu = {c["command"]: c["description"] for c in tg.commands[("chat:2001", None)]}
+    assert set(menu) == set(commands.TEACHER_COMMANDS)
+    assert menu["inquiries"] == t("zh", "cmd.inquiries") and "broadcast" not in menu
 
     # The same person again: told politely; someone else: the link is spent.
     again = await wang.send_and_wait(f"/start {payload}")

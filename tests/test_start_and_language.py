@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.ui.i18n import t
 from storage.models import User
+from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram
 from tests.harness import BotRunner
 
@@ -120,6 +122,16 @@ async def test_commands_registered_in_both_languages(bot: BotRunner, tg: FakeTel
     assert [c["command"] for c in chinese] == expected
     assert english[9]["description"] == "Choose English or Chinese"
     assert chinese[9]["description"] == "选择语言"
+
+    # An admin's own menu follows the admin's language: English until they choose Chinese.
+    admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+    own = {c["command"]: c["description"] for c in tg.commands[(f"chat:{ADMIN_ID}", None)]}
+    assert own["broadcast"] == t("en", "cmd.broadcast")
+    await admin.send_and_wait("/language")
+    await admin.press("简体中文")
+    await admin.expect_message()
+    own = {c["command"]: c["description"] for c in tg.commands[(f"chat:{ADMIN_ID}", None)]}
+    assert own["broadcast"] == t("zh", "cmd.broadcast") and own["staff"] == t("zh", "cmd.staff")
 
 
 async def test_foreign_groups_are_ignored(bot: BotRunner, tg: FakeTelegram) -> None:
