@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import roles as access
-from bot.people.person import Person
+from bot.people.person import PAUSED_FORM_TTL, Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
@@ -62,8 +62,9 @@ class Field:
     accepts_contact: bool = False
     accepts_media: bool = False  # a photo or document answers it ({"kind", "file_id"})
     parse_in: Callable[[str, ParseContext], Any] | None = None  # a parser that needs context
-    # A check of the answer against the others (given the data with the answer in it),
-    # so a refusal comes at this step, not at save: raises FieldError.
+    # A check of the answer against the others (given the data with the answer in it,
+    # or without it when skipped), so a refusal comes at this step, not at save: raises
+    # FieldError.
     check: Callable[[dict[str, Any]], None] | None = None
 
 
@@ -99,6 +100,7 @@ class FormSpec:
     act: Act | None = None
     subject: str | None = None
     validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
+    verb: str = "form.save"  # the last screen's button says what happens: Save, Send…
 
     def field_named(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -259,6 +261,35 @@ class Forms:
     async def cancel(self, session: AsyncSession, user_id: int) -> bool:
         return await repo.drop_draft(session, user_id)
 
+    async def pause(self, session: AsyncSession, user_id: int) -> bool:
+        """The person left the form (a command, a menu button, a link): it waits, and
+        their next text is not taken as its answer. True if it was running."""
+        return await repo.set_paused(session, user_id, True)
+
+    async def resume(self, session: AsyncSession, user_id: int, lang: str) -> Step | None:
+        """Take a paused form up again at the step it was left; None when there is none
+        or it waited longer than PAUSED_FORM_TTL (then it is dropped)."""
+        draft = await repo.get_draft(session, user_id)
+        if draft is None:
+            return None
+        if draft.paused and utcnow() - draft.updated_at > PAUSED_FORM_TTL:
+            await repo.drop_draft(session, user_id)
+            return None
+        await repo.set_paused(session, user_id, False)
+        return await self.current(session, user_id, lang)
+
+    async def last_prompt(self, session: AsyncSession, user_id: int) -> tuple[int, int] | None:
+        """(chat, message) of the form's last question, whose buttons must go next."""
+        draft = await repo.get_draft(session, user_id)
+        if draft is None or draft.prompt_chat_id is None or draft.prompt_message_id is None:
+            return None
+        return draft.prompt_chat_id, draft.prompt_message_id
+
+    async def prompted(
+        self, session: AsyncSession, user_id: int, chat_id: int, message_id: int
+    ) -> None:
+        await repo.set_prompt(session, user_id, chat_id, message_id)
+
 
 async def _options(
     session: AsyncSession, current: Field, data: dict[str, Any], lang: str
@@ -296,7 +327,7 @@ def _answer(
         data[f"_{current.name}_label"] = dict((v, k) for k, v in options)[choice]
     else:
         _typed(current, data, ctx, text or "")
-    if current.check is not None and current.name in data:
+    if current.check is not None:
         current.check(data)
 
 

@@ -71,8 +71,27 @@ async def save_profile(
     then = str(data.get("_then", ""))
     if then.startswith("interest:"):
         ids = [int(x) for x in then.split(":", 1)[1].split(",") if x.isdigit()]
-        return Saved("profile.saved", then_form="interest", then_data={"program_ids": ids})
+        then_data = await _about_programs(session, ids, {"program_ids": ids})
+        return Saved("profile.saved", then_form="interest", then_data=then_data)
     return Saved("profile.saved")
+
+
+async def _about_programs(
+    session: AsyncSession, ids: list[int], data: dict[str, Any]
+) -> dict[str, Any]:
+    """The form data with the programmes' titles (both languages) for its check screen,
+    which is drawn without a database."""
+    found = await repo.programs_by_ids(session, ids)
+    titles = [[found[i].title_zh, found[i].title_en] for i in ids if i in found]
+    return dict(data, _programs=titles)
+
+
+def _programs_line(lang: str, data: dict[str, Any]) -> list[Part]:
+    titles = data.get("_programs") or []
+    if not titles:
+        return []
+    names = "; ".join(localized(lang, str(zh), str(en)) for zh, en in titles)
+    return [tr(lang, "form.about_programs", titles=Plain(names)), ""]
 
 
 PROFILE = FormSpec(
@@ -84,7 +103,9 @@ PROFILE = FormSpec(
         Field("contact_person", "profile.ask_contact_person", validate.short_text(100)),
         Field("phone", "profile.ask_phone", validate.phone, optional=True,
               accepts_contact=True),
-        Field("email", "profile.ask_email", validate.email, optional=True),
+        # Phone or email: asked here, where it concerns, not at Save.
+        Field("email", "profile.ask_email", validate.email, optional=True,
+              check=_phone_or_email),
         Field("industry", "profile.ask_industry", validate.short_text(100), optional=True),
     ),
     summary=_profile_summary,
@@ -107,10 +128,15 @@ async def profile_data(session: AsyncSession, user_id: int) -> dict[str, Any] | 
 
 
 def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
+    """The message (and, for an interest or a question on one, the programmes named)."""
     text = str(data.get("message", ""))
-    if not text:
-        return t(lang, "interest.no_message")
-    return tr(lang, "interest.your_message", text=Plain(text))
+    body: Html | str = (
+        tr(lang, "interest.your_message", text=Plain(text))
+        if text
+        else t(lang, "interest.no_message")
+    )
+    lines = _programs_line(lang, data)
+    return Html.join("\n", [*lines, body]) if lines else body
 
 
 def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
@@ -158,6 +184,7 @@ INTEREST = FormSpec(
     ),
     summary=_interest_summary,
     save=save_interest,
+    verb="form.send",
 )  # fmt: skip
 
 
@@ -174,6 +201,7 @@ def _message_form(
         fields=(Field("message", prompt, MESSAGE),),
         summary=_message_summary,
         save=save,
+        verb="form.send",
     )
 
 
@@ -229,10 +257,11 @@ STAFF_REPLY = _message_form(
 async def interest_start(session: AsyncSession, person: Person, program_ids: list[int]) -> Start:
     """Interest in open programmes the person may see (access.Refused otherwise); the
     profile first when there is none yet, with the interest to follow."""
-    for program_id in program_ids:
-        await inquiries.open_program(session, person, program_id)
+    # A repeat is caught here, before the form (raises InquiryError when all are).
+    program_ids = await inquiries.repeat_interest(session, person, program_ids)
     if await repo.get_profile(session, person.id) is not None:
-        return Start(INTEREST, {"program_ids": program_ids})
+        return Start(INTEREST, await _about_programs(session, program_ids, {
+            "program_ids": program_ids}))  # fmt: skip
     return Start(PROFILE, {"_then": "interest:" + ",".join(str(i) for i in program_ids)})
 
 
@@ -246,7 +275,9 @@ async def question_start(session: AsyncSession, person: Person, program_id: int 
     """A question, general (None or 0) or about a programme the person may see."""
     if program_id:
         await access.program(session, person, program_id)
-    return Start(QUESTION, {"program_id": program_id or None})
+        return Start(QUESTION, await _about_programs(session, [program_id], {
+            "program_id": program_id}))  # fmt: skip
+    return Start(QUESTION, {"program_id": None})
 
 
 async def follow_up_start(session: AsyncSession, person: Person, inquiry_id: int) -> Start:

@@ -167,6 +167,34 @@ async def open_program(session: AsyncSession, person: Person, program_id: int | 
     return program
 
 
+async def repeat_interest(
+    session: AsyncSession, person: Person, program_ids: list[int]
+) -> list[int]:
+    """The programmes still worth a new interest: those without an open one of this
+    person's; raises InquiryError (naming one) when none is left, so a repeat is caught
+    before the form starts rather than at its last step."""
+    fresh: list[int] = []
+    first: tuple[Program, Inquiry] | None = None
+    for program_id in dict.fromkeys(program_ids):
+        program = await open_program(session, person, program_id)
+        existing = await repo.open_inquiry_for(session, person.id, program_id)
+        if existing is None:
+            fresh.append(program_id)
+        elif first is None:
+            first = (program, existing)
+    if not fresh and first is not None:
+        program, existing = first
+        title = program.title_en or program.title_zh
+        if person.language == "zh":
+            title = program.title_zh or program.title_en
+        raise InquiryError("interest.already", id=existing.id, title=_clip(title, 60))
+    return fresh
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def basket_add(session: AsyncSession, person: Person, program_id: int) -> list[Program]:
     """Add an open programme to the person's list; returns the list's open programmes."""
     await open_program(session, person, program_id)

@@ -123,6 +123,10 @@ class SentMessage:
     date: int = 0
     from_bot: bool = True
     payload: JSON = field(default_factory=dict)  # the JSON Message last returned for it
+    # An event that only took the inline keyboard off (an earlier form question's): the
+    # user sees the buttons go, but there is nothing new to read, so expect_message
+    # passes over it (the message's live state shows it).
+    keyboard_off: bool = False
 
     @property
     def text(self) -> str:

@@ -795,7 +795,10 @@ class FakeTelegram:
 
     async def api_editMessageReplyMarkup(self, params: JSON) -> JSON:
         msg = self._editable(params)
-        return self._edit(msg, params, msg.raw_text, msg.parse_mode)
+        result = self._edit(msg, params, msg.raw_text, msg.parse_mode)
+        if not msg.reply_markup:
+            self.events(msg.chat_id)[-1].keyboard_off = True
+        return result
 
     def _editable(self, params: JSON) -> SentMessage:
         if params.get("inline_message_id"):
