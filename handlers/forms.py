@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from html import escape
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
@@ -105,6 +106,11 @@ async def send_prompt(
     """Send a form's question (editing the pressed message with `edit`), take the buttons
     off the previous question (`before`), and remember where this one is."""
     person = context.sender
+    query = update.callback_query
+    pressed = query.message if edit and query is not None else None
+    here = (pressed.chat.id, pressed.message_id) if pressed is not None else None
+    if before is not None and before != here:  # first, so no moment shows two
+        await _drop_buttons(context, *before)
     if screen.keyboard is not None and isinstance(screen.reply_keyboard, ReplyKeyboardRemove):
         # A message carries one keyboard: the share-contact keyboard goes with a short
         # word, and the question keeps its inline buttons (Skip, Cancel).
@@ -122,8 +128,6 @@ async def send_prompt(
         sent = await (show(update, screen) if edit else reply(update, screen))
     if sent is None:
         return None
-    if before is not None and before != (sent.chat_id, sent.message_id):
-        await _drop_buttons(context, *before)
     async with context.db(write=True) as session:
         await _forms(context).prompted(session, person.id, sent.chat_id, sent.message_id)
     return sent
@@ -149,13 +153,18 @@ async def leave_form(update: Update, context: BotContext) -> None:
     context.person = person.in_form(person.form, paused=True)
 
 
-def _media_of(message: Message | None) -> dict[str, str] | None:
+def _media_of(message: Message | None) -> dict[str, Any] | None:
+    """A photo or document as a form answer or attachment (name and size for the
+    checks of bot/inquiries/attachments.py)."""
     if message is None:
         return None
     if message.photo:
-        return {"kind": "photo", "file_id": message.photo[-1].file_id}
+        photo = message.photo[-1]
+        return {"kind": "photo", "file_id": photo.file_id, "size": photo.file_size}
     if message.document is not None:
-        return {"kind": "document", "file_id": message.document.file_id}
+        doc = message.document
+        return {"kind": "document", "file_id": doc.file_id, "name": doc.file_name,
+                "size": doc.file_size}  # fmt: skip
     return None
 
 

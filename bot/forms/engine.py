@@ -101,6 +101,9 @@ class FormSpec:
     subject: str | None = None
     validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
     verb: str = "form.save"  # the last screen's button says what happens: Save, Send…
+    # Files sent at any step of this form are added to its data (a question's spec
+    # sheet): the hook adds one to data["attachments"] or raises FieldError.
+    attach: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
     def field_named(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -183,7 +186,7 @@ class Forms:
     async def give(
         self, session: AsyncSession, user_id: int, ctx: ParseContext, *,
         text: str | None = None, choice: str | None = None,
-        expected_step: str | None = None, media: dict[str, str] | None = None,
+        expected_step: str | None = None, media: dict[str, Any] | None = None,
     ) -> Step | None:  # fmt: skip
         """Answer the current question with typed text, a button's value or a file."""
         draft = await repo.get_draft(session, user_id)
@@ -194,6 +197,8 @@ class Forms:
             return None  # a button from an earlier question: stale
         data = dict(draft.data)
         current = spec.field_named(draft.step)
+        if media is not None and spec.attach is not None:
+            return await self._attach(session, user_id, spec, draft.step, data, media, ctx)
         if current is None:
             return await _step(session, spec, draft.step, data, None, ctx.lang)
         options = await _options(session, current, data, ctx.lang)
@@ -207,6 +212,19 @@ class Forms:
         next_step = CONFIRM if back_to_confirm else spec.after(current.name)
         await repo.put_draft(session, user_id, spec.name, next_step, data)
         return await _step(session, spec, next_step, data, None, ctx.lang)
+
+    async def _attach(
+        self, session: AsyncSession, user_id: int, spec: FormSpec, step: str,
+        data: dict[str, Any], media: dict[str, Any], ctx: ParseContext,
+    ) -> Step:  # fmt: skip
+        """A file for a form that takes files: kept, and the same step asked again."""
+        assert spec.attach is not None
+        try:
+            spec.attach(data, media)
+        except FieldError as error:
+            return await _step(session, spec, step, data, error, ctx.lang)
+        await repo.put_draft(session, user_id, spec.name, step, data)
+        return await _step(session, spec, step, data, None, ctx.lang)
 
     async def reopen(
         self, session: AsyncSession, user_id: int, field_name: str, lang: str
@@ -311,7 +329,7 @@ async def _step(
 
 def _answer(
     current: Field, data: dict[str, Any], ctx: ParseContext, *, text: str | None,
-    choice: str | None, media: dict[str, str] | None, options: tuple[tuple[str, str], ...],
+    choice: str | None, media: dict[str, Any] | None, options: tuple[tuple[str, str], ...],
 ) -> None:  # fmt: skip
     """Put the answer into `data`, or raise FieldError with what is wrong with it."""
     if media is not None:

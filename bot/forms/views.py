@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -76,6 +78,9 @@ def _question(lang: str, step: Ask, title: Html, names: list[str]) -> Html:
     current = step.data.get("_current")
     if current:
         lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
+    files = attached(lang, step.data)
+    if files is not None:
+        lines.append(files)
     hints = [t(lang, "form.hint_skip")] if field.optional else []
     hints.append(t(lang, "form.hint_cancel"))
     lines.append(Html("\n", italic(" ".join(hints))))
@@ -95,6 +100,24 @@ def _buttons(lang: str, step: Ask) -> list[list[InlineKeyboardButton]]:
     last = [button(lang, "form.skip", cb("f", "skip", field.name))] if field.optional else []
     last.append(button(lang, "form.cancel", cb("f", "cancel")))
     return [*rows, last]
+
+
+def attached(lang: str, data: dict[str, Any]) -> Html | None:
+    """The files a form carries (a question's), by name and size, or None."""
+    files = [f for f in data.get("attachments") or [] if isinstance(f, dict)]
+    if not files:
+        return None
+    names = [
+        Html(Plain(str(f.get("name") or "?")), f" ({_size(int(f.get('size') or 0))})")
+        for f in files
+    ]
+    return tr(lang, "attach.attached", n=len(files), names=Html.join(", ", names))
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
 
 
 def change_menu(lang: str, step: Confirm) -> Screen:

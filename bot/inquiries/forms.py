@@ -3,15 +3,16 @@ ask a question, a contact's follow-up, and a staff answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formats import validate
 from bot.forms import engine as forms
+from bot.forms import views as form_views
 from bot.forms.engine import Field, FormSpec, Saved, Start
-from bot.inquiries import pipeline
+from bot.inquiries import attachments, pipeline
 from bot.inquiries import service as inquiries
 from bot.inquiries.limits import message_limit
 from bot.people import roles as access
@@ -136,7 +137,9 @@ def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
         else t(lang, "interest.no_message")
     )
     lines = _programs_line(lang, data)
-    return Html.join("\n", [*lines, body]) if lines else body
+    files = form_views.attached(lang, data)
+    tail: list[Part] = [files] if files is not None else []
+    return Html.join("\n", [*lines, body, *tail]) if lines or tail else body
 
 
 def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
@@ -189,8 +192,9 @@ INTEREST = FormSpec(
 
 
 def _message_form(
-    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None
-) -> FormSpec:
+    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None,
+    attach: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> FormSpec:  # fmt: skip
     """A one-question form whose answer is a message (refused if too long to relay);
     with `act`, one on the inquiry in the data's `inquiry_id`."""
     return FormSpec(
@@ -202,6 +206,7 @@ def _message_form(
         summary=_message_summary,
         save=save,
         verb="form.send",
+        attach=attach,
     )
 
 
@@ -211,12 +216,16 @@ async def save_question(
     program_id = data.get("program_id")
     inquiry = await inquiries.ask_question(
         session, settings, person, int(program_id) if program_id else None,
-        str(data.get("message", "")),
+        str(data.get("message", "")), attachments=attachments.kept(data.get("attachments")),
     )  # fmt: skip
     return Saved("question.sent", {"id": inquiry.id})
 
 
-QUESTION = _message_form("question", "question.form_title", "question.ask", save_question)
+# A file sent while asking goes with the question (bot/inquiries/attachments.py).
+QUESTION = _message_form(
+    "question", "question.form_title", "question.ask", save_question,
+    attach=attachments.attach,
+)  # fmt: skip
 
 
 async def save_follow_up(
@@ -271,13 +280,23 @@ async def basket_start(session: AsyncSession, person: Person) -> Start | None:
     return await interest_start(session, person, ids) if ids else None
 
 
-async def question_start(session: AsyncSession, person: Person, program_id: int | None) -> Start:
-    """A question, general (None or 0) or about a programme the person may see."""
+async def question_start(
+    session: AsyncSession, person: Person, program_id: int | None,
+    files: list[dict[str, Any]] | None = None, text: str | None = None,
+) -> Start:  # fmt: skip
+    """A question, general (None or 0) or about a programme the person may see; with
+    `files` (sent outside a form) already attached, and with `text` (their caption)
+    straight to the check screen."""
+    data: dict[str, Any] = {"program_id": None}
     if program_id:
         await access.program(session, person, program_id)
-        return Start(QUESTION, await _about_programs(session, [program_id], {
-            "program_id": program_id}))  # fmt: skip
-    return Start(QUESTION, {"program_id": None})
+        data = await _about_programs(session, [program_id], {"program_id": program_id})
+    for file in files or []:
+        attachments.attach(data, file)
+    if text and text.strip():
+        data["message"] = MESSAGE(forms.typed_text(text).strip())
+        return Start(QUESTION, data, start_at=forms.CONFIRM)
+    return Start(QUESTION, data)
 
 
 async def follow_up_start(session: AsyncSession, person: Person, inquiry_id: int) -> Start:
