@@ -132,9 +132,11 @@ async def offer_button(update: Update, context: BotContext, data: Callback) -> N
     original = _their_message(update, context)
     if data.action == "ask" and original.text:
         async with context.db(write=True) as session:
+            # A second tap on the same offer finds the first question, not a new one.
             inquiry = await inquiries.ask_question(
-                session, context.settings, person, None, original.text
-            )
+                session, context.settings, person, None, original.text,
+                source=f"msg:{original.message_id}",
+            )  # fmt: skip
         context.wake_engines()
         await answer(update, context)
         await show(update, views.Screen(t(person.language, "question.sent", id=inquiry.id)))

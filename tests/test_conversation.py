@@ -243,6 +243,9 @@ async def test_free_text_goes_to_the_college_in_one_tap(
     async with world.sessions() as session:
         inquiry = await session.scalar(select(Inquiry).where(Inquiry.user_id == user.id))
         assert inquiry is not None and inquiry.message == text
+    # A second tap on the same offer (a double tap) is the same question, not a new one.
+    await user.press_data(offer.message_id, "t:ask")
+    await user.expect_callback_answer()
     # A forged press on a message that quotes nothing of theirs finds no text.
     welcome = await user.send_and_wait("/start")
     await user.press_data(welcome.message_id, "t:ask")

@@ -226,16 +226,21 @@ async def basket_clear(session: AsyncSession, person: Person) -> None:
 
 async def ask_question(
     session: AsyncSession, settings: Settings, person: Person, program_id: int | None,
-    text: str, *, attachments: list[dict[str, Any]] | None = None,
+    text: str, *, attachments: list[dict[str, Any]] | None = None, source: str | None = None,
 ) -> Inquiry:  # fmt: skip
     """A contact's question, with the files they sent (checked by bot/inquiries/
     attachments.py: kind, file_id, name, size), kept on its "created" event and sent on
-    to the staff by file_id after the card."""
+    to the staff by file_id after the card. With `source` (the message it was made from,
+    in one tap), asking again from the same message returns the first question."""
     files = list(attachments or [])[:MAX_FILES]
     body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
-    await _within_question_limit(session, person, utcnow())
+    await _within_question_limit(session, person, utcnow())  # locks the asker first
+    if source is not None:
+        earlier = await repo.question_from(session, person.id, source)
+        if earlier is not None:
+            return earlier
     # A question about a programme the asker may not see would show them its title.
     program = await access.program(session, person, program_id) if program_id else None
     profile = await repo.get_profile(session, person.id)
@@ -243,7 +248,7 @@ async def ask_question(
         session,
         Inquiry(
             user_id=person.id, program_id=program.id if program else None,
-            kind=InquiryKind.QUESTION, message=body,
+            kind=InquiryKind.QUESTION, message=body, source=source,
             organization=profile.organization if profile else "",
             status=InquiryStatus.NEW, assignee_id=program.owner_id if program else None,
         ),
