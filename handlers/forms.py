@@ -62,13 +62,18 @@ async def _form_gone(update: Update, context: BotContext, person: Person) -> Non
 
 async def form_input(update: Update, context: BotContext) -> None:
     person = context.sender
-    if not person.answering:
-        return  # not in a form, or it is paused: let the features (group 1) have it
+    if person.form is None:
+        return  # not in a form: let the features (group 1) have it
     message = update.effective_message
     text = message.text if message is not None else None
+    shared = message is not None and message.contact is not None
     if message is not None and message.contact is not None:
         text = message.contact.phone_number
     choice = SKIP if text is not None and text.strip() == t(person.language, "form.skip") else None
+    # A paused form takes only its own buttons (the share-phone keyboard stays on screen
+    # while it waits): they take it up again, like its inline buttons do.
+    if person.paused and not (shared or choice == SKIP):
+        return
     media = _media_of(message)
     forms = _forms(context)
     async with context.db(write=True) as session:

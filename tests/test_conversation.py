@@ -159,6 +159,29 @@ async def test_a_paused_form_waits_seven_days(world: BotRunner, tg: FakeTelegram
     assert "✉️ Send this to the college as a question" in answer.button_labels()
 
 
+async def test_a_button_of_an_earlier_message_leaves_the_form_too(
+    world: BotRunner, tg: FakeTelegram
+) -> None:
+    user = tg.user(6108, first_name="Han", language_code="en")
+    home = await user.send_and_wait("/catalog")
+    await user.send_and_wait("/profile")
+    await user.press("✅ I agree")
+    await user.expect_message()
+    await user.press_data(home.message_id, home.buttons()[0][1] or "")  # the catalogue's
+    await user.expect_message()
+    found = await user.send_and_wait("robotics")
+    assert "Joint Laboratory for Intelligent Manufacturing" in found.button_labels()
+    draft = await draft_of(world, user.id)
+    assert draft is not None and draft.paused and "organization" not in draft.data
+    # The share-phone keyboard's own buttons still answer it (it stays on screen).
+    async with world.sessions() as session, session.begin():
+        await session.execute(update(FormDraft).values(step="phone"))
+    await user.send_contact("+86 138 0000 0000")
+    assert "✅ Got it." in (await user.expect_message()).text
+    draft = await draft_of(world, user.id)
+    assert draft is not None and not draft.paused and draft.data["phone"] == "+8613800000000"
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_profile_checks_at_their_step_and_skip_on_the_phone_step(
     world: BotRunner, tg: FakeTelegram, lang: str
