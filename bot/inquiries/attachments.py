@@ -36,14 +36,14 @@ def accept(kind: str, file_id: str, name: str | None, size: int | None) -> dict[
     """One file as kept with the question ({"kind", "file_id", "name", "size"}), or
     FieldError saying why not (too big, a kind we do not take)."""
     if kind not in KINDS or not file_id or len(file_id) > 200:
-        raise FieldError("attach.kind_refused", kinds=allowed_list())
+        raise FieldError("attach.kind_refused")
     if size is not None and size > MAX_BYTES:
         raise FieldError("attach.too_big", size=megabytes(size), limit=megabytes(MAX_BYTES))
     shown = clip_text(name or "", NAME_CHARS) if name else ""
     if kind == "document":
         ext = extension(name or "")
         if ext not in ALLOWED:
-            raise FieldError("attach.kind_refused", kinds=allowed_list(), ext=ext or "?")
+            raise FieldError("attach.kind_refused")  # the message lists what we take
     else:
         shown = shown or "photo.jpg"
     return {"kind": kind, "file_id": file_id, "name": shown, "size": int(size or 0)}
@@ -79,7 +79,3 @@ def kept(raw: object) -> list[dict[str, Any]]:
 
 def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}"
-
-
-def allowed_list() -> str:
-    return "PDF, Word, Excel, PowerPoint, OpenDocument, TXT, CSV, JPG, PNG, GIF, WEBP, HEIC, ZIP"
