@@ -153,6 +153,7 @@ def register_handlers(app: PartnerApp) -> None:
             *broadcasts.handlers(),
             *pipeline.handlers(),
             *invites.handlers(),
+            *fallback.file_handlers(),  # a contact's file goes with a question
             *catalog_files.handlers(),
             *board.handlers(),
             *audit.handlers(),

@@ -2,7 +2,11 @@
 one way to begin a form.
 
 A person with an open draft has their next plain message taken as the answer; the
-handler then stops the update so no feature also reacts to it. Each update is one unit
+handler then stops the update so no feature also reacts to it. Leaving the form (any
+command but /cancel, a button that is not the form's, so a menu or catalogue button, a
+deep link, a button of an earlier message) pauses it: the next text is not its answer,
+and the main menu offers to continue it or discard it. Each question's buttons are
+taken off the previous question's message when the next is sent. Each update is one unit
 of work (the permission path asked, the answer saved, the next step resolved), and the
 reply goes out after it is committed: no transaction is held across a Telegram call.
 What a feature does after a save is its own hook, registered with the form by the
@@ -11,12 +15,14 @@ composition root (bot/app.py); this module knows no feature.
 
 from __future__ import annotations
 
+import contextlib
 from html import escape
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Message, Update
-from telegram.constants import ChatType
-from telegram.error import Forbidden
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -60,11 +66,18 @@ async def form_input(update: Update, context: BotContext) -> None:
         return  # not in a form: let the features (group 1) have it
     message = update.effective_message
     text = message.text if message is not None else None
+    shared = message is not None and message.contact is not None
     if message is not None and message.contact is not None:
         text = message.contact.phone_number
+    choice = SKIP if text is not None and text.strip() == t(person.language, "form.skip") else None
+    # A paused form takes only its own buttons (the share-phone keyboard stays on screen
+    # while it waits): they take it up again, like its inline buttons do.
+    if person.paused and not (shared or choice == SKIP):
+        return
     media = _media_of(message)
     forms = _forms(context)
     async with context.db(write=True) as session:
+        before = await forms.last_prompt(session, person.id)
         if not await forms.allowed(session, person):
             await forms.cancel(session, person.id)
             step: Step | None = None
@@ -79,24 +92,84 @@ async def form_input(update: Update, context: BotContext) -> None:
                 step = await forms.current(session, person.id, person.language)
                 if step is not None:
                     step = _with_error(step, "form.text_please")
-            else:
+            else:  # typed, or the Skip button of a reply keyboard (its label comes back)
                 step = await forms.give(
-                    session, person.id, _parse_context(context, person), text=text
-                )
+                    session, person.id, _parse_context(context, person), text=text,
+                    choice=choice,
+                )  # fmt: skip
     if gone:
         await _form_gone(update, context, person)
     elif step is not None:
-        await reply(update, form_views.render(person.language, step))
+        await send_prompt(update, context, form_views.render(person.language, step), before)
     raise ApplicationHandlerStop
 
 
-def _media_of(message: Message | None) -> dict[str, str] | None:
+async def send_prompt(
+    update: Update, context: BotContext, screen: views.Screen,
+    before: tuple[int, int] | None, *, edit: bool = False, chat_id: int | None = None,
+) -> Message | None:  # fmt: skip
+    """Send a form's question (editing the pressed message with `edit`), take the buttons
+    off the previous question (`before`), and remember where this one is."""
+    person = context.sender
+    query = update.callback_query
+    pressed = query.message if edit and query is not None else None
+    here = (pressed.chat.id, pressed.message_id) if pressed is not None else None
+    if before is not None and before != here:  # first, so no moment shows two
+        await _drop_buttons(context, *before)
+    if screen.keyboard is not None and isinstance(screen.reply_keyboard, ReplyKeyboardRemove):
+        # A message carries one keyboard: the share-contact keyboard goes with a short
+        # word, and the question keeps its inline buttons (Skip, Cancel).
+        target = chat_id or (update.effective_chat.id if update.effective_chat else person.id)
+        await context.bot.send_message(
+            target, t(person.language, "form.got_it"), reply_markup=screen.reply_keyboard
+        )
+        screen = views.Screen(screen.text, screen.keyboard)
+    if chat_id is not None:
+        sent: Message | None = await context.bot.send_message(
+            chat_id, screen.text, parse_mode=ParseMode.HTML,
+            reply_markup=screen.reply_keyboard or screen.keyboard,
+        )  # fmt: skip
+    else:
+        sent = await (show(update, screen) if edit else reply(update, screen))
+    if sent is None:
+        return None
+    async with context.db(write=True) as session:
+        await _forms(context).prompted(session, person.id, sent.chat_id, sent.message_id)
+    return sent
+
+
+async def _drop_buttons(context: BotContext, chat_id: int, message_id: int) -> None:
+    """No stale Skip or Cancel stays on an earlier question."""
+    # BadRequest: it had none (a share-contact question), or it is gone.
+    with contextlib.suppress(BadRequest):
+        await context.bot.edit_message_reply_markup(
+            chat_id, message_id, reply_markup=InlineKeyboardMarkup([])
+        )
+
+
+async def leave_form(update: Update, context: BotContext) -> None:
+    """Group 0, for commands and buttons that are not the form's: the person left the
+    form, so it is paused (the update goes on to its feature)."""
+    person = context.sender
+    if not person.answering or person.form is None:
+        return
+    async with context.db(write=True) as session:
+        await _forms(context).pause(session, person.id)
+    context.person = person.in_form(person.form, paused=True)
+
+
+def _media_of(message: Message | None) -> dict[str, Any] | None:
+    """A photo or document as a form answer or attachment (name and size for the
+    checks of bot/inquiries/attachments.py)."""
     if message is None:
         return None
     if message.photo:
-        return {"kind": "photo", "file_id": message.photo[-1].file_id}
+        photo = message.photo[-1]
+        return {"kind": "photo", "file_id": photo.file_id, "size": photo.file_size}
     if message.document is not None:
-        return {"kind": "document", "file_id": message.document.file_id}
+        doc = message.document
+        return {"kind": "document", "file_id": doc.file_id, "name": doc.file_name,
+                "size": doc.file_size}  # fmt: skip
     return None
 
 
@@ -111,8 +184,11 @@ async def cancel_command(update: Update, context: BotContext) -> None:
     if person.form is None:
         return  # nothing open: the fallback says so
     async with context.db(write=True) as session:
+        before = await _forms(context).last_prompt(session, person.id)
         await _forms(context).cancel(session, person.id)
     context.person = person.in_form(None)
+    if before is not None:
+        await _drop_buttons(context, *before)
     await reply(update, views.with_menu(person.in_form(None), "cancel.done"))
     raise ApplicationHandlerStop
 
@@ -129,6 +205,7 @@ async def form_button(update: Update, context: BotContext, data: Callback) -> No
         return
     screen: views.Screen | None = None
     async with context.db(write=True) as session:
+        before = await forms.last_prompt(session, person.id)
         if not await forms.allowed(session, person):
             await forms.cancel(session, person.id)
             gone = True
@@ -142,10 +219,22 @@ async def form_button(update: Update, context: BotContext, data: Callback) -> No
         return
     if screen is None:
         raise Refused()
-    await answer(update, context)
-    await show(update, screen)
-    if data.action == "cancel":
+    # A button refused at its step (Skip where an answer is needed) says why at once:
+    # the screen may not change at all.
+    await answer(update, context, _refusal(person.language, screen))
+    if data.action in ("cancel", "discard"):
         context.person = person.in_form(None)
+        if before is not None:
+            await _drop_buttons(context, *before)
+        await show(update, screen)
+        return
+    context.person = person.in_form(person.form)  # a button of the form takes it up again
+    await send_prompt(update, context, screen, before, edit=True)
+
+
+def _refusal(lang: str, screen: views.Screen) -> str | None:
+    key = screen.extra.get("error")
+    return t(lang, key) if key else None
 
 
 async def _press(
@@ -155,10 +244,13 @@ async def _press(
     """The screen a form button leads to, or None for a button not of this step."""
     lang = person.language
     step: Step | None = None
-    if data.action == "cancel":
+    if data.action in ("cancel", "discard"):
         await forms.cancel(session, person.id)
-        return views.with_menu(person.in_form(None), "cancel.done")
-    if data.action == "pick" and len(data.args) == 2:
+        key = "cancel.done" if data.action == "cancel" else "form.discarded"
+        return views.with_menu(person.in_form(None), key)
+    if data.action == "resume":
+        step = await forms.resume(session, person.id, lang)
+    elif data.action == "pick" and len(data.args) == 2:
         step = await forms.give(
             session, person.id, ctx, choice=data.args[1], expected_step=data.args[0]
         )
@@ -230,18 +322,17 @@ async def begin_form(
     person = context.sender
     forms = _forms(context)
     async with context.db(write=True) as session:
+        before = await forms.last_prompt(session, person.id)
         step = await forms.begin(session, person, start.spec, start.data, start_at=start.start_at)
     context.person = person.in_form(start.spec.name)
     screen = form_views.render(person.language, step)
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
-        await reply(update, screen)
+        await send_prompt(update, context, screen, before)
         await answer(update, context)
         return
     try:
-        await context.bot.send_message(
-            person.id, screen.text, reply_markup=screen.reply_keyboard or screen.keyboard
-        )
+        await send_prompt(update, context, screen, before, chat_id=person.id)
     except Forbidden:  # they never opened a private chat with the bot
         async with context.db(write=True) as session:
             await forms.cancel(session, person.id)
@@ -251,11 +342,14 @@ async def begin_form(
 
 
 def input_handlers() -> list[BaseHandler[Update, BotContext, None]]:
-    """Group 0: ahead of every feature."""
+    """Group 0: ahead of every feature. /cancel and answers stop the update; leaving
+    the form (another command, a button not of the form) pauses it and lets it go on."""
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("cancel", cancel_command, filters=private),
         MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, form_input),
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.COMMAND, leave_form),
+        CallbackQueryHandler(leave_form, pattern=r"^(?!f:)"),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -20,13 +20,13 @@ def _measured(screen: Screen) -> str:
     return screen.text
 
 
-async def reply(update: Update, screen: Screen) -> None:
-    """Answer in the chat the update came from (new message)."""
+async def reply(update: Update, screen: Screen) -> Message | None:
+    """Answer in the chat the update came from (new message); the message sent."""
     chat = update.effective_chat
     if chat is None:
-        return
+        return None
     _measured(screen)
-    await chat.send_message(
+    return await chat.send_message(
         screen.text,
         parse_mode=ParseMode.HTML,
         reply_markup=screen.reply_keyboard or screen.keyboard,
@@ -34,8 +34,9 @@ async def reply(update: Update, screen: Screen) -> None:
     )
 
 
-async def show(update: Update, screen: Screen) -> None:
-    """Edit the pressed button's message in place; otherwise send a new message."""
+async def show(update: Update, screen: Screen) -> Message | None:
+    """Edit the pressed button's message in place; otherwise send a new message. The
+    message now showing the screen (None: it already did)."""
     query = update.callback_query
     if (
         query is None
@@ -43,11 +44,10 @@ async def show(update: Update, screen: Screen) -> None:
         or not query.message.is_accessible
         or screen.reply_keyboard is not None
     ):
-        await reply(update, screen)
-        return
+        return await reply(update, screen)
     _measured(screen)
     try:
-        await query.edit_message_text(
+        edited = await query.edit_message_text(
             screen.text,
             parse_mode=ParseMode.HTML,
             reply_markup=screen.keyboard,
@@ -56,11 +56,11 @@ async def show(update: Update, screen: Screen) -> None:
     except BadRequest as exc:
         text = str(exc).lower()
         if "not modified" in text:
-            return  # the same screen again (a double tap): nothing to do
+            return None  # the same screen again (a double tap): nothing to do
         if "message to edit not found" in text or "can't be edited" in text:
-            await reply(update, screen)
-            return
+            return await reply(update, screen)
         raise
+    return edited if isinstance(edited, Message) else None
 
 
 def was_answered(context: BotContext, query_id: str) -> bool:

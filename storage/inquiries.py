@@ -243,3 +243,13 @@ async def questions_since(
         .order_by(Inquiry.created_at)
     )
     return list(rows.all())
+
+
+async def question_from(session: AsyncSession, user_id: int, source: str) -> Inquiry | None:
+    """This person's question made from one message of theirs (a second tap finds it)."""
+    stmt = select(Inquiry).where(
+        Inquiry.user_id == user_id,
+        Inquiry.kind == InquiryKind.QUESTION,
+        Inquiry.source == source,
+    )
+    return (await session.scalars(stmt.limit(1))).first()

@@ -15,15 +15,20 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def get_user_and_form(session: AsyncSession, user_id: int) -> tuple[User, str | None] | None:
-    """The user and the form they are filling in, if any, in one round trip."""
+async def get_user_and_form(
+    session: AsyncSession, user_id: int
+) -> tuple[User, tuple[str, bool, datetime] | None] | None:
+    """The user and the form they are filling in, if any (its name, whether it is
+    paused, when it was last touched), in one round trip."""
     stmt = (
-        select(User, FormDraft.form)
+        select(User, FormDraft.form, FormDraft.paused, FormDraft.updated_at)
         .outerjoin(FormDraft, FormDraft.user_id == User.id)
         .where(User.id == user_id)
     )
     row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row else None
+    if row is None:
+        return None
+    return row[0], ((row[1], bool(row[2]), row[3]) if row[1] is not None else None)
 
 
 async def add_user(session: AsyncSession, user: User) -> User:

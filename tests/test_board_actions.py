@@ -103,7 +103,7 @@ async def test_card_actions_come_back_to_the_page(
     assert prompt.message_id != card_id  # the card stays, with its Back
     assert say("staffreply.ask") in prompt.text
     await admin.send_and_wait("We can meet on Tuesday <10:00>.")
-    await pressed(admin, "✅ " + ("Save" if lang == "en" else "保存"))
+    await pressed(admin, "📨 " + ("Send" if lang == "en" else "发送"))  # a reply is sent
     assert say("staffreply.sent", id=2) in admin.messages()[-1].text
     answer = await bob.expect_message(timeout=10)
     assert "We can meet on Tuesday <10:00>." in answer.text

@@ -287,8 +287,8 @@ async def ask(contact: FakeUser, text: str) -> str:
     """/ask, the question, Save; returns what the bot answered to Save."""
     await contact.send_and_wait("/ask")
     confirm = await contact.send_and_wait(text)
-    assert "Please check before saving" in confirm.text
-    await contact.press("✅ Save")
+    assert "Please check before sending" in confirm.text
+    await contact.press("📨 Send")
     return (await contact.expect_message()).text
 
 
@@ -304,7 +304,7 @@ async def test_a_contact_may_open_five_questions_an_hour(
             assert "Your question was sent" in await ask(contact, f"Question {n}")
         # The sixth: refused on the check screen, before anything is confirmed.
         refused = await ask(contact, "Question 6")
-        assert "Please check before saving" in refused
+        assert "Please check before sending" in refused
         assert "already asked 5 questions in the past hour" in refused
         assert "about 60 min" in refused and "Your question was sent" not in refused
         async with runner.sessions() as session:
@@ -325,13 +325,13 @@ async def test_a_contact_may_open_five_questions_an_hour(
             )  # fmt: skip
         await zh.send_and_wait("/ask")
         await zh.send_and_wait("第六个问题")
-        await zh.press("✅ 保存")
+        await zh.press("📨 发送")
         refused_zh = (await zh.expect_message()).text
         assert "已达每小时上限" in refused_zh and "请约 40 分钟后再提问" in refused_zh, refused_zh
 
         # An hour on, the waiting question goes through from its check screen.
         with time_machine.travel(datetime.now(UTC) + timedelta(minutes=61), tick=True):
-            await contact.press("✅ Save")
+            await contact.press("📨 Send")
             assert "Your question was sent" in (await contact.expect_message()).text
             await tg.wait_for(lambda: len(staff.messages()) >= 6, 60, "six staff cards")
         cards = [m.text for m in staff.messages()]

@@ -366,6 +366,7 @@ async def test_media_where_text_is_expected(
     await reply_to(user, user.send("Hostile\x00 <Corp> & Co", entities=[]), "organisation")
     await reply_to(user, user.send("Li\x00Lei\x01, CTO", entities=[]), "contact person")
     await reply_to(user, user.send_contact("+86 138 0000 0000"), "phone")
+    assert_fine(await user.expect_message(), "email question")  # after the word on it
     await reply_to(user, user.send("li@robots.example"), "email")
     check = await reply_to(user, user.send("robots\x00\x7f & <AI>", entities=[]), "interests")
     assert "Hostile <Corp> & Co" in check.text and "Li Lei" not in check.text

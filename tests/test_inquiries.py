@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from bot.settings import Settings
 from storage.models import (
     EnterpriseProfile,
+    FormDraft,
     Inquiry,
     InquiryStatus,
     Program,
@@ -52,7 +53,8 @@ async def fill_profile(user: FakeUser) -> None:
     await user.send_and_wait("Tianjin Robotics Co., Ltd.")
     await user.send_and_wait("Li Lei, CTO")
     await user.send_contact("+86 138 0000 0000")
-    await user.expect_message()
+    await user.expect_message()  # the share keyboard goes with a word…
+    await user.expect_message()  # …then the email question, with Skip
     await user.send_and_wait("li.lei@robotics.example.cn")
     confirm = await user.send_and_wait("Intelligent manufacturing")
     assert "Please check before saving" in confirm.text
@@ -77,7 +79,8 @@ async def test_profile_then_interest_notifies_owner_and_staff(
     bad = await contact.send_and_wait("call me maybe")
     assert "doesn't look like a phone number" in bad.text
     await contact.send_contact("+86 138 0000 0000")
-    await contact.expect_message()
+    await contact.expect_message()  # the share keyboard goes with a word…
+    await contact.expect_message()  # …then the email question, with Skip
     bad_mail = await contact.send_and_wait("li.lei@@robotics")
     assert "doesn't look like an email address" in bad_mail.text
     await contact.send_and_wait("li.lei@Robotics.Example.cn")
@@ -91,7 +94,7 @@ async def test_profile_then_interest_notifies_owner_and_staff(
     confirm = await contact.send_and_wait("We need <b>robots</b> & vision AI")
     assert "Your message: We need <b>robots</b> & vision AI" in confirm.text
     assert "&lt;b&gt;robots&lt;/b&gt; &amp; vision" in (confirm.raw_text or "")
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     sent = await contact.expect_message()
     assert "Your interest was sent" in sent.text
     assert "Joint Laboratory for Intelligent Manufacturing" in sent.text
@@ -118,15 +121,13 @@ async def test_profile_then_interest_notifies_owner_and_staff(
         assert inquiry is not None and inquiry.status is InquiryStatus.NEW
         assert inquiry.message == "We need <b>robots</b> & vision AI"
 
-    # Once more for the same programme: told so, nothing new.
+    # Once more for the same programme: told so before any form starts, nothing new.
     await contact.send_and_wait(f"/start p_{lab}")
     await contact.press("✋ I'm interested")
-    await contact.expect_message()
-    await contact.press("Skip ⏭")
-    await contact.expect_message()
-    await contact.press("✅ Save")
-    again = await contact.expect_message()
-    assert "You already registered interest" in again.text
+    again = await contact.expect_callback_answer()
+    assert "You already registered interest" in again["text"] and again.get("show_alert")
+    async with staffed.sessions() as session:
+        assert await session.get(FormDraft, 6001) is None
     async with staffed.sessions() as session:
         count = await session.scalar(select(func.count(Inquiry.id)))
     assert count == 1
@@ -151,7 +152,7 @@ async def test_list_of_programmes_sent_together(staffed: BotRunner, tg: FakeTele
     await contact.expect_message()  # the interest question
     confirm = await contact.send_and_wait("-")
     assert "无留言" in confirm.text
-    await contact.press("✅ 保存")
+    await contact.press("📨 发送")
     sent = await contact.expect_message()
     assert "智能制造联合实验室" in sent.text and "天开高教科创园孵化平台" in sent.text
     async with staffed.sessions() as session:
@@ -164,7 +165,8 @@ async def fill_profile_zh(user: FakeUser) -> None:
     await user.expect_message()
     await user.send_and_wait("武清智造有限公司")
     await user.send_and_wait("吴经理")
-    await user.send_and_wait("022-1234-5678")
+    await user.send_and_wait("022-1234-5678")  # the share keyboard goes with a word…
+    await user.expect_message()  # …then the email question
     await user.send_and_wait("-")
     confirm = await user.send_and_wait("-")
     assert "请核对" in confirm.text
@@ -184,7 +186,7 @@ async def test_question_answer_relay_follow_up_and_status(
         await contact.send_and_wait("/ask")
         confirm = await contact.send_and_wait("Do you offer <internships> for 3 & more students?")
         assert "Do you offer <internships> for 3 & more students?" in confirm.text
-        await contact.press("✅ Save")
+        await contact.press("📨 Send")
         sent = await contact.expect_message()
         assert "Your question was sent" in sent.text
 
@@ -236,7 +238,7 @@ async def test_staff_group_reply_button_and_forged_staff_buttons(
     await contact.press("💬 Ask a question")
     await contact.expect_message()
     await contact.send_and_wait("Can your teachers visit our plant?")
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     await contact.expect_message()
     group = tg.group(STAFF_CHAT)
     await group.expect_message(timeout=10)
@@ -268,7 +270,7 @@ async def test_staff_group_reply_button_and_forged_staff_buttons(
     prompt = await teacher.expect_message(timeout=10)
     assert "答复企业" in prompt.text
     await teacher.send_and_wait("可以，下周二上午。")
-    await teacher.press("✅ 保存")
+    await teacher.press("📨 发送")
     assert "答复已发送" in (await teacher.expect_message()).text
     answer = await contact.expect_message(timeout=10)
     assert "可以，下周二上午。" in answer.text
@@ -284,7 +286,7 @@ async def test_first_response_escalation(staffed: BotRunner, tg: FakeTelegram) -
     await contact.expect_message()
     await contact.expect_message()
     await contact.send_and_wait("-")
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     await contact.expect_message()
     teacher = tg.user(TEACHER_ID)
     await teacher.expect_message(timeout=10)  # the new-inquiry card
@@ -311,7 +313,8 @@ async def test_form_survives_restart(staffed: BotRunner, tg: FakeTelegram) -> No
     await staffed.restart()
     phone_q = await contact.send_and_wait("Zhou Min")
     assert "Phone number" in phone_q.text
-    await contact.send_and_wait("13900001111")
+    await contact.send_and_wait("13900001111")  # the share keyboard goes with a word…
+    await contact.expect_message()  # …then the email question
     await contact.send_and_wait("-")
     confirm = await contact.send_and_wait("-")
     assert "Organisation: Zhou Logistics" in confirm.text and "Phone: 13900001111" in confirm.text
@@ -331,7 +334,7 @@ async def test_forget_removes_personal_data_keeps_counts(
     await contact.expect_message()
     await contact.expect_message()
     await contact.send_and_wait("Personal note: call my mobile")
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     await contact.expect_message()
 
     ask = await contact.send_and_wait("/forget")
@@ -359,10 +362,10 @@ async def test_long_question_is_refused_at_the_step(staffed: BotRunner, tg: Fake
     await contact.send_and_wait("/ask")
     again = await contact.send_and_wait("很长的问题。" * 1000)  # 6,000 characters
     assert "That message is 6000 characters long; a message can hold at most 3000" in again.text
-    assert "Type your question" in again.text and "✅ Save" not in again.button_labels()
+    assert "Type your question" in again.text and "📨 Send" not in again.button_labels()
     confirm = await contact.send_and_wait("很长的问题。" * 500)  # 3,000: whole
     assert "很长的问题。" * 500 in confirm.text
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     await contact.expect_message()
     card = await tg.group(STAFF_CHAT).expect_message(timeout=10)
     assert "很长的问题。" * 500 in card.text

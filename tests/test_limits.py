@@ -150,7 +150,7 @@ async def test_staff_card_answer_and_follow_up_for_the_longest_of_everything(
     question = filled(limit, 6)
     confirm = await contact.send_and_wait(question)
     assert question in fits(confirm)
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     assert "Your question was sent" in (await contact.expect_message()).text
     group = tg.group(STAFF_CHAT)
     card = await group.expect_message(timeout=10)
@@ -164,7 +164,7 @@ async def test_staff_card_answer_and_follow_up_for_the_longest_of_everything(
     await admin.expect_message(timeout=10)
     answer_text = filled(limit, 8)
     await admin.send_and_wait(answer_text)
-    await admin.press("✅ Save")
+    await admin.press("📨 Send")
     await admin.expect_message()
     answer = await contact.expect_message(timeout=10)
     assert answer_text in fits(answer) and filled(64, 7) in answer.text and title in answer.text

@@ -61,7 +61,7 @@ async def register_interest(contact: FakeUser, lab: int, timeout: float = 10) ->
     await contact.expect_message()
     await contact.press("Skip ⏭")
     await contact.expect_message()
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     sent = await contact.expect_message(timeout=10)
     assert "Your interest was sent" in sent.text, sent.text
 
@@ -215,7 +215,7 @@ async def ask_five(contact: FakeUser) -> None:
     for n in range(1, 6):
         await contact.send_and_wait("/ask", timeout=30)
         await contact.send_and_wait(question(contact.id, n))
-        await contact.press("✅ Save")
+        await contact.press("📨 Send")
         sent = await contact.expect_message(timeout=10)
         assert "Your question was sent" in sent.text, sent.text
 

@@ -47,7 +47,7 @@ async def staffed(
 async def ask(contact: FakeUser, text: str) -> None:
     await contact.send_and_wait("/ask")
     await contact.send_and_wait(text)
-    await contact.press("✅ Save")
+    await contact.press("📨 Send")
     assert "Your question was sent" in (await contact.expect_message()).text
 
 

@@ -92,7 +92,8 @@ def summary(lang: str, data: dict[str, Any]) -> Html:
         lines.append(Html(t(lang, "field.kind"), ": ", Plain(t(lang, "kind." + data["kind"]))))
     if "department" in data:
         dep = str(data["department"])
-        shown = dep[4:] if dep.startswith("new:") else data.get("_department_name", dep)
+        # The name its button showed (the engine keeps it as `_department_label`).
+        shown = dep[4:] if dep.startswith("new:") else data.get("_department_label", dep)
         lines.append(Html(t(lang, "field.department"), ": ", Plain(str(shown))))
     for name in TEXT_FIELDS:
         if data.get(name):
@@ -190,7 +191,10 @@ NEW_PROGRAM = FormSpec(
             free_text=True,
         ),
         Field("title_zh", "program.ask_title_zh", _text("title_zh"), optional=True),
-        Field("title_en", "program.ask_title_en", _text("title_en"), optional=True),
+        # At least one title: refused at the second title's step, not at Save.
+        Field(
+            "title_en", "program.ask_title_en", _text("title_en"), optional=True, check=_one_title
+        ),
         Field("summary_zh", "program.ask_summary_zh", _text("summary_zh"), optional=True),
         Field("summary_en", "program.ask_summary_en", _text("summary_en"), optional=True),
         Field("benefits_zh", "program.ask_benefits_zh", _text("benefits_zh"), optional=True),

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import roles as access
-from bot.people.person import Person
+from bot.people.person import PAUSED_FORM_TTL, Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
@@ -62,8 +62,9 @@ class Field:
     accepts_contact: bool = False
     accepts_media: bool = False  # a photo or document answers it ({"kind", "file_id"})
     parse_in: Callable[[str, ParseContext], Any] | None = None  # a parser that needs context
-    # A check of the answer against the others (given the data with the answer in it),
-    # so a refusal comes at this step, not at save: raises FieldError.
+    # A check of the answer against the others (given the data with the answer in it,
+    # or without it when skipped), so a refusal comes at this step, not at save: raises
+    # FieldError.
     check: Callable[[dict[str, Any]], None] | None = None
 
 
@@ -99,6 +100,10 @@ class FormSpec:
     act: Act | None = None
     subject: str | None = None
     validate: Callable[[dict[str, Any]], None] | None = None  # whole-form check at confirm
+    verb: str = "form.save"  # the last screen's button says what happens: Save, Send…
+    # Files sent at any step of this form are added to its data (a question's spec
+    # sheet): the hook adds one to data["attachments"] or raises FieldError.
+    attach: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
     def field_named(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -181,7 +186,7 @@ class Forms:
     async def give(
         self, session: AsyncSession, user_id: int, ctx: ParseContext, *,
         text: str | None = None, choice: str | None = None,
-        expected_step: str | None = None, media: dict[str, str] | None = None,
+        expected_step: str | None = None, media: dict[str, Any] | None = None,
     ) -> Step | None:  # fmt: skip
         """Answer the current question with typed text, a button's value or a file."""
         draft = await repo.get_draft(session, user_id)
@@ -192,6 +197,8 @@ class Forms:
             return None  # a button from an earlier question: stale
         data = dict(draft.data)
         current = spec.field_named(draft.step)
+        if media is not None and spec.attach is not None:
+            return await self._attach(session, user_id, spec, draft.step, data, media, ctx)
         if current is None:
             return await _step(session, spec, draft.step, data, None, ctx.lang)
         options = await _options(session, current, data, ctx.lang)
@@ -205,6 +212,19 @@ class Forms:
         next_step = CONFIRM if back_to_confirm else spec.after(current.name)
         await repo.put_draft(session, user_id, spec.name, next_step, data)
         return await _step(session, spec, next_step, data, None, ctx.lang)
+
+    async def _attach(
+        self, session: AsyncSession, user_id: int, spec: FormSpec, step: str,
+        data: dict[str, Any], media: dict[str, Any], ctx: ParseContext,
+    ) -> Step:  # fmt: skip
+        """A file for a form that takes files: kept, and the same step asked again."""
+        assert spec.attach is not None
+        try:
+            spec.attach(data, media)
+        except FieldError as error:
+            return await _step(session, spec, step, data, error, ctx.lang)
+        await repo.put_draft(session, user_id, spec.name, step, data)
+        return await _step(session, spec, step, data, None, ctx.lang)
 
     async def reopen(
         self, session: AsyncSession, user_id: int, field_name: str, lang: str
@@ -259,6 +279,35 @@ class Forms:
     async def cancel(self, session: AsyncSession, user_id: int) -> bool:
         return await repo.drop_draft(session, user_id)
 
+    async def pause(self, session: AsyncSession, user_id: int) -> bool:
+        """The person left the form (a command, a menu button, a link): it waits, and
+        their next text is not taken as its answer. True if it was running."""
+        return await repo.set_paused(session, user_id, True)
+
+    async def resume(self, session: AsyncSession, user_id: int, lang: str) -> Step | None:
+        """Take a paused form up again at the step it was left; None when there is none
+        or it waited longer than PAUSED_FORM_TTL (then it is dropped)."""
+        draft = await repo.get_draft(session, user_id)
+        if draft is None:
+            return None
+        if draft.paused and utcnow() - draft.updated_at > PAUSED_FORM_TTL:
+            await repo.drop_draft(session, user_id)
+            return None
+        await repo.set_paused(session, user_id, False)
+        return await self.current(session, user_id, lang)
+
+    async def last_prompt(self, session: AsyncSession, user_id: int) -> tuple[int, int] | None:
+        """(chat, message) of the form's last question, whose buttons must go next."""
+        draft = await repo.get_draft(session, user_id)
+        if draft is None or draft.prompt_chat_id is None or draft.prompt_message_id is None:
+            return None
+        return draft.prompt_chat_id, draft.prompt_message_id
+
+    async def prompted(
+        self, session: AsyncSession, user_id: int, chat_id: int, message_id: int
+    ) -> None:
+        await repo.set_prompt(session, user_id, chat_id, message_id)
+
 
 async def _options(
     session: AsyncSession, current: Field, data: dict[str, Any], lang: str
@@ -280,7 +329,7 @@ async def _step(
 
 def _answer(
     current: Field, data: dict[str, Any], ctx: ParseContext, *, text: str | None,
-    choice: str | None, media: dict[str, str] | None, options: tuple[tuple[str, str], ...],
+    choice: str | None, media: dict[str, Any] | None, options: tuple[tuple[str, str], ...],
 ) -> None:  # fmt: skip
     """Put the answer into `data`, or raise FieldError with what is wrong with it."""
     if media is not None:
@@ -296,7 +345,7 @@ def _answer(
         data[f"_{current.name}_label"] = dict((v, k) for k, v in options)[choice]
     else:
         _typed(current, data, ctx, text or "")
-    if current.check is not None and current.name in data:
+    if current.check is not None:
         current.check(data)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -30,7 +32,7 @@ def render(lang: str, step: Step) -> Screen:
     if isinstance(step, Confirm):
         summary = spec.summary(lang, step.data)
         rows = [
-            [button(lang, "form.save", cb("f", "save"))],
+            [button(lang, spec.verb, cb("f", "save"))],
             [
                 button(lang, "form.change", cb("f", "change")),
                 button(lang, "form.cancel", cb("f", "cancel")),
@@ -38,9 +40,13 @@ def render(lang: str, step: Step) -> Screen:
         ]
         # What was typed is shown whole when it fits (the forms' limits see to it for
         # single texts); a check screen of many long answers clips the longest.
-        text = Html(title, "\n", t(lang, "form.check"), "\n\n", summary, error).fit()
+        check = "form.check_send" if spec.verb == "form.send" else "form.check"
+        text = Html(title, "\n", t(lang, check), "\n\n", summary, error).fit()
         return Screen(text, InlineKeyboardMarkup(rows))
-    return _ask(lang, step, title, error)
+    screen = _ask(lang, step, title, error)
+    if step.error is not None and not step.error.values:  # a toast for a pressed button
+        screen.extra["error"] = step.error.key
+    return screen
 
 
 def _ask(lang: str, step: Ask, title: Html, error: Html) -> Screen:
@@ -48,14 +54,19 @@ def _ask(lang: str, step: Ask, title: Html, error: Html) -> Screen:
     names = [f.name for f in spec.fields]
     text = Html(_question(lang, step, title, names), error).fit()
     if field.accepts_contact:
-        share = KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)
-        keyboard = ReplyKeyboardMarkup([[share]], resize_keyboard=True, one_time_keyboard=True)
+        rows = [[KeyboardButton(t(lang, "profile.share_phone"), request_contact=True)]]
+        if field.optional:  # its label comes back as text, taken as Skip (handlers/forms)
+            rows.append([KeyboardButton(t(lang, "form.skip"))])
+        keyboard = ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
         return Screen(text, reply_keyboard=keyboard)
+    inline = InlineKeyboardMarkup(_buttons(lang, step))
     previous = names.index(field.name) - 1
-    if previous >= 0 and spec.fields[previous].accepts_contact:
-        # The share-contact keyboard must go; a message carries one keyboard only.
-        return Screen(text, reply_keyboard=ReplyKeyboardRemove())
-    return Screen(text, InlineKeyboardMarkup(_buttons(lang, step)))
+    if previous >= 0 and spec.fields[previous].accepts_contact and step.error is None:
+        # The share-contact keyboard must go, and a message carries one keyboard only:
+        # the sender takes it off with a short word before this question (once: a
+        # wrong answer asked again has no keyboard left to take off).
+        return Screen(text, inline, reply_keyboard=ReplyKeyboardRemove())
+    return Screen(text, inline)
 
 
 def _question(lang: str, step: Ask, title: Html, names: list[str]) -> Html:
@@ -67,6 +78,9 @@ def _question(lang: str, step: Ask, title: Html, names: list[str]) -> Html:
     current = step.data.get("_current")
     if current:
         lines.append(tr(lang, "form.current", value=Plain(str(current), CLIP_FIRST)))
+    files = attached(lang, step.data)
+    if files is not None:
+        lines.append(files)
     hints = [t(lang, "form.hint_skip")] if field.optional else []
     hints.append(t(lang, "form.hint_cancel"))
     lines.append(Html("\n", italic(" ".join(hints))))
@@ -86,6 +100,24 @@ def _buttons(lang: str, step: Ask) -> list[list[InlineKeyboardButton]]:
     last = [button(lang, "form.skip", cb("f", "skip", field.name))] if field.optional else []
     last.append(button(lang, "form.cancel", cb("f", "cancel")))
     return [*rows, last]
+
+
+def attached(lang: str, data: dict[str, Any]) -> Html | None:
+    """The files a form carries (a question's), by name and size, or None."""
+    files = [f for f in data.get("attachments") or [] if isinstance(f, dict)]
+    if not files:
+        return None
+    names = [
+        Html(Plain(str(f.get("name") or "?")), f" ({_size(int(f.get('size') or 0))})")
+        for f in files
+    ]
+    return tr(lang, "attach.attached", n=len(files), names=Html.join(", ", names))
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
 
 
 def change_menu(lang: str, step: Confirm) -> Screen:

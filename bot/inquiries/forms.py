@@ -3,15 +3,16 @@ ask a question, a contact's follow-up, and a staff answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formats import validate
 from bot.forms import engine as forms
+from bot.forms import views as form_views
 from bot.forms.engine import Field, FormSpec, Saved, Start
-from bot.inquiries import pipeline
+from bot.inquiries import attachments, pipeline
 from bot.inquiries import service as inquiries
 from bot.inquiries.limits import message_limit
 from bot.people import roles as access
@@ -71,8 +72,27 @@ async def save_profile(
     then = str(data.get("_then", ""))
     if then.startswith("interest:"):
         ids = [int(x) for x in then.split(":", 1)[1].split(",") if x.isdigit()]
-        return Saved("profile.saved", then_form="interest", then_data={"program_ids": ids})
+        then_data = await _about_programs(session, ids, {"program_ids": ids})
+        return Saved("profile.saved", then_form="interest", then_data=then_data)
     return Saved("profile.saved")
+
+
+async def _about_programs(
+    session: AsyncSession, ids: list[int], data: dict[str, Any]
+) -> dict[str, Any]:
+    """The form data with the programmes' titles (both languages) for its check screen,
+    which is drawn without a database."""
+    found = await repo.programs_by_ids(session, ids)
+    titles = [[found[i].title_zh, found[i].title_en] for i in ids if i in found]
+    return dict(data, _programs=titles)
+
+
+def _programs_line(lang: str, data: dict[str, Any]) -> list[Part]:
+    titles = data.get("_programs") or []
+    if not titles:
+        return []
+    names = "; ".join(localized(lang, str(zh), str(en)) for zh, en in titles)
+    return [tr(lang, "form.about_programs", titles=Plain(names)), ""]
 
 
 PROFILE = FormSpec(
@@ -84,7 +104,9 @@ PROFILE = FormSpec(
         Field("contact_person", "profile.ask_contact_person", validate.short_text(100)),
         Field("phone", "profile.ask_phone", validate.phone, optional=True,
               accepts_contact=True),
-        Field("email", "profile.ask_email", validate.email, optional=True),
+        # Phone or email: asked here, where it concerns, not at Save.
+        Field("email", "profile.ask_email", validate.email, optional=True,
+              check=_phone_or_email),
         Field("industry", "profile.ask_industry", validate.short_text(100), optional=True),
     ),
     summary=_profile_summary,
@@ -107,10 +129,17 @@ async def profile_data(session: AsyncSession, user_id: int) -> dict[str, Any] | 
 
 
 def _message_summary(lang: str, data: dict[str, Any]) -> Html | str:
+    """The message (and, for an interest or a question on one, the programmes named)."""
     text = str(data.get("message", ""))
-    if not text:
-        return t(lang, "interest.no_message")
-    return tr(lang, "interest.your_message", text=Plain(text))
+    body: Html | str = (
+        tr(lang, "interest.your_message", text=Plain(text))
+        if text
+        else t(lang, "interest.no_message")
+    )
+    lines = _programs_line(lang, data)
+    files = form_views.attached(lang, data)
+    tail: list[Part] = [files] if files is not None else []
+    return Html.join("\n", [*lines, body, *tail]) if lines or tail else body
 
 
 def _interest_summary(lang: str, data: dict[str, Any]) -> Html | str:
@@ -158,12 +187,14 @@ INTEREST = FormSpec(
     ),
     summary=_interest_summary,
     save=save_interest,
+    verb="form.send",
 )  # fmt: skip
 
 
 def _message_form(
-    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None
-) -> FormSpec:
+    name: str, title: str, prompt: str, save: forms.Save, act: Act | None = None,
+    attach: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> FormSpec:  # fmt: skip
     """A one-question form whose answer is a message (refused if too long to relay);
     with `act`, one on the inquiry in the data's `inquiry_id`."""
     return FormSpec(
@@ -174,6 +205,8 @@ def _message_form(
         fields=(Field("message", prompt, MESSAGE),),
         summary=_message_summary,
         save=save,
+        verb="form.send",
+        attach=attach,
     )
 
 
@@ -183,12 +216,16 @@ async def save_question(
     program_id = data.get("program_id")
     inquiry = await inquiries.ask_question(
         session, settings, person, int(program_id) if program_id else None,
-        str(data.get("message", "")),
+        str(data.get("message", "")), attachments=attachments.kept(data.get("attachments")),
     )  # fmt: skip
     return Saved("question.sent", {"id": inquiry.id})
 
 
-QUESTION = _message_form("question", "question.form_title", "question.ask", save_question)
+# A file sent while asking goes with the question (bot/inquiries/attachments.py).
+QUESTION = _message_form(
+    "question", "question.form_title", "question.ask", save_question,
+    attach=attachments.attach,
+)  # fmt: skip
 
 
 async def save_follow_up(
@@ -229,10 +266,11 @@ STAFF_REPLY = _message_form(
 async def interest_start(session: AsyncSession, person: Person, program_ids: list[int]) -> Start:
     """Interest in open programmes the person may see (access.Refused otherwise); the
     profile first when there is none yet, with the interest to follow."""
-    for program_id in program_ids:
-        await inquiries.open_program(session, person, program_id)
+    # A repeat is caught here, before the form (raises InquiryError when all are).
+    program_ids = await inquiries.repeat_interest(session, person, program_ids)
     if await repo.get_profile(session, person.id) is not None:
-        return Start(INTEREST, {"program_ids": program_ids})
+        return Start(INTEREST, await _about_programs(session, program_ids, {
+            "program_ids": program_ids}))  # fmt: skip
     return Start(PROFILE, {"_then": "interest:" + ",".join(str(i) for i in program_ids)})
 
 
@@ -242,11 +280,23 @@ async def basket_start(session: AsyncSession, person: Person) -> Start | None:
     return await interest_start(session, person, ids) if ids else None
 
 
-async def question_start(session: AsyncSession, person: Person, program_id: int | None) -> Start:
-    """A question, general (None or 0) or about a programme the person may see."""
+async def question_start(
+    session: AsyncSession, person: Person, program_id: int | None,
+    files: list[dict[str, Any]] | None = None, text: str | None = None,
+) -> Start:  # fmt: skip
+    """A question, general (None or 0) or about a programme the person may see; with
+    `files` (sent outside a form) already attached, and with `text` (their caption)
+    straight to the check screen."""
+    data: dict[str, Any] = {"program_id": None}
     if program_id:
         await access.program(session, person, program_id)
-    return Start(QUESTION, {"program_id": program_id or None})
+        data = await _about_programs(session, [program_id], {"program_id": program_id})
+    for file in files or []:
+        attachments.attach(data, file)
+    if text and text.strip():
+        data["message"] = MESSAGE(forms.typed_text(text).strip())
+        return Start(QUESTION, data, start_at=forms.CONFIRM)
+    return Start(QUESTION, data)
 
 
 async def follow_up_start(session: AsyncSession, person: Person, inquiry_id: int) -> Start:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from bot.engines import outbox, staff_chat
 from bot.forms.engine import typed_text
 from bot.inquiries import board, board_views, charts
 from bot.inquiries import views as render
+from bot.inquiries.attachments import MAX_FILES
 from bot.inquiries.limits import message_limit
 from bot.people import roles as access
 from bot.people.person import Person
@@ -83,7 +85,8 @@ async def staff_targets(session: AsyncSession, settings: Settings) -> list[tuple
 async def _notify_staff(
     session: AsyncSession, settings: Settings, inquiry: Inquiry, program: Program | None,
     *, exclude: int | None = None,
-) -> None:  # fmt: skip
+) -> list[tuple[int, str]]:  # fmt: skip
+    """Queue the inquiry's card for the staff; returns who gets it (chat, language)."""
     profile = await repo.get_profile(session, inquiry.user_id) if inquiry.user_id else None
     contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
     owner_id = program.owner_id if program is not None else None
@@ -92,6 +95,7 @@ async def _notify_staff(
         owner = await users_repo.get_user(session, owner_id)
         if owner is not None and owner.blocked_at is None:
             targets = [(owner_id, owner.language), *[t for t in targets if t[0] != owner_id]]
+    sent: list[tuple[int, str]] = []
     for chat_id, lang in targets:
         if chat_id == exclude:
             continue
@@ -100,6 +104,8 @@ async def _notify_staff(
             session, chat_id, outbox.payload_text(text, keyboard),
             ref=f"inquiry:{inquiry.id}", dedupe_key=f"inq:{inquiry.id}:new:{chat_id}",
         )  # fmt: skip
+        sent.append((chat_id, lang))
+    return sent
 
 
 _NEW_CARD = re.compile(r"inq:(\d+):new:-\d+")
@@ -168,6 +174,34 @@ async def open_program(session: AsyncSession, person: Person, program_id: int | 
     return program
 
 
+async def repeat_interest(
+    session: AsyncSession, person: Person, program_ids: list[int]
+) -> list[int]:
+    """The programmes still worth a new interest: those without an open one of this
+    person's; raises InquiryError (naming one) when none is left, so a repeat is caught
+    before the form starts rather than at its last step."""
+    fresh: list[int] = []
+    first: tuple[Program, Inquiry] | None = None
+    for program_id in dict.fromkeys(program_ids):
+        program = await open_program(session, person, program_id)
+        existing = await repo.open_inquiry_for(session, person.id, program_id)
+        if existing is None:
+            fresh.append(program_id)
+        elif first is None:
+            first = (program, existing)
+    if not fresh and first is not None:
+        program, existing = first
+        title = program.title_en or program.title_zh
+        if person.language == "zh":
+            title = program.title_zh or program.title_en
+        raise InquiryError("interest.already", id=existing.id, title=_clip(title, 60))
+    return fresh
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def basket_add(session: AsyncSession, person: Person, program_id: int) -> list[Program]:
     """Add an open programme to the person's list; returns the list's open programmes."""
     await open_program(session, person, program_id)
@@ -192,12 +226,22 @@ async def basket_clear(session: AsyncSession, person: Person) -> None:
 
 
 async def ask_question(
-    session: AsyncSession, settings: Settings, person: Person, program_id: int | None, text: str
-) -> Inquiry:
+    session: AsyncSession, settings: Settings, person: Person, program_id: int | None,
+    text: str, *, attachments: list[dict[str, Any]] | None = None, source: str | None = None,
+) -> Inquiry:  # fmt: skip
+    """A contact's question, with the files they sent (checked by bot/inquiries/
+    attachments.py: kind, file_id, name, size), kept on its "created" event and sent on
+    to the staff by file_id after the card. With `source` (the message it was made from,
+    in one tap), asking again from the same message returns the first question."""
+    files = list(attachments or [])[:MAX_FILES]
     body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
-    await _within_question_limit(session, person, utcnow())
+    await _within_question_limit(session, person, utcnow())  # locks the asker first
+    if source is not None:
+        earlier = await repo.question_from(session, person.id, source)
+        if earlier is not None:
+            return earlier
     # A question about a programme the asker may not see would show them its title.
     program = await access.program(session, person, program_id) if program_id else None
     profile = await repo.get_profile(session, person.id)
@@ -205,7 +249,7 @@ async def ask_question(
         session,
         Inquiry(
             user_id=person.id, program_id=program.id if program else None,
-            kind=InquiryKind.QUESTION, message=body,
+            kind=InquiryKind.QUESTION, message=body, source=source,
             organization=profile.organization if profile else "",
             status=InquiryStatus.NEW, assignee_id=program.owner_id if program else None,
         ),
@@ -213,10 +257,28 @@ async def ask_question(
     await repo.add_event(
         session,
         InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="created",
-                     status=InquiryStatus.NEW, text=body),
+                     status=InquiryStatus.NEW, text=body, attachments=files or None),
     )  # fmt: skip
-    await _notify_staff(session, settings, inquiry, program)
+    for chat_id, lang in await _notify_staff(session, settings, inquiry, program):
+        for n, file in enumerate(files, 1):
+            await _queue_file(session, chat_id, lang, inquiry, file, n, len(files))
     return inquiry
+
+
+async def _queue_file(
+    session: AsyncSession, chat_id: int, lang: str, inquiry: Inquiry,
+    file: dict[str, Any], n: int, total: int,
+) -> None:  # fmt: skip
+    """One file of a question for one staff chat, by file_id (never downloaded), its
+    caption naming the inquiry; queued after the card, so it follows it."""
+    caption = render.file_caption(lang, inquiry.id, str(file.get("name") or ""), n, total)
+    method, field = ("sendPhoto", "photo") if file["kind"] == "photo" else ("sendDocument",
+                                                                         "document")  # fmt: skip
+    payload = {field: file["file_id"], "caption": caption, "parse_mode": "HTML"}
+    await outbox.queue(
+        session, chat_id, payload, method=method, ref=f"inquiry:{inquiry.id}",
+        dedupe_key=f"inq:{inquiry.id}:file{n}:{chat_id}",
+    )  # fmt: skip
 
 
 async def _within_question_limit(session: AsyncSession, person: Person, now: datetime) -> None:

@@ -236,3 +236,9 @@ def basket(lang: str, programs: list[Program]) -> Screen:
         ]
     )
     return Screen(text, keyboard)
+
+
+def file_caption(lang: str, inquiry_id: int, name: str, n: int, total: int) -> str:
+    """The caption of a contact's file as the staff get it: which inquiry, which file."""
+    return tr(lang, "attach.staff_caption", id=inquiry_id, n=n, total=total,
+              name=Plain(name or "—")).fit(1024)  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.people import audit
 from bot.people import roles as access
 from bot.people.audit import Action
-from bot.people.person import Person, effective_role
+from bot.people.person import Person, draft_state, effective_role
 from bot.people.roles import Act
 from bot.ui.errors import FieldError
 from bot.ui.i18n import LANGUAGES, pick_language
@@ -70,7 +70,8 @@ async def recognize(
         user.username = profile.username
         if not user.language_chosen:
             user.language = pick_language(profile.language_code, user.language)
-    return _person(user, await forms_repo.active_form(session, user.id), admin_ids)
+    draft = draft_state(await forms_repo.active_form(session, user.id), now)
+    return _person(user, draft, admin_ids)
 
 
 async def recognize_known(
@@ -78,24 +79,27 @@ async def recognize_known(
 ) -> Person | None:
     """The person, read only, when there is nothing to write about them (the usual case:
     someone seen in the last few minutes); None when `recognize` must run instead."""
+    now = now or utcnow()
     found = await repo.get_user_and_form(session, user_id)
-    if found is None or _stale(found[0], now or utcnow()):
+    if found is None or _stale(found[0], now):
         return None
-    user, form = found
-    return _person(user, form, admin_ids)
+    user, draft = found
+    return _person(user, draft_state(draft, now), admin_ids)
 
 
 def _stale(user: User, now: datetime) -> bool:
     return now - user.last_seen_at >= SEEN_RESOLUTION or user.blocked_at is not None
 
 
-def _person(user: User, form: str | None, admin_ids: frozenset[int]) -> Person:
+def _person(user: User, draft: tuple[str | None, bool], admin_ids: frozenset[int]) -> Person:
+    form, paused = draft
     return Person(
         id=user.id,
         first_name=user.first_name,
         language=user.language,
         role=effective_role(user.id, user.role, admin_ids),
         form=form,
+        paused=paused,
     )
 
 

@@ -56,6 +56,17 @@ def main_menu(person: Person) -> Screen:
         [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
     ]
     rows += staff_rows(person)
+    if person.form is not None:  # a form left aside (paused): take it up again, or drop it
+        title = t(lang, f"formname.{person.form}")
+        rows.insert(
+            0,
+            [
+                InlineKeyboardButton(
+                    t(lang, "form.continue", title=title), callback_data=cb("f", "resume")
+                ),
+                button(lang, "form.discard", cb("f", "discard")),
+            ],
+        )
     if person.is_admin:
         rows.append(
             [
@@ -82,6 +93,9 @@ def welcome(person: Person) -> Screen:
     menu = main_menu(person)
 
     text = t(person.language, "start.welcome", name=escape(person.first_name or "")) + "\n\n"
+    if person.form is not None:  # /start in the middle of a form says so
+        title = escape(t(person.language, f"formname.{person.form}"))
+        text += t(person.language, "form.paused_note", title=title) + "\n\n"
     return Screen(text + menu.text, menu.keyboard)
 
 

@@ -125,6 +125,12 @@ class SentMessage:
     date: int = 0
     from_bot: bool = True
     payload: JSON = field(default_factory=dict)  # the JSON Message last returned for it
+    # An event that only took the inline keyboard off (an earlier form question's): the
+    # user sees the buttons go, but there is nothing new to read, so expect_message
+    # passes over it (the message's live state shows it).
+    keyboard_off: bool = False
+    # The message it replies to (as Telegram keeps it in the Message, edits included).
+    reply_to: JSON | None = None
 
     @property
     def text(self) -> str:
@@ -227,6 +233,8 @@ def message_json(msg: SentMessage, chat: JSON, sender: JSON) -> JSON:
         out["photo"] = msg.photo_file.photo_json()
     if msg.raw_markup is not None and "inline_keyboard" in msg.raw_markup:
         out["reply_markup"] = msg.raw_markup
+    if msg.reply_to is not None:
+        out["reply_to_message"] = msg.reply_to
     return out
 
 

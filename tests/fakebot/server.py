@@ -574,18 +574,18 @@ class FakeTelegram:
         return msg
 
     def _deliver(self, msg: SentMessage, params: JSON) -> JSON:
-        self._messages.setdefault(msg.chat_id, {})[msg.message_id] = msg
-        self._count_send(params, "sent")
-        payload = self._publish(msg)
         reply = params.get("reply_parameters") or {}
+        if isinstance(reply, str):
+            reply = json.loads(reply)
         target_id = reply.get("message_id") or params.get("reply_to_message_id")
         target = self._messages.get(msg.chat_id, {}).get(int(target_id or 0))
         if target is not None:  # threaded under an earlier message, as Telegram shows it
-            payload["reply_to_message"] = dict(target.payload)
-            msg.payload = payload
+            msg.reply_to = {k: v for k, v in target.payload.items() if k != "reply_to_message"}
         elif target_id and not reply.get("allow_sending_without_reply"):
             raise bad_request("message to be replied not found")
-        return payload
+        self._messages.setdefault(msg.chat_id, {})[msg.message_id] = msg
+        self._count_send(params, "sent")
+        return self._publish(msg)
 
     def _input_file(self, params: JSON, field: str) -> StoredFile:
         files: dict[str, tornado.httputil.HTTPFile] = params.get("__files__", {})
@@ -809,7 +809,10 @@ class FakeTelegram:
 
     async def api_editMessageReplyMarkup(self, params: JSON) -> JSON:
         msg = self._editable(params)
-        return self._edit(msg, params, msg.raw_text, msg.parse_mode)
+        result = self._edit(msg, params, msg.raw_text, msg.parse_mode)
+        if not msg.reply_markup:
+            self.events(msg.chat_id)[-1].keyboard_off = True
+        return result
 
     def _editable(self, params: JSON) -> SentMessage:
         if params.get("inline_message_id"):

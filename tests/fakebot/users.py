@@ -33,10 +33,17 @@ class _Chat:
         self._cursor = len(self.server.events(self.chat_id))
 
     async def expect_message(self, timeout: float = 5) -> SentMessage:
-        """The next new or edited bot message here (as it was at that moment)."""
+        """The next new or edited bot message here (as it was at that moment); a
+        keyboard merely taken off an earlier message is passed over."""
         events = self.server.events(self.chat_id)
+
+        def readable() -> bool:
+            while len(events) > self._cursor and events[self._cursor].keyboard_off:
+                self._cursor += 1
+            return len(events) > self._cursor
+
         try:
-            await self.server.wait_for(lambda: len(events) > self._cursor, timeout)
+            await self.server.wait_for(readable, timeout)
         except AssertionError:
             raise AssertionError(
                 f"no message from the bot in chat {self.chat_id} within {timeout}s; "
