@@ -15,7 +15,7 @@ from bot.catalog import forms as catalog_forms
 from bot.inquiries import forms as inquiry_forms
 from bot.next_steps import forms as step_forms
 from bot.settings import Settings
-from bot.ui.i18n import catalog
+from bot.ui.i18n import catalog, t
 from storage.models import EnterpriseProfile, FormDraft, Inquiry, InquiryEvent
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser
@@ -233,21 +233,27 @@ async def test_interest_names_the_programme_says_send_and_refuses_a_repeat_first
     assert await draft_of(world, user.id) is None  # no form began
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_programme_check_screen_names_the_department(
-    world: BotRunner, tg: FakeTelegram
+    world: BotRunner, tg: FakeTelegram, lang: str
 ) -> None:
-    admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+    """The department by name, not id; on a Chinese screen with Chinese punctuation."""
+    admin = tg.user(ADMIN_ID, first_name="Admin", language_code=LANG_CODE[lang])
     await admin.send_and_wait("/newprogram")
-    await admin.press("Customised training")
+    await admin.press(t(lang, "kind.training"))
     await admin.expect_message()
-    await admin.press("School of Economics")  # a department picked by its button
+    await admin.press("School of Economics" if lang == "en" else "经济管理学院")
     await admin.expect_message()
     await admin.send_and_wait("-")
     reply = await admin.send_and_wait("Robotics training")
     for _ in range(6):
         reply = await admin.send_and_wait("-")
-    assert "Department: School of Economics" in reply.text
-    assert reply.button_labels()[0] == "✅ Save"
+    if lang == "en":
+        assert "Department: School of Economics" in reply.text
+    else:
+        assert f"{t('zh', 'field.department')}：经济管理学院" in reply.text
+        assert ": " not in reply.text  # no half-width colon on a Chinese check screen
+    assert reply.button_labels()[0] == t(lang, "form.save")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -21,7 +21,7 @@ from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
 from bot.ui.i18n import localized, t
-from bot.ui.text import Html, Part, Plain
+from bot.ui.text import Html, Part, Plain, labelled
 from storage import program_admin as admin_repo
 from storage import programs as repo
 from storage.models import Department, Program, ProgramKind, ProgramStatus, utcnow
@@ -89,17 +89,17 @@ def summary(lang: str, data: dict[str, Any]) -> Html:
     """The check screen: every answer, the longest clipped should they not all fit."""
     lines: list[Part] = []
     if "kind" in data:
-        lines.append(Html(t(lang, "field.kind"), ": ", Plain(t(lang, "kind." + data["kind"]))))
+        lines.append(labelled(lang, "field.kind", Plain(t(lang, "kind." + data["kind"]))))
     if "department" in data:
         dep = str(data["department"])
         # The name its button showed (the engine keeps it as `_department_label`).
         shown = dep[4:] if dep.startswith("new:") else data.get("_department_label", dep)
-        lines.append(Html(t(lang, "field.department"), ": ", Plain(str(shown))))
+        lines.append(labelled(lang, "field.department", Plain(str(shown))))
     for name in TEXT_FIELDS:
         if data.get(name):
-            lines.append(Html(t(lang, "field." + name), ": ", Plain(str(data[name]))))
+            lines.append(labelled(lang, "field." + name, Plain(str(data[name]))))
     if "value" in data:
-        lines.append(Html(t(lang, "field." + data["field"]), ": ", Plain(str(data["value"]))))
+        lines.append(labelled(lang, "field." + data["field"], Plain(str(data["value"]))))
     return Html.join("\n", lines)
 
 

@@ -21,7 +21,7 @@ from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.errors import FieldError
 from bot.ui.i18n import localized, t
-from bot.ui.text import Html, Part, Plain, tr
+from bot.ui.text import Html, Part, Plain, labelled, tr
 from storage import inquiries as repo
 from storage.models import EnterpriseProfile, utcnow
 
@@ -41,7 +41,7 @@ def _profile_summary(lang: str, data: dict[str, Any]) -> Html:
     return Html.join(
         "\n",
         [
-            Html(t(lang, "pfield." + name), ": ", Plain(str(data[name])))
+            labelled(lang, "pfield." + name, Plain(str(data[name])))
             for name in PROFILE_FIELDS
             if data.get(name)
         ],

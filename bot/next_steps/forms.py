@@ -16,7 +16,7 @@ from bot.people.person import Person
 from bot.people.roles import Act
 from bot.settings import Settings
 from bot.ui.i18n import t
-from bot.ui.text import Html, Part, Plain, tr
+from bot.ui.text import Html, Part, Plain, labelled, tr
 from storage import inquiries as inquiries_repo
 from storage import programs as programs_repo
 from storage import users as users_repo
@@ -58,17 +58,17 @@ async def _owner_choices(
 def _summary(lang: str, data: dict[str, Any]) -> Html:
     lines: list[Part] = []
     if data.get("title"):
-        lines.append(Html(t(lang, "field.title"), ": ", Plain(str(data["title"]))))
+        lines.append(labelled(lang, "field.title", Plain(str(data["title"]))))
     if data.get("owner"):
         owner = Plain(str(data.get("_owner_label", data["owner"])))
-        lines.append(Html(t(lang, "field.owner"), ": ", owner))
+        lines.append(labelled(lang, "field.owner", owner))
     due = data.get("due")
     if isinstance(due, dict):
         lines.append(
             tr(lang, "step.understood", typed=Plain(due["typed"]), shown=Plain(due["shown"]))
         )
     if data.get("note"):
-        lines.append(Html(t(lang, "field.note"), ": ", Plain(str(data["note"]))))
+        lines.append(labelled(lang, "field.note", Plain(str(data["note"]))))
     return Html.join("\n", lines)
 
 

@@ -234,6 +234,11 @@ def _caps(lengths: list[int], ranks: list[int], room: int) -> list[int] | None:
     return None
 
 
+def labelled(lang: str, key: str, value: Part) -> Html:
+    """ "Label: value" on a check screen, with Chinese's full-width colon (联系人：李雷)."""
+    return Html(t(lang, key), "：" if lang == "zh" else ": ", value)
+
+
 def tr(lang: str, key: str, **values: Html | Plain | Markup | str | int) -> Html:
     """A catalog text as pieces: its words are markup; a Plain value stays clippable
     text, a str value is inserted as HTML (as with t())."""
