@@ -283,6 +283,9 @@ class Inquiry(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation: Mapped[int] = mapped_column(default=0)  # 0 none, 1 owner reminded, 2 admins
+    # When the last quiet spell was nudged (bot/inquiries/stale.py): an event after it
+    # starts a new spell.
+    quiet_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_inquiries_user_id", "user_id"),

@@ -60,6 +60,17 @@ class Jobs:
         self._queued(queued)
         return next_due
 
+    async def quiet(self) -> datetime | None:
+        """Nudge the inquiries gone quiet, a batch per transaction."""
+        while True:
+            async with self.sessions() as session, session.begin():
+                found, queued = await inquiries.nudge_due(session, self.settings, utcnow())
+            self._queued(queued)
+            if found < inquiries.NUDGE_BATCH:
+                break
+        async with self.sessions() as session:
+            return await inquiries.next_nudge_at(session, self.settings)
+
     async def reminders(self) -> datetime | None:
         while True:  # drain everything due, a batch per transaction
             async with self.sessions() as session, session.begin():

@@ -1,0 +1,26 @@
+"""quiet inquiries are nudged once per spell: inquiries.quiet_nudged_at
+
+Revision ID: 0018
+Revises: 0012
+Create Date: 2026-12-01 22:45:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("inquiries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("quiet_nudged_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("inquiries", schema=None) as batch_op:
+        batch_op.drop_column("quiet_nudged_at")
