@@ -86,9 +86,9 @@ async def nudge_due(
         # The contact, unless they used /forget (no one to tell) or blocked the bot.
         contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
         if contact is not None and contact.blocked_at is None:
-            text = render.quiet_to_contact(contact.language, inquiry, program)
+            text, keyboard = render.quiet_to_contact(contact.language, inquiry, program)
             await outbox.queue(
-                session, contact.id, outbox.payload_text(text), priority=outbox.NOTIFY,
+                session, contact.id, outbox.payload_text(text, keyboard), priority=outbox.NOTIFY,
                 ref=f"inquiry:{inquiry.id}", dedupe_key=f"{spell}:contact",
             )  # fmt: skip
             queued += 1

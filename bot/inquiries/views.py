@@ -260,9 +260,16 @@ def quiet_nudge(
     return text.fit(), keyboard
 
 
-def quiet_to_contact(lang: str, inquiry: Inquiry, program: Program | None) -> str:
-    """The contact's one short note per quiet spell: still on it, and the status."""
-    return tr(
+def quiet_to_contact(
+    lang: str, inquiry: Inquiry, program: Program | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The contact's one short note per quiet spell: still on it, and the status; they
+    can write back to it (a reply or the button), which starts a new spell."""
+    text = tr(
         lang, "quiet.to_contact", title=Plain(program_title(lang, program)), id=inquiry.id,
         status=status_name(lang, inquiry.status),
-    ).fit()  # fmt: skip
+    )  # fmt: skip
+    keyboard = InlineKeyboardMarkup(
+        [[button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))]]
+    )
+    return text.fit(), keyboard
