@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -106,6 +107,9 @@ async def test_who_is_nudged_once_per_spell(
         declined = await add_inquiry(session, T0, user_id=CONTACT_EN, status=InquiryStatus.DECLINED)
         done_step = await add_inquiry(session, T0, user_id=CONTACT_ZH, assignee_id=TEACHER_ID)
         forgotten = await add_inquiry(session, T0, user_id=None)  # the contact used /forget
+        session.add(User(id=TEACHER_ID + 1, first_name="Gone", language="zh"))  # role taken
+        await session.flush()
+        left = await add_inquiry(session, T0, user_id=None, assignee_id=TEACHER_ID + 1)
         for inquiry_id, state in ((stepped, StepStatus.OPEN), (done_step, StepStatus.DONE)):
             session.add(
                 NextStep(inquiry_id=inquiry_id, title="Call", owner_id=TEACHER_ID,
@@ -122,13 +126,14 @@ async def test_who_is_nudged_once_per_spell(
 
     async with sessions() as session, session.begin():
         found, queued = await stale.nudge_due(session, settings, T0 + WEEK + MINUTE)
-    assert (found, queued) == (4, 7)
+    assert (found, queued) == (5, 8)
     sent = by_ref(await outbox_rows(sessions))
     assert sent == {
         f"inquiry:{assigned}": [TEACHER_ID, CONTACT_EN],  # the assignee, and the contact
         f"inquiry:{nobodys}": [ADMIN_ID, CONTACT_ZH],  # nobody assigned: the admins
         f"inquiry:{done_step}": [TEACHER_ID, CONTACT_ZH],  # only open steps count
         f"inquiry:{forgotten}": [ADMIN_ID],  # nobody to tell on the contact's side
+        f"inquiry:{left}": [ADMIN_ID],  # its assignee left the staff: the admins
     }
     assert not {f"inquiry:{i}" for i in (stepped, closed, declined)} & sent.keys()
 
@@ -205,6 +210,13 @@ async def test_missed_digest_sent_once_by_two_workers(
     assert "本应于 08:30 发送，因机器人当时未在运行，现补发。" in text
     assert "已沉寂 7 天以上且没有下一步的咨询共 1 项" in text
     assert "今天没有到期的事项" in text
+
+
+def test_stale_days_at_least_one(make_settings: Callable[..., Settings]) -> None:
+    assert make_settings().stale_days == 7
+    assert make_settings(stale_days="3").stale_days == 3
+    with pytest.raises(ValidationError, match="stale_days"):
+        make_settings(stale_days="0")
 
 
 # Through the fake Bot API, in both languages ----------------------------------------------
