@@ -6,8 +6,10 @@ bot was down goes out at the restart, saying since when. The clock is moved, not
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.inquiries import stale
 from bot.next_steps import service as next_steps
 from bot.settings import Settings
+from storage.engine import create_engine, create_session_factory
+from storage.migrate import upgrade
 from storage.models import (
     EngineMark,
     EnterpriseProfile,
@@ -36,6 +40,7 @@ from storage.next_steps import claim_mark
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser, SentMessage
 from tests.harness import BotRunner
+from tests.test_reminder_durability import Proc, bot_env
 
 TEACHER_ID = 5001  # writes Chinese
 CONTACT_EN, CONTACT_ZH = 6100, 6101
@@ -390,3 +395,45 @@ async def test_digest_missed_while_down_sent_at_restart_once(
         if "morning" in m.text or "早上好" in m.text
     ]
     assert len(digests) == 2
+
+
+# Real processes: `partnerbot run` and `partnerbot worker` started together -----------------
+
+
+async def test_processes_down_over_the_digest_send_it_once_at_start(
+    tg: FakeTelegram, db_url: str, tmp_path: Path
+) -> None:
+    """Both processes start after today's DIGEST_TIME (00:00 local) with no digest sent:
+    the one that claims the day sends it, saying since when; the other sends nothing."""
+    local = datetime.now(SHANGHAI)
+    if local.time() < time(0, 6):  # 00:00 only just passed: the digest would be on time
+        pytest.skip("too close to local midnight for a missed 00:00 digest")
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    long_ago = datetime.now(UTC) - WEEK - timedelta(days=1)
+    async with create_session_factory(engine)() as session, session.begin():
+        await add_people(session, long_ago)
+        await add_inquiry(session, long_ago, user_id=CONTACT_EN, assignee_id=TEACHER_ID)
+    await engine.dispose()
+    teacher, _, contact_en, _ = people(tg)
+    env = bot_env(tg, db_url, DIGEST_TIME="00:00")
+    procs = [Proc("run", env, tmp_path / "run.log"), Proc("worker", env, tmp_path / "w.log")]
+    try:
+        await asyncio.gather(*(p.start() for p in procs))
+        try:
+            digest = await expect_with(teacher, "早上好", timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{procs[0].tail()}\n{procs[1].tail()}") from None
+        assert "⏰ 本应于 00:00 发送，因机器人当时未在运行，现补发。" in digest.text
+        assert "#1 Wuqing Robotics——已沉寂 8 天" in digest.text
+        note = await expect_with(contact_en, "still on it", timeout=30)
+        assert "Status: contacted" in note.text
+        codes = await asyncio.gather(*(p.stop(signal.SIGTERM) for p in procs))
+        assert codes == [0, 0], [p.tail() for p in procs]
+    finally:
+        for p in procs:
+            await p.ensure_dead()
+    texts = [m.text for m in teacher.messages()]
+    assert sum("早上好" in t for t in texts) == 1, texts  # one digest from two processes
+    assert sum("没有待办的下一步" in t for t in texts) == 1, texts  # one nudge
+    assert sum("still on it" in m.text for m in contact_en.messages()) == 1
