@@ -106,7 +106,9 @@ async def test_who_is_nudged_once_per_spell(
     async with sessions() as session, session.begin():
         await add_people(session, T0)
         assigned = await add_inquiry(session, T0, user_id=CONTACT_EN, assignee_id=TEACHER_ID)
-        nobodys = await add_inquiry(session, T0, user_id=CONTACT_ZH, status=InquiryStatus.NEW)
+        nobodys = await add_inquiry(
+            session, T0, user_id=CONTACT_ZH, status=InquiryStatus.NEW, org="Gears <b>&</b> Co"
+        )
         stepped = await add_inquiry(session, T0, user_id=CONTACT_EN, assignee_id=TEACHER_ID)
         closed = await add_inquiry(session, T0, user_id=CONTACT_EN, status=InquiryStatus.CLOSED)
         declined = await add_inquiry(session, T0, user_id=CONTACT_EN, status=InquiryStatus.DECLINED)
@@ -141,6 +143,8 @@ async def test_who_is_nudged_once_per_spell(
         f"inquiry:{left}": [ADMIN_ID],  # its assignee left the staff: the admins
     }
     assert not {f"inquiry:{i}" for i in (stepped, closed, declined)} & sent.keys()
+    (to_admin,) = [r for r in await outbox_rows(sessions) if r.chat_id == ADMIN_ID][:1]
+    assert "from Gears &lt;b&gt;&amp;&lt;/b&gt; Co has gone quiet" in to_admin.payload["text"]
 
     # A second run, even days later, sends nothing: one nudge a spell.
     async with sessions() as session, session.begin():
