@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     )
     overdue_reminder_limit: int = Field(default=7, ge=0, le=60)
     digest_time: time = time(8, 30)
+    # An open inquiry with no event for this many days and no open next step nudges
+    # its assignee (or the admins) once per quiet spell (bot/inquiries/stale.py).
+    stale_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("reminder_offsets", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -17,10 +17,13 @@ from storage.models import (
     InquiryEvent,
     InquiryKind,
     InquiryStatus,
+    NextStep,
     Program,
     ProgramKind,
     Role,
+    StepStatus,
     User,
+    UTCDateTime,
 )
 
 
@@ -253,3 +256,91 @@ async def question_from(session: AsyncSession, user_id: int, source: str) -> Inq
         Inquiry.source == source,
     )
     return (await session.scalars(stmt.limit(1))).first()
+
+
+# --- Quiet inquiries (bot/inquiries/stale.py) ---------------------------------------------
+
+QUIET_STATUSES_EXCLUDED = (InquiryStatus.CLOSED, InquiryStatus.DECLINED)
+
+
+def last_activity() -> ColumnElement[datetime]:
+    """An inquiry's last event (its creation when it has none), as a correlated subquery:
+    so FOR UPDATE locks inquiry rows only, and no GROUP BY meets the lock."""
+    last_event = (
+        select(func.max(InquiryEvent.created_at))
+        .where(InquiryEvent.inquiry_id == Inquiry.id)
+        .correlate(Inquiry)
+        .scalar_subquery()
+    )
+    return type_coerce(func.coalesce(last_event, Inquiry.created_at), UTCDateTime())
+
+
+def _quiet_base(quiet_since: datetime | None):  # type: ignore[no-untyped-def]
+    """Inquiries that can go quiet: not closed or declined, no open next step; with
+    `quiet_since`, only those with no event after it."""
+    open_step = select(NextStep.id).where(
+        NextStep.inquiry_id == Inquiry.id, NextStep.status == StepStatus.OPEN
+    )
+    stmt = select(Inquiry).where(
+        Inquiry.status.not_in(QUIET_STATUSES_EXCLUDED), ~open_step.exists()
+    )
+    if quiet_since is not None:
+        stmt = stmt.where(last_activity() <= quiet_since)
+    return stmt
+
+
+def _not_nudged_this_spell() -> ColumnElement[bool]:
+    return or_(Inquiry.quiet_nudged_at.is_(None), Inquiry.quiet_nudged_at < last_activity())
+
+
+async def claim_quiet(
+    session: AsyncSession, quiet_since: datetime, limit: int
+) -> list[tuple[Inquiry, datetime]]:
+    """Quiet since `quiet_since` and not nudged in this spell, by id, with their last
+    activity. On PostgreSQL the rows are locked, skipping those another instance holds
+    (SQLite's write transaction already runs alone)."""
+    stmt = (
+        _quiet_base(quiet_since)
+        .add_columns(last_activity())
+        .where(_not_nudged_this_spell())
+        .order_by(Inquiry.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Inquiry)
+    return [(inquiry, at) for inquiry, at in (await session.execute(stmt)).all()]
+
+
+async def mark_nudged(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
+    """The spell is nudged; updated_at stays as it was (a nudge is no change)."""
+    if ids:
+        await session.execute(
+            update(Inquiry)
+            .where(Inquiry.id.in_(list(ids)))
+            .values(quiet_nudged_at=now, updated_at=Inquiry.updated_at)
+        )
+
+
+async def quiet_inquiries(
+    session: AsyncSession, quiet_since: datetime, limit: int = 500
+) -> list[tuple[Inquiry, datetime]]:
+    """Every inquiry quiet since `quiet_since`, nudged or not (for the digest)."""
+    stmt = _quiet_base(quiet_since).add_columns(last_activity()).order_by(Inquiry.id).limit(limit)
+    return [(inquiry, at) for inquiry, at in (await session.execute(stmt)).all()]
+
+
+async def next_quiet_from(session: AsyncSession) -> datetime | None:
+    """The earliest last activity among inquiries not yet nudged in their spell: it
+    goes quiet STALE_DAYS after that."""
+    stmt = (
+        select(func.min(last_activity()))
+        .select_from(Inquiry)
+        .where(
+            Inquiry.status.not_in(QUIET_STATUSES_EXCLUDED),
+            ~select(NextStep.id)
+            .where(NextStep.inquiry_id == Inquiry.id, NextStep.status == StepStatus.OPEN)
+            .exists(),
+            _not_nudged_this_spell(),
+        )
+    )
+    return await session.scalar(stmt)

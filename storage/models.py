@@ -299,6 +299,9 @@ class Inquiry(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation: Mapped[int] = mapped_column(default=0)  # 0 none, 1 owner reminded, 2 admins
+    # When the last quiet spell was nudged (bot/inquiries/stale.py): an event after it
+    # starts a new spell.
+    quiet_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_inquiries_user_id", "user_id"),
@@ -326,7 +329,11 @@ class InquiryEvent(Base):
     # {"kind", "file_id", "name", "size"} (bot/inquiries/attachments.py).
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_inquiry_events_inquiry_id", "inquiry_id", "id"),)
+    __table_args__ = (
+        Index("ix_inquiry_events_inquiry_id", "inquiry_id", "id"),
+        # An inquiry's last event in one index step (bot/inquiries/stale.py).
+        Index("ix_inquiry_events_inquiry_created", "inquiry_id", "created_at"),
+    )
 
 
 class BasketItem(Base):

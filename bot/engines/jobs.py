@@ -60,6 +60,21 @@ class Jobs:
         self._queued(queued)
         return next_due
 
+    async def quiet(self) -> datetime | None:
+        """Nudge the inquiries gone quiet, a batch per transaction. A read first: most
+        runs find nothing due, and need not hold SQLite's write lock to say so."""
+        while True:
+            async with self.sessions() as session:
+                await session.connection(execution_options={"sqlite_readonly": True})
+                due = await inquiries.next_nudge_at(session, self.settings)
+            if due is None or due > utcnow():
+                return due
+            async with self.sessions() as session, session.begin():
+                found, queued = await inquiries.nudge_due(session, self.settings, utcnow())
+            self._queued(queued)
+            if found == 0:  # due, yet nothing to claim: another instance holds it
+                return utcnow() + timedelta(seconds=self.settings.safety_tick_seconds)
+
     async def reminders(self) -> datetime | None:
         while True:  # drain everything due, a batch per transaction
             async with self.sessions() as session, session.begin():

@@ -84,6 +84,7 @@ async def start(app: EngineApp) -> None:
         ("send-share", share.beat, HEARTBEAT.total_seconds()),
         ("first-response", jobs.first_response, tick),
         ("reminders", jobs.reminders, tick),
+        ("stale", jobs.quiet, tick),
         ("digests", jobs.digests, tick),
         ("broadcasts", jobs.announcements, tick),
         ("delivery-reports", jobs.failure_reports, tick),

@@ -19,6 +19,12 @@ from bot.inquiries import board, board_views, charts
 from bot.inquiries import views as render
 from bot.inquiries.attachments import MAX_FILES
 from bot.inquiries.limits import message_limit
+
+# Quiet inquiries (bot/inquiries/stale.py), through this door for the engines and the digest.
+from bot.inquiries.stale import NUDGE_BATCH as NUDGE_BATCH
+from bot.inquiries.stale import next_nudge_at as next_nudge_at
+from bot.inquiries.stale import nudge_due as nudge_due
+from bot.inquiries.stale import quiet_by_person as quiet_by_person
 from bot.people import roles as access
 from bot.people.person import Person
 from bot.people.roles import Act

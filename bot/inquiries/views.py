@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -242,3 +243,39 @@ def file_caption(lang: str, inquiry_id: int, name: str, n: int, total: int) -> s
     """The caption of a contact's file as the staff get it: which inquiry, which file."""
     return tr(lang, "attach.staff_caption", id=inquiry_id, n=n, total=total,
               name=Plain(name or "—")).fit(1024)  # fmt: skip
+
+
+def quiet_nudge(
+    lang: str, inquiry: Inquiry, program: Program | None, settings: Settings, last_at: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    """To the assignee (or the admins): this inquiry has gone quiet, with no next step."""
+    who: Part = Plain(inquiry.organization) if inquiry.organization else t(lang, "quiet.no_org")
+    text = tr(
+        lang, "quiet.nudge", id=inquiry.id, title=Plain(program_title(lang, program)), who=who,
+        days=settings.stale_days, since=format_time(last_at, lang, settings.tz),
+        status=status_name(lang, inquiry.status),
+    )  # fmt: skip
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                button(lang, "step.add_btn", cb("iq", "step", inquiry.id)),
+                button(lang, "step.open_inquiry", cb("ns", "inq", inquiry.id)),
+            ]
+        ]
+    )
+    return text.fit(), keyboard
+
+
+def quiet_to_contact(
+    lang: str, inquiry: Inquiry, program: Program | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The contact's one short note per quiet spell: still on it, and the status; they
+    can write back to it (a reply or the button), which starts a new spell."""
+    text = tr(
+        lang, "quiet.to_contact", title=Plain(program_title(lang, program)), id=inquiry.id,
+        status=status_name(lang, inquiry.status),
+    )  # fmt: skip
+    keyboard = InlineKeyboardMarkup(
+        [[button(lang, "inquiry.follow_up_btn", cb("my", "reply", inquiry.id))]]
+    )
+    return text.fit(), keyboard

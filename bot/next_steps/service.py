@@ -36,6 +36,9 @@ from storage import users as users_repo
 from storage.models import NextStep, Reminder, ReminderState, Role, StepStatus, utcnow
 
 LATE_AFTER = timedelta(seconds=60)
+# A digest this long after DIGEST_TIME was missed (the bot was down): a running bot's
+# job wakes at the time itself, and a busy one within a safety tick or two.
+DIGEST_LATE_AFTER = timedelta(minutes=5)
 DISPATCH_BATCH = 500
 SNOOZES = {"h": timedelta(hours=1), "d": timedelta(days=1)}
 
@@ -250,30 +253,40 @@ def digest_moment(settings: Settings, now: datetime) -> tuple[datetime, datetime
 
 
 async def send_digests(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    """Once a day after DIGEST_TIME: each owner with steps due today or overdue gets one
-    message; on Mondays the admins also get the overdue steps per owner."""
+    """Once a day after DIGEST_TIME: each person with steps due today or overdue, or with
+    quiet inquiries (bot/inquiries/stale.py), gets one message; on Mondays the admins
+    also get the overdue steps per owner. A digest that could not go at its time (the bot
+    was down that morning) goes at the restart, saying when it was due: the day's mark
+    is claimed by the first run after DIGEST_TIME, however late, and by one process."""
     today_at, _ = digest_moment(settings, now)
     if now < today_at:
         return 0
     local_day = now.astimezone(settings.tz).date()
     if not await repo.claim_mark(session, f"digest:{local_day.isoformat()}"):
         return 0
+    missed_at = today_at if now - today_at > DIGEST_LATE_AFTER else None
     end_of_day = datetime.combine(
         local_day + timedelta(days=1), datetime.min.time(), tzinfo=settings.tz
     )
-    steps = await repo.open_steps_due_before(session, end_of_day)
     per_owner: dict[int, list[NextStep]] = defaultdict(list)
-    for step in steps:
+    for step in await repo.open_steps_due_before(session, end_of_day):
         per_owner[step.owner_id].append(step)
+    quiet = await inquiries.quiet_by_person(session, settings, now)
     queued = 0
-    for owner_id, owned in per_owner.items():
-        owner = await users_repo.get_user(session, owner_id)
-        if owner is None or owner.blocked_at is not None:
+    for person_id in sorted(per_owner.keys() | quiet.keys()):
+        person = await users_repo.get_user(session, person_id)
+        if person is not None and person.blocked_at is not None:
             continue
-        text, keyboard = render.digest(owner.language, owned, settings, now)
+        if person is None and person_id not in quiet:  # a step's owner is always a user
+            continue
+        lang = person.language if person else settings.default_language
+        text, keyboard = render.digest(
+            lang, per_owner.get(person_id, []), settings, now,
+            quiet=quiet.get(person_id, []), missed_at=missed_at,
+        )  # fmt: skip
         await outbox.queue(
-            session, owner_id, outbox.payload_text(text, keyboard), priority=outbox.REMINDER,
-            dedupe_key=f"digest:{owner_id}:{local_day.isoformat()}",
+            session, person_id, outbox.payload_text(text, keyboard), priority=outbox.REMINDER,
+            dedupe_key=f"digest:{person_id}:{local_day.isoformat()}",
         )  # fmt: skip
         queued += 1
     if local_day.weekday() == 0:

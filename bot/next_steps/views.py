@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -95,18 +96,51 @@ def _head(lang: str, text: str, settings: Settings) -> str:
     return f"{text}\n{zone_note(lang, settings.tz)}"
 
 
+QUIET_IN_DIGEST = 10  # quiet inquiries listed by name; the rest are counted
+
+
 def digest(
-    lang: str, steps: list[NextStep], settings: Settings, now: datetime
-) -> tuple[str, InlineKeyboardMarkup]:
+    lang: str, steps: list[NextStep], settings: Settings, now: datetime,
+    *, quiet: Sequence[tuple[Inquiry, datetime]] = (), missed_at: datetime | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:  # fmt: skip
     """One message: the steps in due order, as many as fit, then how many more (the
-    button lists them all)."""
+    button lists them all); under them the person's quiet inquiries (bot/inquiries/
+    stale.py), the first QUIET_IN_DIGEST; a digest sent late says when it was due."""
+    head: Part = _head(
+        lang,
+        t(lang, "step.digest_head", n=len(steps)) if steps else t(lang, "quiet.digest_morning"),
+        settings,
+    )
+    if missed_at is not None:
+        clock = missed_at.astimezone(settings.tz).strftime("%H:%M")
+        head = Html(head, "\n", italic(t(lang, "quiet.digest_missed", time=clock)))
     text = fit_lines(
-        _head(lang, t(lang, "step.digest_head", n=len(steps)), settings),
+        head,
         [step_line(lang, s, settings, now) for s in steps],
         more=lambda n: t(lang, "list.more_tasks", n=n),
+        foot=_quiet_section(lang, quiet, settings, now),
     )
     keyboard = InlineKeyboardMarkup([[button(lang, "step.tasks_btn", cb("ns", "list"))]])
     return text, keyboard
+
+
+def _quiet_section(
+    lang: str, quiet: Sequence[tuple[Inquiry, datetime]], settings: Settings, now: datetime
+) -> Part:
+    if not quiet:
+        return ""
+    lines: list[Part] = [
+        "",
+        t(lang, "quiet.digest_section", n=len(quiet), days=settings.stale_days),
+    ]
+    for inquiry, last_at in quiet[:QUIET_IN_DIGEST]:
+        org = clip_text(inquiry.organization, BUTTON_TITLE_CHARS)
+        who: Part = Plain(org, KEEP) if org else t(lang, "quiet.no_org")
+        days = max(settings.stale_days, int((now - last_at) / timedelta(days=1)))
+        lines.append(tr(lang, "quiet.digest_line", id=inquiry.id, who=who, n=days))
+    if len(quiet) > QUIET_IN_DIGEST:
+        lines.append(t(lang, "list.more", n=len(quiet) - QUIET_IN_DIGEST))
+    return Html.join("\n", lines)
 
 
 def weekly(

@@ -1,7 +1,7 @@
 """a form can be paused, its last prompt is known; inquiry events carry files:
 form_drafts.paused, prompt_chat_id, prompt_message_id; inquiry_events.attachments
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-01 22:40:00.000000
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
