@@ -59,6 +59,10 @@ async def calendar_command(update: Update, context: BotContext) -> None:
 @guard.button()
 async def step_button(update: Update, context: BotContext, data: Callback) -> None:
     person = context.sender
+    if data.action == "list":  # the digest's button: the person's own list, no id
+        await answer(update, context)
+        await tasks_command(update, context)
+        return
     target = data.int_arg(0)
     if target is None:
         raise Refused()
@@ -94,9 +98,6 @@ async def step_button(update: Update, context: BotContext, data: Callback) -> No
         await show(update, render.step_screen(lang, viewed, settings, context.now()))
     elif data.action == "inq":
         await _open_inquiry(update, context, person, target)
-    elif data.action == "list":
-        await answer(update, context)
-        await tasks_command(update, context)
     else:
         raise Refused()
 

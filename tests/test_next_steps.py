@@ -207,6 +207,12 @@ async def test_morning_digest(bot_with_inquiry: BotRunner, tg: FakeTelegram) -> 
     assert "今天到期或已逾期的事项共 1 项" in digest.text
     assert "延迟发送" in late.text and "合并" not in late.text
     assert "Send the lab's equipment list" in digest.text
+    assert "以上时间均为北京时间" in digest.text  # the zone, once
+    # Its button opens the teacher's own list (it carries no id, and needs none).
+    await teacher.press_data(digest.message_id, "ns:list")
+    await teacher.expect_callback_answer()
+    listing = await teacher.expect_message(timeout=10)
+    assert "Send the lab's equipment list" in listing.text and listing is not digest
 
 
 async def test_forged_step_buttons_refused(bot_with_inquiry: BotRunner, tg: FakeTelegram) -> None:
