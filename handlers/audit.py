@@ -16,7 +16,7 @@ from bot.people.roles import Act, Refused
 from bot.ui.callbacks import Callback
 from bot.ui.i18n import format_time, t
 from handlers import guard
-from handlers.render import answer, reply, show
+from handlers.render import answer, reply, send_file, show
 
 
 @guard.command(Act.AUDIT)
@@ -43,15 +43,12 @@ async def on_button(update: Update, context: BotContext, data: Callback) -> None
 
 
 async def _export(update: Update, context: BotContext, person: Person) -> None:
-    chat = update.effective_chat
-    if chat is None:
-        return
     lang, tz, now = person.language, context.settings.tz, context.now()
     async with context.db() as session:
         made = await audit.export_files(session, person, lang, tz, now)
     for file in made:
         caption = t(lang, "audit.export_caption", count=file.count, time=format_time(now, lang, tz))
-        await chat.send_document(document=file.data, filename=file.filename, caption=caption)
+        await send_file(update, file, caption)
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

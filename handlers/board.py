@@ -22,7 +22,7 @@ from bot.ui.i18n import format_time, t
 from bot.ui.screens import Screen
 from handlers import guard
 from handlers.forms import begin_form
-from handlers.render import answer, reply, show
+from handlers.render import answer, reply, send_file, show
 
 
 async def _send_list(
@@ -144,18 +144,11 @@ async def stats_command(update: Update, context: BotContext) -> None:
 @guard.command(Act.INQUIRY_REPORTS)
 async def export_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    chat = update.effective_chat
-    if chat is None:
-        return
-    tz, now = context.settings.tz, context.now()
+    lang, tz, now = person.language, context.settings.tz, context.now()
     async with context.db() as session:  # FieldError: a format we do not write
-        made = await board.export(session, person, context.args or [], tz, now, person.language)
-    lang = person.language
-    await chat.send_document(
-        document=made.data,
-        filename=made.filename,
-        caption=t(lang, "ia.export_caption", count=made.count, time=format_time(now, lang, tz)),
-    )
+        made = await board.export(session, person, context.args or [], tz, now, lang)
+    caption = t(lang, "ia.export_caption", count=made.count, time=format_time(now, lang, tz))
+    await send_file(update, made, caption)
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

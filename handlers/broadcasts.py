@@ -23,7 +23,7 @@ from bot.ui.callbacks import Callback
 from bot.ui.i18n import t
 from handlers import guard
 from handlers.forms import begin_form
-from handlers.render import answer, reply, show
+from handlers.render import answer, reply, send_file, show
 
 
 @guard.command(Act.BROADCAST)
@@ -129,12 +129,7 @@ async def broadcast_button(update: Update, context: BotContext, data: Callback) 
         async with context.db() as session:
             made = await broadcasts.failed_file(session, person, broadcast_id)
         await answer(update, context)
-        chat = update.effective_chat
-        if chat is not None:
-            await chat.send_document(
-                document=made.data, filename=made.filename,
-                caption=t(lang, "bc.failed_caption", n=made.count),
-            )  # fmt: skip
+        await send_file(update, made, t(lang, "bc.failed_caption", n=made.count))
     else:
         raise Refused()
 

@@ -16,7 +16,7 @@ from bot.people.roles import Act
 from bot.ui import screens as views
 from bot.ui.i18n import t
 from handlers import guard
-from handlers.render import reply
+from handlers.render import reply, send_file
 
 
 async def on_document(update: Update, context: BotContext) -> None:
@@ -49,19 +49,12 @@ async def on_document(update: Update, context: BotContext) -> None:
 @guard.command(Act.MANAGE_CATALOG)
 async def export_command(update: Update, context: BotContext) -> None:
     person = context.sender
-    chat = update.effective_chat
-    if chat is None:
-        return
     async with context.db() as session:
         made = await transfer.export(
             session, person, context.args[0] if context.args else "xlsx", context.settings.tz,
             context.now(),
         )  # fmt: skip
-    await chat.send_document(
-        document=made.data,
-        filename=made.filename,
-        caption=t(person.language, "files.export_caption", count=made.count),
-    )
+    await send_file(update, made, t(person.language, "files.export_caption", count=made.count))
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -16,6 +16,7 @@ composition root (bot/app.py); this module knows no feature.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
@@ -310,15 +311,26 @@ async def after_save(
         await begin_form(update, context, Start(then, dict(saved.then_data)))
 
 
+# A form whose start needs a read first (the person's profile, the programme, the step):
+# given the read-only session, it returns the Start (or refuses).
+Prepare = Callable[[AsyncSession], Awaitable[Start]]
+
+
 async def begin_form(
-    update: Update, context: BotContext, form: FormSpec | Start,
+    update: Update, context: BotContext, form: FormSpec | Start | Prepare,
     data: dict[str, object] | None = None, *, start_at: str | None = None,
 ) -> None:  # fmt: skip
     """The one way a form begins: (re)start it for the sender and ask its first question.
     Forms are answered in the person's private chat: a button pressed in the staff group
     begins the form there, and the group sees nothing but a note on the button. A button
     press is answered. Raises Refused when the person may not fill it in."""
-    start = form if isinstance(form, Start) else Start(form, dict(data or {}), start_at)
+    if isinstance(form, FormSpec):
+        start = Start(form, dict(data or {}), start_at)
+    elif isinstance(form, Start):
+        start = form
+    else:
+        async with context.db() as session:
+            start = await form(session)
     person = context.sender
     forms = _forms(context)
     async with context.db(write=True) as session:

@@ -25,10 +25,9 @@ async def interest_button(update: Update, context: BotContext, data: Callback) -
     person = context.sender
     program_id = data.int_arg(0)
     if data.action == "one" and program_id is not None:
-        async with context.db() as session:
-            start = await inquiry_forms.interest_start(session, person, [program_id])
-        await begin_form(update, context, start)
-        await answer(update, context)
+        await begin_form(
+            update, context, lambda s: inquiry_forms.interest_start(s, person, [program_id])
+        )
     elif data.action == "add" and program_id is not None:
         async with context.db(write=True) as session:
             programs = await inquiries.basket_add(session, person, program_id)
@@ -49,24 +48,21 @@ async def interest_button(update: Update, context: BotContext, data: Callback) -
         await answer(update, context)
         await show(update, views.with_menu(person, "basket.cleared"))
     elif data.action == "ask" and program_id is not None:
-        async with context.db() as session:
-            start = await inquiry_forms.question_start(session, person, program_id)
-        await begin_form(update, context, start)
-        await answer(update, context)
+        await begin_form(
+            update, context, lambda s: inquiry_forms.question_start(s, person, program_id)
+        )
     else:
         raise Refused()
 
 
 async def ask_command(update: Update, context: BotContext) -> None:
-    async with context.db() as session:
-        start = await inquiry_forms.question_start(session, context.sender, None)
-    await begin_form(update, context, start)
+    person = context.sender
+    await begin_form(update, context, lambda s: inquiry_forms.question_start(s, person, None))
 
 
 async def profile_command(update: Update, context: BotContext) -> None:
-    async with context.db() as session:
-        start = await inquiry_forms.profile_start(session, context.sender)
-    await begin_form(update, context, start)
+    person = context.sender
+    await begin_form(update, context, lambda s: inquiry_forms.profile_start(s, person))
 
 
 async def my_command(update: Update, context: BotContext) -> None:
@@ -96,10 +92,9 @@ async def my_button(update: Update, context: BotContext, data: Callback) -> None
             ),
         )
     elif data.action == "reply" and inquiry_id is not None:
-        async with context.db() as session:
-            start = await inquiry_forms.follow_up_start(session, person, inquiry_id)
-        await begin_form(update, context, start)
-        await answer(update, context)
+        await begin_form(
+            update, context, lambda s: inquiry_forms.follow_up_start(s, person, inquiry_id)
+        )
     else:
         raise Refused()
 

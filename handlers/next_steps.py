@@ -21,7 +21,7 @@ from bot.ui.callbacks import Callback
 from bot.ui.i18n import format_time, t
 from handlers import guard
 from handlers.forms import begin_form
-from handlers.render import answer, reply, show
+from handlers.render import answer, reply, send_file, show
 
 
 async def tasks_command(update: Update, context: BotContext) -> None:
@@ -48,12 +48,7 @@ async def calendar_command(update: Update, context: BotContext) -> None:
     person = context.sender
     async with context.db() as session:
         made = await next_steps.calendar_file(session, person, person.language, context.settings.tz)
-    chat = update.effective_chat
-    if chat is not None:
-        await chat.send_document(
-            document=made.data, filename=made.filename,
-            caption=t(person.language, "step.calendar_caption", n=made.count),
-        )  # fmt: skip
+    await send_file(update, made, t(person.language, "step.calendar_caption", n=made.count))
 
 
 @guard.button()

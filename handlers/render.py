@@ -7,6 +7,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.context import BotContext
+from bot.formats.spreadsheets import ExportFile
 from bot.ui.screens import Screen
 from bot.ui.text import TEXT_LIMIT, MessageTooLong, visible_len
 
@@ -61,6 +62,13 @@ async def show(update: Update, screen: Screen) -> Message | None:
             return await reply(update, screen)
         raise
     return edited if isinstance(edited, Message) else None
+
+
+async def send_file(update: Update, made: ExportFile, caption: str) -> None:
+    """A file the bot made (an export, a calendar) into the chat the update came from."""
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_document(document=made.data, filename=made.filename, caption=caption)
 
 
 def was_answered(context: BotContext, query_id: str) -> bool:
