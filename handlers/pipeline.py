@@ -100,6 +100,32 @@ async def replied_message(update: Update, context: BotContext) -> None:
     await message.reply_text(t(person.language, key, id=inquiry_id))
 
 
+async def topic_message(update: Update, context: BotContext) -> None:
+    """A plain message in an inquiry's forum topic (the staff chat: handlers/people.py
+    lets no other group through) answers its contact, as a reply to its card would. A
+    message in another topic is left to the replies' handler (a reply to a card)."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or not message.text or message.message_thread_id is None:
+        return
+    person = context.sender
+    try:
+        async with context.db(write=True) as session:
+            inquiry_id = await pipeline.topic_reply(
+                session, context.settings, person, chat.id, message.message_thread_id,
+                message.text,
+            )  # fmt: skip
+    except Refused:
+        return  # not theirs to answer: a member talking in the topic is left alone
+    except InquiryError as refusal:
+        await message.reply_text(t(person.language, refusal.key, **refusal.values))
+        return
+    if inquiry_id is None:
+        await replied_message(update, context)
+        return
+    context.wake_engines()
+    await message.reply_text(t(person.language, "staffreply.sent", id=inquiry_id))
+
+
 def _inquiry_of_markup(message: Message) -> int | None:
     """Our inquiry messages carry their id in their buttons; Telegram copies the replied-to
     message (buttons included) into the reply, so this needs no lookup and cannot be forged."""
@@ -115,5 +141,12 @@ def _inquiry_of_markup(message: Message) -> int | None:
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CallbackQueryHandler(staff_button, pattern=r"^iq:"),
+        MessageHandler(
+            filters.ChatType.SUPERGROUP
+            & filters.IS_TOPIC_MESSAGE
+            & filters.TEXT
+            & ~filters.COMMAND,
+            topic_message,
+        ),
         MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replied_message),
     ]

@@ -122,6 +122,47 @@ class ChatEvents(Protocol):
         """After the commit: what the bot knows about its chats changed."""
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What `SendHooks.prepare` answers when the row's message is there already."""
+
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class Later:
+    """What `SendHooks.prepare` answers when the row must wait for another (not counted
+    as an attempt: the hook only says so while that other row is still on its way)."""
+
+    seconds: float
+
+
+Prepared = dict[str, Any] | Delivered | Later
+RETRY, DROP = "retry", "drop"  # what SendHooks.refused can make of a refused row
+
+
+class SendHooks(Protocol):
+    """A feature that shapes some rows at the moment they are sent (bot/inquiries/
+    staff_thread.py: the forum topic and card of an inquiry in the staff chat)."""
+
+    async def prepare(self, row: OutboxMessage, chat_id: int) -> Prepared:
+        """The payload to send now. It may call Telegram itself (open a topic first)."""
+
+    async def sent(
+        self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any],
+        message_id: int | None, chat_id: int,
+    ) -> None:  # fmt: skip
+        """In the transaction that marks the row sent."""
+
+    async def refused(
+        self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any], chat_id: int,
+        error: str,
+    ) -> str | None:  # fmt: skip
+        """Telegram refused the row (400). RETRY: send it again (prepare sees what was
+        learned, e.g. the topic is gone); DROP: it ends, nothing to report; None: it
+        fails as any other."""
+
+
 class OutboxSender:
     """One per process. It works in batches while rows are due (one job run a batch,
     the next straight after); else its job looks again every `poll` seconds (rows
@@ -141,13 +182,14 @@ class OutboxSender:
         chats: ChatEvents | None = None,
         on_sent: Callable[[OutboxMessage, int | None], None] | None = None,
         on_failed: Callable[[], None] | None = None,
+        hooks: SendHooks | None = None,
     ) -> None:
         self.bot, self.sessions = bot, sessions
         self.batch, self.concurrency, self.lease = batch, concurrency, lease
         self.max_attempts, self.poll = max_attempts, poll
         # The heartbeat's instance id: the process whose heartbeat renews our leases.
         self.owner = owner or new_instance_id()
-        self.chats = chats
+        self.chats, self.hooks = chats, hooks
         self.stats = SenderStats()
         self.on_sent, self.on_failed = on_sent, on_failed
         self._stopping = False
@@ -246,11 +288,23 @@ class OutboxSender:
 
     async def _send(self, row: OutboxMessage) -> None:
         chat_id = self._moved.get(row.chat_id, row.chat_id)
+        payload = row.payload
         try:
+            if self.hooks is not None:
+                prepared = await self.hooks.prepare(row, chat_id)
+                if isinstance(prepared, Delivered):
+                    await self._done(row, prepared.message_id, chat_id, payload)
+                    return
+                if isinstance(prepared, Later):
+                    when = utcnow() + timedelta(seconds=prepared.seconds)
+                    await self._later(row, when, "waiting for another message", count=False)
+                    return
+                payload = prepared
             result = await self.bot.do_api_request(
                 row.method,
-                api_kwargs={**row.payload, "chat_id": chat_id},
-                return_type=Message if row.method.startswith(("send", "edit")) else None,
+                api_kwargs={**payload, "chat_id": chat_id},
+                # sendX and editMessageX answer a Message; the topic methods answer True
+                return_type=Message if row.method.startswith(("send", "editMessage")) else None,
                 rate_limit_args=BULK,
             )
         except ChatMigrated as exc:
@@ -265,9 +319,10 @@ class OutboxSender:
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
             await self._later(row, utcnow() + timedelta(seconds=seconds), str(exc), count=False)
         except BadRequest as exc:
-            if "not modified" in str(exc).lower():  # an edit that was already applied
-                await self._done(row, None, chat_id)
-            else:  # the request itself is wrong; sending it again cannot help
+            if _not_modified(str(exc)):  # an edit that was already applied
+                await self._done(row, None, chat_id, payload)
+            elif not await self._refused(row, payload, chat_id, str(exc)):
+                # the request itself is wrong; sending it again cannot help
                 await self._final(row, OutboxState.FAILED, str(exc), kind=REFUSED)
         except NetworkError as exc:
             if _transport_failure(exc):  # includes timeouts: try again, never lose the row
@@ -281,7 +336,28 @@ class OutboxSender:
             await self._bounded(row, exc, kind=BUG)
         else:
             message_id = result.message_id if isinstance(result, Message) else None
-            await self._done(row, message_id, chat_id)
+            await self._done(row, message_id, chat_id, payload)
+
+    async def _refused(
+        self, row: OutboxMessage, payload: dict[str, Any], chat_id: int, error: str
+    ) -> bool:
+        """A feature's say on a 400 (bot.outbox.SendHooks.refused). A retry counts as an
+        attempt, so a refusal that keeps coming back ends failed like any other."""
+        if self.hooks is None or row.attempts >= self.max_attempts:
+            return False
+        async with self.sessions() as session, session.begin():
+            verdict = await self.hooks.refused(session, row, payload, chat_id, error)
+            if verdict == DROP:
+                note = redact(error)
+                await repo.mark_final(session, row.id, self.owner, OutboxState.CANCELLED, note)
+            elif verdict == RETRY:
+                await repo.retry_later(
+                    session, row.id, self.owner, utcnow(), redact(error), count=True
+                )
+        if verdict == RETRY:
+            self.stats.retried += 1
+            self.wake()
+        return verdict in (RETRY, DROP)
 
     async def _bounded(self, row: OutboxMessage, exc: BaseException, *, kind: str) -> None:
         """Tried again with backoff, at most max_attempts times, then failed for good."""
@@ -293,9 +369,13 @@ class OutboxSender:
         else:
             await self._later(row, utcnow() + _backoff(row.attempts), error, count=True)
 
-    async def _done(self, row: OutboxMessage, message_id: int | None, chat_id: int) -> None:
+    async def _done(
+        self, row: OutboxMessage, message_id: int | None, chat_id: int, payload: dict[str, Any]
+    ) -> None:
         async with self.sessions() as session, session.begin():
             await repo.mark_sent(session, row.id, self.owner, message_id, utcnow(), chat_id)
+            if self.hooks is not None:
+                await self.hooks.sent(session, row, payload, message_id, chat_id)
         self.stats.sent += 1
         if self.on_sent is not None:
             self.on_sent(row, message_id)
@@ -366,6 +446,13 @@ class OutboxSender:
             self.stats.rerouted += 1
             self.wake()
         return handled
+
+
+def _not_modified(error: str) -> bool:
+    """An edit that changes nothing ("message is not modified"), or a topic already named
+    or closed so ("TOPIC_NOT_MODIFIED"): what the row asked for is there."""
+    error = error.lower()
+    return "not modified" in error or "not_modified" in error
 
 
 def _backoff(attempt: int) -> timedelta:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox, staff_chat
 from bot.forms.engine import typed_text
+from bot.inquiries import staff_thread
 from bot.inquiries import views as render
 from bot.inquiries.limits import message_limit
 from bot.people import roles as access
@@ -253,14 +254,24 @@ async def follow_up(
     profile = await repo.get_profile(session, person.id)
     for chat_id, lang in await _followup_targets(session, settings, inquiry):
         original = await outbox_repo.first_sent_for(session, chat_id, f"inquiry:{inquiry.id}")
-        payload = outbox.payload_text(render.follow_up_for_staff(lang, inquiry, profile, body))
+        payload = outbox.payload_text(  # with the card's buttons: answer it from here
+            render.follow_up_for_staff(lang, inquiry, profile, body),
+            render.staff_keyboard(lang, inquiry.id),
+        )
         if original is not None and original.message_id is not None:
             payload["reply_parameters"] = {
                 "message_id": original.message_id,
                 "allow_sending_without_reply": True,
             }
         await outbox.queue(session, chat_id, payload, ref=f"inquiry:{inquiry.id}")
+    await staff_thread.changed(session, settings, inquiry)
     return inquiry
+
+
+async def card_changed(session: AsyncSession, settings: Settings, inquiry_id: int) -> None:
+    """Something shown on the inquiry's staff card changed (e.g. one of its next steps):
+    the card in the staff chat is edited to show it."""
+    await staff_thread.card_changed(session, settings, inquiry_id)
 
 
 async def _followup_targets(

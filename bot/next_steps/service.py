@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox
 from bot.formats.spreadsheets import ExportFile
+from bot.inquiries import service as inquiries
 from bot.next_steps import views as render
 from bot.next_steps.calendar import CalendarItem, steps_to_ics
 from bot.people import audit
@@ -70,6 +71,7 @@ async def create(
     await repo.add_reminders(session, plan(step, settings, utcnow()))
     detail = f"inquiry {inquiry_id}: {title} · owner {owner_id} · due {audit.stamp(due_at)}"
     await audit.record(session, actor.id, Action.STEP_CREATE, f"step:{step.id}", detail)
+    await inquiries.card_changed(session, settings, inquiry_id)  # the card lists its steps
     return step
 
 
@@ -88,6 +90,7 @@ async def complete(
         step.status, step.done_at = StepStatus.DONE, utcnow()
         await repo.cancel_pending(session, step.id)
         await audit.record(session, person.id, Action.STEP_DONE, f"step:{step.id}", step.title)
+        await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 
@@ -99,6 +102,7 @@ async def cancel(
         step.status = StepStatus.CANCELLED
         await repo.cancel_pending(session, step.id)
         await audit.record(session, person.id, Action.STEP_CANCEL, f"step:{step.id}", step.title)
+        await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 
@@ -125,6 +129,7 @@ async def reschedule(
     step.due_at = due_at
     await repo.cancel_pending(session, step.id)
     await repo.add_reminders(session, plan(step, settings, utcnow()))
+    await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 
