@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.inquiries import pipeline
 from bot.next_steps import service as steps
 from bot.people.person import Person
 from bot.settings import Settings
@@ -110,7 +111,8 @@ async def first_card(tg: FakeTelegram, group: FakeGroup, lang: str) -> SentMessa
         lambda: [m for m in group.messages() if WORDS[lang]["card"] in m.text], 10, "the card"
     )
     assert len(found) == 1
-    return found[0]
+    card: SentMessage = found[0]
+    return card
 
 
 async def answer_privately(group: FakeGroup, admin: FakeUser, lang: str, text: str) -> None:
@@ -187,13 +189,11 @@ async def test_live_card_in_a_plain_group(plain: BotRunner, tg: FakeTelegram, la
 
 
 async def test_a_deleted_card_is_posted_anew(plain: BotRunner, tg: FakeTelegram, lang: str) -> None:
-    words, group, admin = WORDS[lang], tg.group(PLAIN), tg.user(ADMIN_ID)
+    words, group = WORDS[lang], tg.group(PLAIN)
     await ask(tg.user(CONTACT, first_name="Li", language_code="en"), "A question")
     card = await first_card(tg, group, lang)
     live(tg, card).deleted = True  # a member deleted it
     person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
-    from bot.inquiries import pipeline
-
     async with plain.sessions() as session, session.begin():
         await pipeline.assign_to(session, plain.settings, person, 1)
     cards = await tg.wait_for(
