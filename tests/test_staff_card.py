@@ -214,3 +214,129 @@ async def mapped(runner: BotRunner, chat: int, check: Callable[[StaffCard], bool
             return card
         await asyncio.sleep(0.05)
     raise AssertionError(f"staff_cards never matched: {card and vars(card)}")
+
+
+def topic_of(tg: FakeTelegram, lang: str) -> int:
+    return tg.topic_named(FORUM, "#1 ").thread_id
+
+
+async def test_forum_topic_per_inquiry(forum: BotRunner, tg: FakeTelegram, lang: str) -> None:
+    words, group = WORDS[lang], tg.group(FORUM)
+    admin, contact = tg.user(ADMIN_ID), tg.user(CONTACT, first_name="Li", language_code="en")
+    await ask(contact, "Do you take interns?")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    topic = tg.topic_named(FORUM, "#1 ")
+    no_org = "Contact" if lang == "en" else "联系人"
+    assert topic.name == f"#1 · {no_org} · {words['new']}"
+    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, topic.thread_id), 10, "the card")
+    assert words["card"] in cards[0].text  # the card opens the topic
+
+    # A staff member writes in the topic: that is the answer to the contact.
+    await group.send(admin, "Yes, ten a term.", thread=topic.thread_id)
+    answer = await tg.wait_for(
+        lambda: [m for m in contact.messages() if "Yes, ten a term." in m.text], 10, "answer"
+    )
+    assert "Answer from the college" in answer[0].text
+    done = await tg.wait_for(
+        lambda: [m for m in tg.in_topic(FORUM, topic.thread_id) if "Answer sent" in m.text],
+        10, "the confirmation in the topic",
+    )  # fmt: skip
+    assert done
+    await tg.wait_for(lambda: topic.name.endswith(words["contacted"]), 10, "renamed")
+    await until_card(tg, cards[0], words["contacted"], words["answered"])
+    assert not [m for m in group.messages() if words["posted"] in m.text]  # said there already
+
+    # Someone in the group who is not staff: nothing reaches the contact.
+    stranger = tg.user(6400, first_name="Guest", language_code="en")
+    await group.send(stranger, "I am not staff", thread=topic.thread_id)
+    await contact.send_and_wait("/my")  # a round trip: the stranger's update came first
+    assert not [m for m in contact.messages() if "I am not staff" in m.text]
+
+    # The contact writes back: in the topic, with the card's buttons.
+    await contact.reply_to(answer[0].message_id, "When can we visit?")
+    follow = await tg.wait_for(
+        lambda: [m for m in tg.in_topic(FORUM, topic.thread_id) if "When can we visit?" in m.text],
+        10, "the follow-up in the topic",
+    )  # fmt: skip
+    assert BUTTONS[lang]["reply"] in follow[0].button_labels()
+
+    # Closed with the inquiry, reopened with it.
+    person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+    async with forum.sessions() as session, session.begin():
+        await pipeline.set_status(session, forum.settings, person, 1, "closed")
+    await tg.wait_for(lambda: topic.closed, 10, "the topic closed")
+    await tg.wait_for(lambda: topic.name.endswith(words["closed"]), 10, "renamed closed")
+    async with forum.sessions() as session, session.begin():
+        await pipeline.set_status(session, forum.settings, person, 1, "meeting")
+    await tg.wait_for(lambda: not topic.closed, 10, "the topic reopened")
+    await tg.wait_for(lambda: topic.name.endswith(words["meeting"]), 10, "renamed meeting")
+    assert len(tg.topics[FORUM]) == 1  # one inquiry, one topic
+
+
+async def test_deleted_topic_is_recreated_and_nothing_is_lost(
+    forum: BotRunner, tg: FakeTelegram, lang: str
+) -> None:
+    words, group = WORDS[lang], tg.group(FORUM)
+    admin, contact = tg.user(ADMIN_ID), tg.user(CONTACT, first_name="Li", language_code="en")
+    await ask(contact, "Do you take interns?")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    old = tg.topic_named(FORUM, "#1 ")
+    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), 10, "the card")
+    await group.send(admin, "Yes.", thread=old.thread_id)
+    answer = await tg.wait_for(
+        lambda: [m for m in contact.messages() if "Yes." in m.text], 10, "the answer"
+    )
+
+    tg.delete_topic(FORUM, old.thread_id)  # a member deletes it; Telegram tells the bot nothing
+    await contact.reply_to(answer[0].message_id, "Are you still there?")
+    new = await tg.wait_for(
+        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], 15, "a new topic"
+    )
+    assert new[0].thread_id != old.thread_id and new[0].name.startswith("#1 · ")
+    shown = await tg.wait_for(
+        lambda: (lambda ms: ms if len(ms) >= 2 else None)(tg.in_topic(FORUM, new[0].thread_id)),
+        15, "the card and the follow-up in the new topic",
+    )  # fmt: skip
+    assert words["card"] in shown[0].text and words["contacted"] in shown[0].text
+    assert "Are you still there?" in shown[1].text
+    assert tg.stats["topics_created"] == 2
+    assert (await mapped(forum, FORUM, lambda c: c.thread_id == new[0].thread_id)).message_id == (
+        shown[0].message_id
+    )
+
+    # Staff answer in the new topic; the card there is the live one.
+    await group.send(admin, "Yes, we are.", thread=new[0].thread_id)
+    await tg.wait_for(
+        lambda: [m for m in contact.messages() if "Yes, we are." in m.text], 10, "answer 2"
+    )
+    async with forum.sessions() as session:
+        lost = await session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.state.in_((OutboxState.FAILED, OutboxState.CANCELLED))
+            )
+        )
+        assert list(lost) == []
+
+
+async def test_a_topic_deleted_under_a_card_edit(
+    forum: BotRunner, tg: FakeTelegram, lang: str
+) -> None:
+    """The first thing to meet the deleted topic is an edit of the card (TOPIC_DELETED for
+    the rename, "message to edit not found" for the card): a new topic, the card in it."""
+    words = WORDS[lang]
+    await ask(tg.user(CONTACT, first_name="Li", language_code="en"), "A question")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    old = tg.topic_named(FORUM, "#1 ")
+    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), 10, "the card")
+    await mapped(forum, FORUM, lambda c: c.message_id is not None)
+    tg.delete_topic(FORUM, old.thread_id)
+    person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+    async with forum.sessions() as session, session.begin():
+        await pipeline.set_status(session, forum.settings, person, 1, "meeting")
+    new = await tg.wait_for(
+        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], 15, "a new topic"
+    )
+    await tg.wait_for(lambda: new[0].name.endswith(words["meeting"]), 10, "named")
+    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, new[0].thread_id), 10, "the card")
+    assert len(cards) == 1 and words["meeting"] in cards[0].text
+    assert len([t for t in tg.topics[FORUM].values() if not t.deleted]) == 1
