@@ -33,9 +33,14 @@ async def staff_button(update: Update, context: BotContext, data: Callback) -> N
     if inquiry_id is None or query is None:
         raise Refused()
     settings, lang = context.settings, person.language
+    if data.action in ("status", "set", "reply", "step"):  # (assigning and answering say it too)
+        async with context.db(write=True) as session:
+            await pipeline.opened(session, settings, person, inquiry_id)
+        context.wake_engines()
     if data.action == "assign":
         async with context.db(write=True) as session:
             await pipeline.assign_to(session, settings, person, inquiry_id)
+        context.wake_engines()
         await answer(update, context, t(lang, "inquiry.assigned"))
     elif data.action == "status":
         async with context.db() as session:
@@ -80,7 +85,7 @@ async def replied_message(update: Update, context: BotContext) -> None:
             else:  # a group gets here only if it is the staff chat (handlers/people.py)
                 key = await pipeline.relay(
                     session, context.settings, person, inquiry_id, message.text,
-                    in_staff_chat=not private,
+                    in_staff_chat=not private, message_id=message.message_id,
                 )  # fmt: skip
     except Refused:
         # Not theirs to answer (or gone). In the staff group, a member's ordinary reply to

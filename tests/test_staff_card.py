@@ -24,6 +24,9 @@ from tests.fakebot.models import SentMessage
 from tests.harness import BotRunner
 
 PLAIN, FORUM = -600_100, -100_600_200
+# Seconds to wait for what the staff chat shows: the bot paces a group's messages and
+# edits 3.2 s apart (Telegram's 20 a minute), so a few changes take a while to show.
+WAIT = 30
 CONTACT = 6301
 
 WORDS = {
@@ -102,13 +105,13 @@ async def until_card(tg: FakeTelegram, card: SentMessage, *needles: str) -> Sent
     def shows() -> bool:
         return all(n in live(tg, card).text for n in needles)
 
-    await tg.wait_for(shows, 10, f"the card to show {needles}: {live(tg, card).text!r}")
+    await tg.wait_for(shows, WAIT, f"the card to show {needles}: {live(tg, card).text!r}")
     return live(tg, card)
 
 
 async def first_card(tg: FakeTelegram, group: FakeGroup, lang: str) -> SentMessage:
     found = await tg.wait_for(
-        lambda: [m for m in group.messages() if WORDS[lang]["card"] in m.text], 10, "the card"
+        lambda: [m for m in group.messages() if WORDS[lang]["card"] in m.text], WAIT, "the card"
     )
     assert len(found) == 1
     card: SentMessage = found[0]
@@ -137,7 +140,7 @@ async def test_live_card_in_a_plain_group(plain: BotRunner, tg: FakeTelegram, la
     await group.press(admin, BUTTONS[lang]["status"])
     # The menu is in the presser's language (the admin's: English); the card in the chat's.
     await tg.wait_for(
-        lambda: "meeting arranged" in live(tg, card).button_labels(), 10, "the status menu"
+        lambda: "meeting arranged" in live(tg, card).button_labels(), WAIT, "the status menu"
     )
     await group.press(admin, "meeting arranged")
     await until_card(tg, card, words["meeting"])
@@ -145,7 +148,7 @@ async def test_live_card_in_a_plain_group(plain: BotRunner, tg: FakeTelegram, la
     # Answered through the Reply button, privately: the staff chat sees it under the card.
     await answer_privately(group, admin, lang, "Yes, on Tuesday.")
     posted = await tg.wait_for(
-        lambda: [m for m in group.messages() if words["posted"] in m.text], 10, "the echo"
+        lambda: [m for m in group.messages() if words["posted"] in m.text], WAIT, "the echo"
     )
     assert "Yes, on Tuesday." in posted[0].text
     assert posted[0].payload["reply_to_message"]["message_id"] == card.message_id
@@ -155,11 +158,11 @@ async def test_live_card_in_a_plain_group(plain: BotRunner, tg: FakeTelegram, la
     # The contact writes again: the follow-up comes with the card's buttons, and the card
     # says an answer is awaited.
     answer = await tg.wait_for(
-        lambda: [m for m in contact.messages() if "Yes, on Tuesday." in m.text], 10, "answer"
+        lambda: [m for m in contact.messages() if "Yes, on Tuesday." in m.text], WAIT, "answer"
     )
     await contact.reply_to(answer[0].message_id, "Which building?")
     follow = await tg.wait_for(
-        lambda: [m for m in group.messages() if "Which building?" in m.text], 10, "follow-up"
+        lambda: [m for m in group.messages() if "Which building?" in m.text], WAIT, "follow-up"
     )
     assert BUTTONS[lang]["reply"] in follow[0].button_labels()
     await until_card(tg, card, words["waiting"])
@@ -175,7 +178,7 @@ async def test_live_card_in_a_plain_group(plain: BotRunner, tg: FakeTelegram, la
     shown = (await until_card(tg, card, words["steps"], "Send the test plan")).text
     async with plain.sessions() as session, session.begin():
         await steps.reschedule(session, plain.settings, person, step.id, due + timedelta(days=2))
-    await tg.wait_for(lambda: live(tg, card).text != shown, 10, "the step moved")
+    await tg.wait_for(lambda: live(tg, card).text != shown, WAIT, "the step moved")
     async with plain.sessions() as session, session.begin():
         await steps.complete(session, plain.settings, person, step.id)
     done = await until_card(tg, card, "✓ Send the test plan")
@@ -198,7 +201,7 @@ async def test_a_deleted_card_is_posted_anew(plain: BotRunner, tg: FakeTelegram,
         await pipeline.assign_to(session, plain.settings, person, 1)
     cards = await tg.wait_for(
         lambda: [m for m in group.messages() if words["card"] in m.text and not m.deleted],
-        10, "the card posted anew",
+        WAIT, "the card posted anew",
     )  # fmt: skip
     assert words["assignee"] in cards[0].text
     assert (await mapped(plain, PLAIN, lambda c: c.message_id == cards[0].message_id)).message_id
@@ -224,25 +227,25 @@ async def test_forum_topic_per_inquiry(forum: BotRunner, tg: FakeTelegram, lang:
     words, group = WORDS[lang], tg.group(FORUM)
     admin, contact = tg.user(ADMIN_ID), tg.user(CONTACT, first_name="Li", language_code="en")
     await ask(contact, "Do you take interns?")
-    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), WAIT, "a topic")
     topic = tg.topic_named(FORUM, "#1 ")
     no_org = "Contact" if lang == "en" else "联系人"
     assert topic.name == f"#1 · {no_org} · {words['new']}"
-    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, topic.thread_id), 10, "the card")
+    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, topic.thread_id), WAIT, "the card")
     assert words["card"] in cards[0].text  # the card opens the topic
 
     # A staff member writes in the topic: that is the answer to the contact.
     await group.send(admin, "Yes, ten a term.", thread=topic.thread_id)
     answer = await tg.wait_for(
-        lambda: [m for m in contact.messages() if "Yes, ten a term." in m.text], 10, "answer"
+        lambda: [m for m in contact.messages() if "Yes, ten a term." in m.text], WAIT, "answer"
     )
     assert "Answer from the college" in answer[0].text
     done = await tg.wait_for(
         lambda: [m for m in tg.in_topic(FORUM, topic.thread_id) if "Answer sent" in m.text],
-        10, "the confirmation in the topic",
+        WAIT, "the confirmation in the topic",
     )  # fmt: skip
     assert done
-    await tg.wait_for(lambda: topic.name.endswith(words["contacted"]), 10, "renamed")
+    await tg.wait_for(lambda: topic.name.endswith(words["contacted"]), WAIT, "renamed")
     await until_card(tg, cards[0], words["contacted"], words["answered"])
     assert not [m for m in group.messages() if words["posted"] in m.text]  # said there already
 
@@ -256,7 +259,7 @@ async def test_forum_topic_per_inquiry(forum: BotRunner, tg: FakeTelegram, lang:
     await contact.reply_to(answer[0].message_id, "When can we visit?")
     follow = await tg.wait_for(
         lambda: [m for m in tg.in_topic(FORUM, topic.thread_id) if "When can we visit?" in m.text],
-        10, "the follow-up in the topic",
+        WAIT, "the follow-up in the topic",
     )  # fmt: skip
     assert BUTTONS[lang]["reply"] in follow[0].button_labels()
 
@@ -264,12 +267,12 @@ async def test_forum_topic_per_inquiry(forum: BotRunner, tg: FakeTelegram, lang:
     person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
     async with forum.sessions() as session, session.begin():
         await pipeline.set_status(session, forum.settings, person, 1, "closed")
-    await tg.wait_for(lambda: topic.closed, 10, "the topic closed")
-    await tg.wait_for(lambda: topic.name.endswith(words["closed"]), 10, "renamed closed")
+    await tg.wait_for(lambda: topic.closed, WAIT, "the topic closed")
+    await tg.wait_for(lambda: topic.name.endswith(words["closed"]), WAIT, "renamed closed")
     async with forum.sessions() as session, session.begin():
         await pipeline.set_status(session, forum.settings, person, 1, "meeting")
-    await tg.wait_for(lambda: not topic.closed, 10, "the topic reopened")
-    await tg.wait_for(lambda: topic.name.endswith(words["meeting"]), 10, "renamed meeting")
+    await tg.wait_for(lambda: not topic.closed, WAIT, "the topic reopened")
+    await tg.wait_for(lambda: topic.name.endswith(words["meeting"]), WAIT, "renamed meeting")
     assert len(tg.topics[FORUM]) == 1  # one inquiry, one topic
 
 
@@ -279,23 +282,23 @@ async def test_deleted_topic_is_recreated_and_nothing_is_lost(
     words, group = WORDS[lang], tg.group(FORUM)
     admin, contact = tg.user(ADMIN_ID), tg.user(CONTACT, first_name="Li", language_code="en")
     await ask(contact, "Do you take interns?")
-    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), WAIT, "a topic")
     old = tg.topic_named(FORUM, "#1 ")
-    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), 10, "the card")
+    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), WAIT, "the card")
     await group.send(admin, "Yes.", thread=old.thread_id)
     answer = await tg.wait_for(
-        lambda: [m for m in contact.messages() if "Yes." in m.text], 10, "the answer"
+        lambda: [m for m in contact.messages() if "Yes." in m.text], WAIT, "the answer"
     )
 
     tg.delete_topic(FORUM, old.thread_id)  # a member deletes it; Telegram tells the bot nothing
     await contact.reply_to(answer[0].message_id, "Are you still there?")
     new = await tg.wait_for(
-        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], 15, "a new topic"
+        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], WAIT, "a new topic"
     )
     assert new[0].thread_id != old.thread_id and new[0].name.startswith("#1 · ")
     shown = await tg.wait_for(
         lambda: (lambda ms: ms if len(ms) >= 2 else None)(tg.in_topic(FORUM, new[0].thread_id)),
-        15, "the card and the follow-up in the new topic",
+        WAIT, "the card and the follow-up in the new topic",
     )  # fmt: skip
     assert words["card"] in shown[0].text and words["contacted"] in shown[0].text
     assert "Are you still there?" in shown[1].text
@@ -307,7 +310,7 @@ async def test_deleted_topic_is_recreated_and_nothing_is_lost(
     # Staff answer in the new topic; the card there is the live one.
     await group.send(admin, "Yes, we are.", thread=new[0].thread_id)
     await tg.wait_for(
-        lambda: [m for m in contact.messages() if "Yes, we are." in m.text], 10, "answer 2"
+        lambda: [m for m in contact.messages() if "Yes, we are." in m.text], WAIT, "answer 2"
     )
     async with forum.sessions() as session:
         lost = await session.scalars(
@@ -325,18 +328,50 @@ async def test_a_topic_deleted_under_a_card_edit(
     the rename, "message to edit not found" for the card): a new topic, the card in it."""
     words = WORDS[lang]
     await ask(tg.user(CONTACT, first_name="Li", language_code="en"), "A question")
-    await tg.wait_for(lambda: tg.topics.get(FORUM), 10, "a topic")
+    await tg.wait_for(lambda: tg.topics.get(FORUM), WAIT, "a topic")
     old = tg.topic_named(FORUM, "#1 ")
-    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), 10, "the card")
+    await tg.wait_for(lambda: tg.in_topic(FORUM, old.thread_id), WAIT, "the card")
     await mapped(forum, FORUM, lambda c: c.message_id is not None)
     tg.delete_topic(FORUM, old.thread_id)
     person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
     async with forum.sessions() as session, session.begin():
         await pipeline.set_status(session, forum.settings, person, 1, "meeting")
     new = await tg.wait_for(
-        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], 15, "a new topic"
+        lambda: [t for t in tg.topics[FORUM].values() if not t.deleted], WAIT, "a new topic"
     )
-    await tg.wait_for(lambda: new[0].name.endswith(words["meeting"]), 10, "named")
-    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, new[0].thread_id), 10, "the card")
+    await tg.wait_for(lambda: new[0].name.endswith(words["meeting"]), WAIT, "named")
+    cards = await tg.wait_for(lambda: tg.in_topic(FORUM, new[0].thread_id), WAIT, "the card")
     assert len(cards) == 1 and words["meeting"] in cards[0].text
     assert len([t for t in tg.topics[FORUM].values() if not t.deleted]) == 1
+
+
+async def test_reactions_are_the_receipts(plain: BotRunner, tg: FakeTelegram, lang: str) -> None:
+    """The contact's own message gets 👀 when staff open the inquiry, 👍 when it is
+    answered; no text is written to them for either."""
+    group, admin = tg.group(PLAIN), tg.user(ADMIN_ID)
+    contact = tg.user(CONTACT, first_name="Li", language_code="en")
+    await ask(contact, "Do you take interns?")
+    await first_card(tg, group, lang)
+    person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+    async with plain.sessions() as session, session.begin():
+        await pipeline.staff_reply(session, plain.settings, person, 1, "We do.")
+    answer = await tg.wait_for(
+        lambda: [m for m in contact.messages() if "We do." in m.text], WAIT, "the answer"
+    )
+    sent = await contact.reply_to(answer[0].message_id, "How many a term?")
+    mine = sent["message_id"]
+    await tg.wait_for(
+        lambda: [m for m in group.messages() if "How many a term?" in m.text], WAIT, "follow-up"
+    )
+    before = len(contact.messages())
+    await group.press(admin, BUTTONS[lang]["status"])
+    await tg.wait_for(lambda: tg.reactions(CONTACT, mine) == ["👀"], WAIT, "👀")
+    async with plain.sessions() as session, session.begin():
+        await pipeline.staff_reply(session, plain.settings, person, 1, "Ten.")
+    await tg.wait_for(lambda: tg.reactions(CONTACT, mine) == ["👍"], WAIT, "👍")
+    async with plain.sessions() as session, session.begin():  # opened again: 👍 stays
+        await pipeline.assign_to(session, plain.settings, person, 1)
+    await tg.wait_for(lambda: WORDS[lang]["assignee"] in group.messages()[0].text, WAIT, "assigned")
+    assert tg.reactions(CONTACT, mine) == ["👍"]
+    texts = [m.text for m in contact.messages()[before:]]
+    assert len(texts) == 1 and "Ten." in texts[0]  # the answer; the receipts are no posts

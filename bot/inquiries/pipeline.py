@@ -84,6 +84,7 @@ async def staff_reply(
             session, settings, inquiry.id, outbox.payload_text(posted)
         )
     await staff_thread.changed(session, settings, inquiry, was=was)
+    await staff_thread.receipt(session, inquiry, staff_thread.ANSWERED)
     return inquiry
 
 
@@ -141,6 +142,7 @@ async def assign_to(
         InquiryEvent(inquiry_id=inquiry.id, actor_id=staff.id, kind="assigned", public=False),
     )
     await staff_thread.changed(session, settings, inquiry)
+    await staff_thread.receipt(session, inquiry, staff_thread.SEEN)
     return inquiry
 
 
@@ -160,7 +162,7 @@ async def staff_view(
 
 async def relay(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str,
-    *, in_staff_chat: bool,
+    *, in_staff_chat: bool, message_id: int | None = None,
 ) -> str:  # fmt: skip
     """A Telegram reply to one of our messages about an inquiry: a staff answer (from
     staff, or anyone in the staff chat, whose right the permission path decides), or the
@@ -169,8 +171,15 @@ async def relay(
         # Said in the staff chat, it is there already; said privately, it is echoed.
         await staff_reply(session, settings, person, inquiry_id, text, echo=not in_staff_chat)
         return "staffreply.sent"
-    await inquiries.follow_up(session, settings, person, inquiry_id, text)
+    await inquiries.follow_up(session, settings, person, inquiry_id, text, message_id=message_id)
     return "followup.sent"
+
+
+async def opened(session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int) -> None:
+    """A staff member opened the inquiry (a button of its card): the contact's message
+    gets its 👀 receipt."""
+    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
+    await staff_thread.receipt(session, inquiry, staff_thread.SEEN)
 
 
 async def topic_reply(

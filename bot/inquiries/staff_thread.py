@@ -41,6 +41,7 @@ from storage import outbox as outbox_repo
 from storage import programs as programs_repo
 from storage import staff_cards as cards
 from storage import users as users_repo
+from storage.engine import READ_ONLY
 from storage.models import (
     Inquiry,
     InquiryStatus,
@@ -199,6 +200,31 @@ async def post_under_card(
     return True
 
 
+# --- receipts: reactions on the contact's own message -------------------------------------
+
+SEEN, ANSWERED = "👀", "👍"
+
+
+async def receipt(session: AsyncSession, inquiry: Inquiry, emoji: str) -> None:
+    """React on the contact's latest message of the inquiry (one whose id we know: a
+    Telegram reply to us) instead of writing to them: 👀 staff opened it, 👍 answered.
+    Each receipt once per message, and 👀 never replaces a 👍 already given."""
+    if inquiry.user_id is None:
+        return
+    said = await inquiries_repo.latest_contact_message(session, inquiry.id, inquiry.user_id)
+    if said is None:
+        return
+    event_id, message_id = said
+    key = f"inq:{inquiry.id}:react:{event_id}:"
+    if emoji == SEEN and await outbox_repo.by_key(session, key + ANSWERED) is not None:
+        return
+    await outbox.queue(
+        session, inquiry.user_id, {"message_id": message_id,
+                                   "reaction": [{"type": "emoji", "emoji": emoji}]},
+        method="setMessageReaction", ref=f"inquiry:{inquiry.id}", dedupe_key=key + emoji,
+    )  # fmt: skip
+
+
 # --- the sender's side (bot.engines.outbox.SendHooks) ---------------------------------------
 
 
@@ -226,7 +252,8 @@ class StaffThreads:
     ) -> Prepared:
         forum = await self.staff.is_forum(self.bot, chat_id)
         lang = self.settings.default_language
-        async with self.sessions() as session:
+        async with self.sessions() as session:  # a read: no write lock on SQLite
+            await session.connection(execution_options=READ_ONLY)
             inquiry = await inquiries_repo.get_inquiry(session, inquiry_id)
             card = await cards.get(session, inquiry_id, chat_id)
             first = await outbox_repo.by_key(session, card_key(inquiry_id, chat_id))
@@ -337,6 +364,8 @@ class StaffThreads:
         error: str,
     ) -> str | None:  # fmt: skip
         inquiry_id = _inquiry_of(row)
+        if inquiry_id is not None and row.method == "setMessageReaction":
+            return DROP  # a receipt on a message the contact deleted: nothing to tell anyone
         if inquiry_id is None or chat_id >= 0:
             return None
         if _topic_gone(error):
