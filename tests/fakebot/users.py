@@ -292,3 +292,8 @@ class FakeGroup(_Chat):
         msg, data = self._keyboard_message(label)
         user.last_query_id = self._callback(user.user_json(), msg.message_id, data)
         return user.last_query_id
+
+    async def press_data(self, user: FakeUser, message_id: int, data: str) -> str:
+        """A member presses a button with this data on one message of the group."""
+        user.last_query_id = self._callback(user.user_json(), message_id, data)
+        return user.last_query_id
