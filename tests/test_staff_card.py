@@ -375,3 +375,29 @@ async def test_reactions_are_the_receipts(plain: BotRunner, tg: FakeTelegram, la
     assert tg.reactions(CONTACT, mine) == ["👍"]
     texts = [m.text for m in contact.messages()[before:]]
     assert len(texts) == 1 and "Ten." in texts[0]  # the answer; the receipts are no posts
+
+
+async def test_a_forum_where_the_bot_may_not_open_topics(
+    forum: BotRunner, tg: FakeTelegram, lang: str
+) -> None:
+    """Without the right to manage topics the staff chat works as a plain group: the card
+    and what follows it in the General topic, under the card; Telegram is asked once."""
+    group = tg.group(FORUM)
+    tg.fail_next("createForumTopic", 400, "Bad Request: not enough rights to create a topic")
+    contact = tg.user(CONTACT, first_name="Li", language_code="en")
+    await ask(contact, "Do you take interns?")
+    card = await first_card(tg, group, lang)
+    assert card.thread_id is None
+    person = Person(ADMIN_ID, "Admin", "en", Role.ADMIN)
+    async with forum.sessions() as session, session.begin():
+        await pipeline.staff_reply(session, forum.settings, person, 1, "We do.")
+    answer = await tg.wait_for(
+        lambda: [m for m in contact.messages() if "We do." in m.text], WAIT, "the answer"
+    )
+    await contact.reply_to(answer[0].message_id, "How many?")
+    follow = await tg.wait_for(
+        lambda: [m for m in group.messages() if "How many?" in m.text], WAIT, "follow-up"
+    )
+    assert follow[0].thread_id is None
+    assert follow[0].payload["reply_to_message"]["message_id"] == card.message_id
+    assert len(tg.calls_to("createForumTopic")) == 1 and not tg.topics.get(FORUM)

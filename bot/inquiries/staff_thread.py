@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +59,7 @@ _KEY = re.compile(r"inq:(\d+):(new|edit|name|close|reopen):(-?\d+)(?::\d+)?")
 TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 CLOSED = frozenset({InquiryStatus.CLOSED, InquiryStatus.DECLINED})
 LOCKS = 64  # inquiries share this many locks in a process (bounded, and rarely contended)
+REFUSED_FOR = 600.0  # seconds the bot writes without topics after Telegram refused one
 
 
 def card_key(inquiry_id: int, chat_id: int) -> str:
@@ -238,6 +240,7 @@ class StaffThreads:
     ) -> None:  # fmt: skip
         self.bot, self.sessions, self.settings, self.staff = bot, sessions, settings, staff
         self._locks = [asyncio.Lock() for _ in range(LOCKS)]
+        self._refused: dict[int, float] = {}  # chat → until when topics are not tried
 
     async def prepare(self, row: OutboxMessage, chat_id: int) -> Prepared:
         inquiry_id = _inquiry_of(row)
@@ -251,6 +254,8 @@ class StaffThreads:
         self, row: OutboxMessage, chat_id: int, inquiry_id: int, kind: str
     ) -> Prepared:
         forum = await self.staff.is_forum(self.bot, chat_id)
+        if forum and self._refused.get(chat_id, 0.0) > time.monotonic():
+            forum = False  # the bot may not open topics there: a plain group for now
         lang = self.settings.default_language
         async with self.sessions() as session:  # a read: no write lock on SQLite
             await session.connection(execution_options=READ_ONLY)
@@ -303,6 +308,7 @@ class StaffThreads:
             topic = await self.bot.create_forum_topic(chat_id, name, rate_limit_args=BULK)
         except BadRequest as exc:  # e.g. the bot lacks the right to manage topics
             log.warning("cannot open a topic for inquiry %s: %s", inquiry.id, exc)
+            self._refused[chat_id] = time.monotonic() + REFUSED_FOR
             return None
         thread = topic.message_thread_id
         async with self.sessions() as session, session.begin():
