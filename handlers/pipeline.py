@@ -33,9 +33,14 @@ async def staff_button(update: Update, context: BotContext, data: Callback) -> N
     if inquiry_id is None or query is None:
         raise Refused()
     settings, lang = context.settings, person.language
+    if data.action in ("status", "set", "reply", "step"):  # (assigning and answering say it too)
+        async with context.db(write=True) as session:
+            await pipeline.opened(session, settings, person, inquiry_id)
+        context.wake_engines()
     if data.action == "assign":
         async with context.db(write=True) as session:
             await pipeline.assign_to(session, settings, person, inquiry_id)
+        context.wake_engines()
         await answer(update, context, t(lang, "inquiry.assigned"))
     elif data.action == "status":
         async with context.db() as session:
@@ -80,7 +85,7 @@ async def replied_message(update: Update, context: BotContext) -> None:
             else:  # a group gets here only if it is the staff chat (handlers/people.py)
                 key = await pipeline.relay(
                     session, context.settings, person, inquiry_id, message.text,
-                    in_staff_chat=not private,
+                    in_staff_chat=not private, message_id=message.message_id,
                 )  # fmt: skip
     except Refused:
         # Not theirs to answer (or gone). In the staff group, a member's ordinary reply to
@@ -100,6 +105,32 @@ async def replied_message(update: Update, context: BotContext) -> None:
     await message.reply_text(t(person.language, key, id=inquiry_id))
 
 
+async def topic_message(update: Update, context: BotContext) -> None:
+    """A plain message in an inquiry's forum topic (the staff chat: handlers/people.py
+    lets no other group through) answers its contact, as a reply to its card would. A
+    message in another topic is left to the replies' handler (a reply to a card)."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or not message.text or message.message_thread_id is None:
+        return
+    person = context.sender
+    try:
+        async with context.db(write=True) as session:
+            inquiry_id = await pipeline.topic_reply(
+                session, context.settings, person, chat.id, message.message_thread_id,
+                message.text,
+            )  # fmt: skip
+    except Refused:
+        return  # not theirs to answer: a member talking in the topic is left alone
+    except InquiryError as refusal:
+        await message.reply_text(t(person.language, refusal.key, **refusal.values))
+        return
+    if inquiry_id is None:
+        await replied_message(update, context)
+        return
+    context.wake_engines()
+    await message.reply_text(t(person.language, "staffreply.sent", id=inquiry_id))
+
+
 def _inquiry_of_markup(message: Message) -> int | None:
     """Our inquiry messages carry their id in their buttons; Telegram copies the replied-to
     message (buttons included) into the reply, so this needs no lookup and cannot be forged."""
@@ -115,5 +146,12 @@ def _inquiry_of_markup(message: Message) -> int | None:
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CallbackQueryHandler(staff_button, pattern=r"^iq:"),
+        MessageHandler(
+            filters.ChatType.SUPERGROUP
+            & filters.IS_TOPIC_MESSAGE
+            & filters.TEXT
+            & ~filters.COMMAND,
+            topic_message,
+        ),
         MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replied_message),
     ]

@@ -452,6 +452,15 @@ async def _outbox(
     )
     # Every row about an inquiry, step or broadcast carries a ref and is handled by it;
     # the rest (digests, overviews) are few, and found through the ref index.
+    # A staff member is named on the live cards and answers of inquiries they worked on.
+    staff_named = select(OutboxMessage).where(
+        OutboxMessage.ref.startswith("inquiry:"),
+        OutboxMessage.chat_id != FORGOTTEN_CHAT,
+        _mentions(payload_text, who.words, as_json=True),
+    )
+    for row in await session.scalars(staff_named):
+        candidates[row.id] = row
+    staff_rows = set(candidates) - {r.id for r in candidates.values() if r.ref in step_refs}
     named = select(OutboxMessage).where(
         OutboxMessage.ref.is_(None),
         or_(
@@ -472,7 +481,7 @@ async def _outbox(
     summaries = Scrubber(who.number, [*quoted, (heading, f"<b>{MASK}</b>")])
     for row in candidates.values():
         key = row.dedupe_key or ""
-        if row.ref in step_refs:
+        if row.ref in step_refs or row.id in staff_rows:
             scrub = about_them
         elif key.startswith(("digest:", "weekly:")):
             scrub = summaries  # the overview heads their steps with their name
@@ -552,6 +561,11 @@ async def _inquiries(
             update(InquiryEvent)
             .where(InquiryEvent.inquiry_id.in_(chunk), InquiryEvent.text != "")
             .values(text="")
+        )
+        await session.execute(  # where their messages were in their chat (for receipts)
+            update(InquiryEvent)
+            .where(InquiryEvent.inquiry_id.in_(chunk), InquiryEvent.message_id.is_not(None))
+            .values(message_id=None)
         )
         rows = await session.execute(
             select(Inquiry.id, Inquiry.source).where(

@@ -73,6 +73,25 @@ async def events_of(
     return list(await session.scalars(stmt.order_by(InquiryEvent.id)))
 
 
+async def latest_contact_message(
+    session: AsyncSession, inquiry_id: int, user_id: int
+) -> tuple[int, int] | None:
+    """(event id, Telegram message id) of the contact's latest message on the inquiry
+    whose id is known."""
+    stmt = (
+        select(InquiryEvent.id, InquiryEvent.message_id)
+        .where(
+            InquiryEvent.inquiry_id == inquiry_id,
+            InquiryEvent.actor_id == user_id,
+            InquiryEvent.message_id.is_not(None),
+        )
+        .order_by(InquiryEvent.id.desc())
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None and row[1] is not None else None
+
+
 async def inquiries_of(session: AsyncSession, user_id: int, limit: int = 20) -> list[Inquiry]:
     stmt = (
         select(Inquiry).where(Inquiry.user_id == user_id).order_by(Inquiry.id.desc()).limit(limit)

@@ -328,12 +328,31 @@ class InquiryEvent(Base):
     # Files sent with it, forwarded by file_id (never downloaded): a list of
     # {"kind", "file_id", "name", "size"} (bot/inquiries/attachments.py).
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The contact's own Telegram message this event came from (its receipt is a reaction).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_inquiry_events_inquiry_id", "inquiry_id", "id"),
         # An inquiry's last event in one index step (bot/inquiries/stale.py).
         Index("ix_inquiry_events_inquiry_created", "inquiry_id", "created_at"),
     )
+
+
+class StaffCard(Base):
+    """Where an inquiry's card is in a staff chat: its message, and its forum topic."""
+
+    __tablename__ = "staff_cards"
+
+    inquiry_id: Mapped[int] = mapped_column(
+        ForeignKey("inquiries.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)  # None: not (or no more) posted
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # None: no topic (yet)
+    edits: Mapped[int] = mapped_column(default=0)  # versions of the card queued as edits
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_staff_cards_thread", "chat_id", "thread_id"),)
 
 
 class BasketItem(Base):

@@ -273,3 +273,22 @@ async def close_rows(
             .where(OutboxMessage.id.in_(row_ids))
             .values(state=state, last_error=note[:1000], lease_until=None)
         )
+
+
+async def replace_pending(session: AsyncSession, dedupe_key: str, payload: dict[str, Any]) -> bool:
+    """Give a row not yet claimed a newer payload (edits of one card coalesce): True if
+    there was such a row."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.state == OutboxState.PENDING)
+        .values(payload=payload)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def by_key(session: AsyncSession, dedupe_key: str) -> OutboxMessage | None:
+    return await session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.dedupe_key == dedupe_key)
+        .execution_options(populate_existing=True)
+    )

@@ -369,3 +369,49 @@ async def test_token_never_in_responses(fake: FakeTelegram) -> None:
         bodies = [(await client.get(url)).text for url in urls]
     assert all(secret not in body for body in bodies[:1] + bodies[2:])
     # (the one exception is text the bot itself sent: it's echoed back in its Message)
+
+
+async def test_forum_topics_and_reactions_as_telegram_answers(fake: FakeTelegram) -> None:
+    """A forum supergroup's topics (made, renamed, closed, deleted: then "message thread
+    not found" for sends and TOPIC_DELETED for the topic methods) and reactions."""
+    from telegram import ReactionTypeEmoji
+    from telegram.error import BadRequest
+
+    plain, forum = fake.group(-100_777), fake.group(-100_888, is_forum=True)
+    async with make_bot(fake) as bot:
+        assert (await bot.get_chat(forum.chat_id)).is_forum
+        assert not (await bot.get_chat(plain.chat_id)).is_forum
+        with pytest.raises(BadRequest, match=r"(?i)not a forum"):
+            await bot.create_forum_topic(plain.chat_id, "#1")
+        with pytest.raises(BadRequest, match=r"(?i)topic_title_too_long"):
+            await bot.create_forum_topic(forum.chat_id, "x" * 129)
+        topic = await bot.create_forum_topic(forum.chat_id, "#1 · Acme · new")
+        thread = topic.message_thread_id
+        sent = await bot.send_message(forum.chat_id, "card", message_thread_id=thread)
+        assert sent.message_thread_id == thread and sent.is_topic_message
+        general = await bot.send_message(forum.chat_id, "no topic")  # the General topic
+        assert general.message_thread_id is None
+        await bot.edit_forum_topic(forum.chat_id, thread, name="#1 · Acme · closed")
+        with pytest.raises(BadRequest, match=r"(?i)topic_not_modified"):
+            await bot.edit_forum_topic(forum.chat_id, thread, name="#1 · Acme · closed")
+        await bot.close_forum_topic(forum.chat_id, thread)
+        assert fake.topic(forum.chat_id, thread).closed
+        await bot.reopen_forum_topic(forum.chat_id, thread)
+
+        member = fake.user(77, first_name="Member")
+        said = await forum.send(member, "hello", thread=thread)
+        assert said["is_topic_message"] and said["reply_to_message"]["message_id"] == thread
+        await bot.set_message_reaction(forum.chat_id, said["message_id"], [ReactionTypeEmoji("👀")])
+        assert fake.reactions(forum.chat_id, said["message_id"]) == ["👀"]
+        with pytest.raises(BadRequest, match=r"(?i)reaction_invalid"):
+            await bot.set_message_reaction(forum.chat_id, said["message_id"], "🦖")
+
+        fake.delete_topic(forum.chat_id, thread)
+        with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+            await bot.send_message(forum.chat_id, "after", message_thread_id=thread)
+        with pytest.raises(BadRequest, match=r"(?i)topic_deleted"):
+            await bot.close_forum_topic(forum.chat_id, thread)
+        with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
+            await bot.edit_message_text("edited", forum.chat_id, sent.message_id)
+        # Outside a forum, a thread id is a reply thread: the message simply lands.
+        assert (await bot.send_message(plain.chat_id, "x", message_thread_id=5)).message_id

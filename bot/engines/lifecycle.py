@@ -20,6 +20,7 @@ from bot.engines.jobs import Jobs
 from bot.engines.outbox import OutboxSender
 from bot.engines.send_share import HEARTBEAT, SendShare
 from bot.engines.wakeup import EngineJob, Work, job_kwargs
+from bot.inquiries.staff_thread import StaffThreads
 from bot.traffic.ratelimit import SendLimiter
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ async def start(app: EngineApp) -> None:
         lease=share.lease,
         owner=share.instance_id,  # the heartbeat that renews the leases is ours
         chats=runtime.staff_chat,
+        # The staff chat's rows about an inquiry: under its live card, in its forum topic.
+        hooks=StaffThreads(app.bot, sessions, settings, runtime.staff_chat)
+        if runtime.staff_chat is not None
+        else None,
     )
     share.leases = outbox
     runtime.outbox = outbox

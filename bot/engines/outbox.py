@@ -91,6 +91,11 @@ def payload_file(field: str, data: bytes, filename: str, **extra: Any) -> dict[s
     return {**extra, UPLOAD: upload}
 
 
+def _wait(retry_after: timedelta | int) -> timedelta:
+    """Telegram's retry_after (PTB gives seconds or a timedelta, by its settings)."""
+    return retry_after if isinstance(retry_after, timedelta) else timedelta(seconds=retry_after)
+
+
 def _api_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(payload, dict) or UPLOAD not in payload:
         return payload  # (one that is no mapping fails in `_send`, counted as a bug)
@@ -145,6 +150,47 @@ class ChatEvents(Protocol):
         """After the commit: what the bot knows about its chats changed."""
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What `SendHooks.prepare` answers when the row's message is there already."""
+
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class Later:
+    """What `SendHooks.prepare` answers when the row must wait for another (not counted
+    as an attempt: the hook only says so while that other row is still on its way)."""
+
+    seconds: float
+
+
+Prepared = dict[str, Any] | Delivered | Later
+RETRY, DROP = "retry", "drop"  # what SendHooks.refused can make of a refused row
+
+
+class SendHooks(Protocol):
+    """A feature that shapes some rows at the moment they are sent (bot/inquiries/
+    staff_thread.py: the forum topic and card of an inquiry in the staff chat)."""
+
+    async def prepare(self, row: OutboxMessage, chat_id: int) -> Prepared:
+        """The payload to send now. It may call Telegram itself (open a topic first)."""
+
+    async def sent(
+        self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any],
+        message_id: int | None, chat_id: int,
+    ) -> None:  # fmt: skip
+        """In the transaction that marks the row sent."""
+
+    async def refused(
+        self, session: AsyncSession, row: OutboxMessage, payload: dict[str, Any], chat_id: int,
+        error: str,
+    ) -> str | None:  # fmt: skip
+        """Telegram refused the row (400). RETRY: send it again (prepare sees what was
+        learned, e.g. the topic is gone); DROP: it ends, nothing to report; None: it
+        fails as any other."""
+
+
 class OutboxSender:
     """One per process. It works in batches while rows are due (one job run a batch,
     the next straight after); else its job looks again every `poll` seconds (rows
@@ -164,13 +210,14 @@ class OutboxSender:
         chats: ChatEvents | None = None,
         on_sent: Callable[[OutboxMessage, int | None], None] | None = None,
         on_failed: Callable[[], None] | None = None,
+        hooks: SendHooks | None = None,
     ) -> None:
         self.bot, self.sessions = bot, sessions
         self.batch, self.concurrency, self.lease = batch, concurrency, lease
         self.max_attempts, self.poll = max_attempts, poll
         # The heartbeat's instance id: the process whose heartbeat renews our leases.
         self.owner = owner or new_instance_id()
-        self.chats = chats
+        self.chats, self.hooks = chats, hooks
         self.stats = SenderStats()
         self.on_sent, self.on_failed = on_sent, on_failed
         self._stopping = False
@@ -269,34 +316,29 @@ class OutboxSender:
 
     async def _send(self, row: OutboxMessage) -> None:
         chat_id = self._moved.get(row.chat_id, row.chat_id)
+        payload = row.payload
         try:
+            prepared = await self._prepared(row, chat_id)
+            if prepared is None:
+                return
+            payload = prepared
             result = await self.bot.do_api_request(
                 row.method,
-                api_kwargs={**_api_kwargs(row.payload), "chat_id": chat_id},
-                return_type=Message if row.method.startswith(("send", "edit")) else None,
+                api_kwargs={**_api_kwargs(payload), "chat_id": chat_id},
+                # sendX and editMessageX answer a Message; the topic methods answer True
+                return_type=Message if row.method.startswith(("send", "editMessage")) else None,
                 rate_limit_args=BULK,
             )
         except ChatMigrated as exc:
             await self._migrated(row, chat_id, exc.new_chat_id, str(exc))
         except Forbidden as exc:
-            if chat_id < 0 and await self._group_forbidden(chat_id, row, str(exc)):
-                return
-            await self._final(row, OutboxState.BLOCKED, str(exc), blocked=True)
-            self.stats.blocked += 1
+            await self._forbidden(row, chat_id, str(exc))
         except RetryAfter as exc:
-            delay = exc.retry_after
-            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-            await self._later(row, utcnow() + timedelta(seconds=seconds), str(exc), count=False)
+            await self._later(row, utcnow() + _wait(exc.retry_after), str(exc), count=False)
         except BadRequest as exc:
-            if "not modified" in str(exc).lower():  # an edit that was already applied
-                await self._done(row, None, chat_id)
-            else:  # the request itself is wrong; sending it again cannot help
-                await self._final(row, OutboxState.FAILED, str(exc), kind=REFUSED)
+            await self._bad_request(row, payload, chat_id, str(exc))
         except NetworkError as exc:
-            if _transport_failure(exc):  # includes timeouts: try again, never lose the row
-                await self._later(row, utcnow() + _backoff(row.attempts), str(exc), count=False)
-            else:  # PTB wraps whatever its HTTP layer raised, e.g. an unencodable text
-                await self._bounded(row, exc.__cause__ or exc, kind=BUG)
+            await self._network(row, exc)
         except TelegramError as exc:
             await self._bounded(row, exc, kind=GAVE_UP)
         except Exception as exc:  # a bug, not Telegram: bounded too, never an endless loop
@@ -304,7 +346,64 @@ class OutboxSender:
             await self._bounded(row, exc, kind=BUG)
         else:
             message_id = result.message_id if isinstance(result, Message) else None
-            await self._done(row, message_id, chat_id)
+            await self._done(row, message_id, chat_id, payload)
+
+    async def _prepared(self, row: OutboxMessage, chat_id: int) -> dict[str, Any] | None:
+        """The payload as the feature's hooks shape it right before sending; None when
+        the row needs no send now (already delivered, or waiting for another row)."""
+        if self.hooks is None:
+            return row.payload
+        prepared = await self.hooks.prepare(row, chat_id)
+        if isinstance(prepared, Delivered):
+            await self._done(row, prepared.message_id, chat_id, row.payload)
+            return None
+        if isinstance(prepared, Later):
+            when = utcnow() + timedelta(seconds=prepared.seconds)
+            await self._later(row, when, "waiting for another message", count=False)
+            return None
+        return prepared
+
+    async def _network(self, row: OutboxMessage, exc: NetworkError) -> None:
+        if _transport_failure(exc):  # includes timeouts: try again, never lose the row
+            await self._later(row, utcnow() + _backoff(row.attempts), str(exc), count=False)
+        else:  # PTB wraps whatever its HTTP layer raised, e.g. an unencodable text
+            await self._bounded(row, exc.__cause__ or exc, kind=BUG)
+
+    async def _forbidden(self, row: OutboxMessage, chat_id: int, error: str) -> None:
+        if chat_id < 0 and await self._group_forbidden(chat_id, row, error):
+            return
+        await self._final(row, OutboxState.BLOCKED, error, blocked=True)
+        self.stats.blocked += 1
+
+    async def _bad_request(
+        self, row: OutboxMessage, payload: dict[str, Any], chat_id: int, error: str
+    ) -> None:
+        if _not_modified(error):  # an edit that was already applied
+            await self._done(row, None, chat_id, payload)
+        elif not await self._refused(row, payload, chat_id, error):
+            # the request itself is wrong; sending it again cannot help
+            await self._final(row, OutboxState.FAILED, error, kind=REFUSED)
+
+    async def _refused(
+        self, row: OutboxMessage, payload: dict[str, Any], chat_id: int, error: str
+    ) -> bool:
+        """A feature's say on a 400 (bot.outbox.SendHooks.refused). A retry counts as an
+        attempt, so a refusal that keeps coming back ends failed like any other."""
+        if self.hooks is None or row.attempts >= self.max_attempts:
+            return False
+        async with self.sessions() as session, session.begin():
+            verdict = await self.hooks.refused(session, row, payload, chat_id, error)
+            if verdict == DROP:
+                note = redact(error)
+                await repo.mark_final(session, row.id, self.owner, OutboxState.CANCELLED, note)
+            elif verdict == RETRY:
+                await repo.retry_later(
+                    session, row.id, self.owner, utcnow(), redact(error), count=True
+                )
+        if verdict == RETRY:
+            self.stats.retried += 1
+            self.wake()
+        return verdict in (RETRY, DROP)
 
     async def _bounded(self, row: OutboxMessage, exc: BaseException, *, kind: str) -> None:
         """Tried again with backoff, at most max_attempts times, then failed for good."""
@@ -316,9 +415,13 @@ class OutboxSender:
         else:
             await self._later(row, utcnow() + _backoff(row.attempts), error, count=True)
 
-    async def _done(self, row: OutboxMessage, message_id: int | None, chat_id: int) -> None:
+    async def _done(
+        self, row: OutboxMessage, message_id: int | None, chat_id: int, payload: dict[str, Any]
+    ) -> None:
         async with self.sessions() as session, session.begin():
             await repo.mark_sent(session, row.id, self.owner, message_id, utcnow(), chat_id)
+            if self.hooks is not None:
+                await self.hooks.sent(session, row, payload, message_id, chat_id)
         self.stats.sent += 1
         if self.on_sent is not None:
             self.on_sent(row, message_id)
@@ -389,6 +492,13 @@ class OutboxSender:
             self.stats.rerouted += 1
             self.wake()
         return handled
+
+
+def _not_modified(error: str) -> bool:
+    """An edit that changes nothing ("message is not modified"), or a topic already named
+    or closed so ("TOPIC_NOT_MODIFIED"): what the row asked for is there."""
+    error = error.lower()
+    return "not modified" in error or "not_modified" in error
 
 
 def _backoff(attempt: int) -> timedelta:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 PREFIX = "staff_chat."
 MOVED, UNREACHABLE = PREFIX + "moved:", PREFIX + "unreachable:"
 CACHE_SECONDS = 5.0
+FORUM_SECONDS = 600.0  # how long getChat's is_forum is believed (topics are rarely toggled)
 MAX_MOVES = 5  # a group migrates once; more hops than this would be a corrupt table
 BACK = frozenset({"member", "administrator"})  # my_chat_member statuses: we may post
 GONE = frozenset({"left", "kicked"})
@@ -176,6 +177,7 @@ class StaffChat:
         self.settings, self.sessions = settings, sessions
         self._state = State(settings.staff_chat_id)
         self._read_at = float("-inf")
+        self._forums: dict[int, tuple[bool, float]] = {}  # chat id → (is_forum, when asked)
 
     async def current(self) -> State:
         if self.settings.staff_chat_id is None:
@@ -189,6 +191,17 @@ class StaffChat:
 
     def changed(self) -> None:
         self._read_at = float("-inf")
+
+    async def is_forum(self, bot: Any, chat_id: int) -> bool:
+        """Whether the chat is a forum supergroup (topics on), as getChat says; asked
+        again after FORUM_SECONDS, so turning topics on is noticed without a restart."""
+        known = self._forums.get(chat_id)
+        if known is not None and time.monotonic() - known[1] < FORUM_SECONDS:
+            return known[0]
+        chat = await bot.get_chat(chat_id)
+        value = bool(getattr(chat, "is_forum", False))
+        self._forums[chat_id] = (value, time.monotonic())
+        return value
 
     async def on_update(
         self, chat_id: int, *, member_status: str | None = None,

@@ -72,6 +72,7 @@ def worst_cases(lang: str) -> list[Html]:
                 cases.append(views.answer_text(lang, inquiry, None, PROBE, name))
             for shown_profile in (profile, None):
                 cases.append(views.follow_up_text(lang, inquiry, shown_profile, PROBE))
+            cases.append(views.answer_posted_text(lang, inquiry, staff_name, PROBE))
     return cases
 
 

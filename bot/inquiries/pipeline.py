@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox
 from bot.inquiries import service as inquiries
+from bot.inquiries import staff_thread
 from bot.inquiries import views as render
 from bot.inquiries.service import InquiryError, message_text
 from bot.people import audit
@@ -47,9 +48,12 @@ def _moved(old: InquiryStatus, new: InquiryStatus) -> str:
 
 
 async def staff_reply(
-    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str
-) -> Inquiry:
-    """An answer from staff, relayed to the contact; a new inquiry becomes contacted."""
+    session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int, text: str,
+    *, echo: bool = True,
+) -> Inquiry:  # fmt: skip
+    """An answer from staff, relayed to the contact; a new inquiry becomes contacted.
+    With `echo` (an answer given away from the staff chat: the Reply button) the staff
+    chat sees it too, under the card."""
     inquiry = await access.inquiry(session, staff, Act.WORK_INQUIRY, inquiry_id, lock=True)
     if inquiry.user_id is None:  # the contact used /forget: nobody to answer, nothing kept
         raise InquiryError("forget.no_reply")
@@ -61,6 +65,7 @@ async def staff_reply(
     first = inquiry.status is InquiryStatus.NEW  # the first answer moves it on
     moved = _moved(InquiryStatus.NEW, InquiryStatus.CONTACTED) if first else ""
     await audit.record(session, staff.id, Action.INQUIRY_REPLY, f"inquiry:{inquiry.id}", moved)
+    was = inquiry.status
     if inquiry.status is InquiryStatus.NEW:
         inquiry.status = InquiryStatus.CONTACTED
     inquiry.updated_at = now
@@ -80,6 +85,13 @@ async def staff_reply(
                 session, contact.id, outbox.payload_text(text_out, keyboard),
                 ref=f"inquiry:{inquiry.id}",
             )  # fmt: skip
+    if echo:
+        posted = render.answer_for_staff(settings.default_language, inquiry, staff.first_name, body)
+        await staff_thread.post_under_card(
+            session, settings, inquiry.id, outbox.payload_text(posted)
+        )
+    await staff_thread.changed(session, settings, inquiry, was=was)
+    await staff_thread.receipt(session, inquiry, staff_thread.ANSWERED)
     return inquiry
 
 
@@ -102,7 +114,7 @@ async def change_status(
     now = utcnow()
     detail = _moved(inquiry.status, status)
     await audit.record(session, staff.id, Action.INQUIRY_STATUS, f"inquiry:{inquiry.id}", detail)
-    inquiry.status = status
+    was, inquiry.status = inquiry.status, status
     inquiry.updated_at = now
     _mark_answered(inquiry, now)
     await repo.add_event(
@@ -118,6 +130,7 @@ async def change_status(
                 outbox.payload_text(render.status_to_contact(contact.language, inquiry, program)),
                 ref=f"inquiry:{inquiry.id}",
             )  # fmt: skip
+    await staff_thread.changed(session, settings, inquiry, was=was)
     return inquiry
 
 
@@ -154,6 +167,8 @@ async def assign_to(
             text="" if target == staff.id else str(target),
         ),
     )  # fmt: skip
+    await staff_thread.changed(session, settings, inquiry)
+    await staff_thread.receipt(session, inquiry, staff_thread.SEEN)
     return inquiry
 
 
@@ -173,16 +188,36 @@ async def staff_view(
 
 async def relay(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str,
-    *, in_staff_chat: bool,
+    *, in_staff_chat: bool, message_id: int | None = None,
 ) -> str:  # fmt: skip
     """A Telegram reply to one of our messages about an inquiry: a staff answer (from
     staff, or anyone in the staff chat, whose right the permission path decides), or the
     contact writing back. Returns the key of the confirmation to show."""
     if person.is_staff or in_staff_chat:
-        await staff_reply(session, settings, person, inquiry_id, text)
+        # Said in the staff chat, it is there already; said privately, it is echoed.
+        await staff_reply(session, settings, person, inquiry_id, text, echo=not in_staff_chat)
         return "staffreply.sent"
-    await inquiries.follow_up(session, settings, person, inquiry_id, text)
+    await inquiries.follow_up(session, settings, person, inquiry_id, text, message_id=message_id)
     return "followup.sent"
+
+
+async def opened(session: AsyncSession, settings: Settings, staff: Person, inquiry_id: int) -> None:
+    """A staff member opened the inquiry (a button of its card): the contact's message
+    gets its 👀 receipt."""
+    inquiry = await access.inquiry(session, staff, Act.SEE_INQUIRY, inquiry_id)
+    await staff_thread.receipt(session, inquiry, staff_thread.SEEN)
+
+
+async def topic_reply(
+    session: AsyncSession, settings: Settings, person: Person, chat_id: int, thread_id: int,
+    text: str,
+) -> int | None:  # fmt: skip
+    """A plain message in an inquiry's forum topic is an answer to its contact (the
+    permission path decides, as for any answer). None if the topic is no inquiry's."""
+    inquiry_id = await staff_thread.thread_inquiry(session, chat_id, thread_id)
+    if inquiry_id is not None:
+        await staff_reply(session, settings, person, inquiry_id, text, echo=False)
+    return inquiry_id
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engines import outbox, staff_chat
 from bot.forms.engine import typed_text
-from bot.inquiries import board, board_views, charts
+from bot.inquiries import board, board_views, charts, staff_thread
 from bot.inquiries import views as render
 from bot.inquiries.attachments import MAX_FILES
 from bot.inquiries.limits import message_limit
@@ -307,29 +307,43 @@ async def program_of(session: AsyncSession, inquiry: Inquiry) -> Program | None:
 
 
 async def follow_up(
-    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str
-) -> Inquiry:
-    """The contact writes again on their own inquiry; staff get it threaded."""
+    session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, text: str,
+    *, message_id: int | None = None,
+) -> Inquiry:  # fmt: skip
+    """The contact writes again on their own inquiry; staff get it threaded. With the
+    contact's own `message_id`, its receipts are reactions on it (bot/inquiries/staff_thread.py)."""
     inquiry = await access.inquiry(session, person, Act.OWN_INQUIRY, inquiry_id)
     body = message_text(text)
     if not body:
         raise InquiryError("question.empty")
     await repo.add_event(
         session,
-        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="follow_up", text=body),
-    )
+        InquiryEvent(inquiry_id=inquiry.id, actor_id=person.id, kind="follow_up", text=body,
+                     message_id=message_id),
+    )  # fmt: skip
     inquiry.updated_at = utcnow()
     profile = await repo.get_profile(session, person.id)
     for chat_id, lang in await _followup_targets(session, settings, inquiry):
         original = await outbox_repo.first_sent_for(session, chat_id, f"inquiry:{inquiry.id}")
-        payload = outbox.payload_text(render.follow_up_for_staff(lang, inquiry, profile, body))
+        # In the staff chat with the card's buttons: answered from where it is read.
+        buttons = render.staff_keyboard(lang, inquiry.id) if chat_id < 0 else None
+        payload = outbox.payload_text(
+            render.follow_up_for_staff(lang, inquiry, profile, body), buttons
+        )
         if original is not None and original.message_id is not None:
             payload["reply_parameters"] = {
                 "message_id": original.message_id,
                 "allow_sending_without_reply": True,
             }
         await outbox.queue(session, chat_id, payload, ref=f"inquiry:{inquiry.id}")
+    await staff_thread.changed(session, settings, inquiry)
     return inquiry
+
+
+async def card_changed(session: AsyncSession, settings: Settings, inquiry_id: int) -> None:
+    """Something shown on the inquiry's staff card changed (e.g. one of its next steps):
+    the card in the staff chat is edited to show it."""
+    await staff_thread.card_changed(session, settings, inquiry_id)
 
 
 async def _followup_targets(

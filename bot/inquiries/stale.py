@@ -70,6 +70,7 @@ async def nudge_due(
     )
     admins = await _admins(session, settings) if quiet else []
     queued = 0
+    told: set[int] = set()  # contacts told in this run (the dedupe key covers the day)
     for inquiry, last_at in quiet:
         program = programs.get(inquiry.program_id) if inquiry.program_id else None
         spell = f"quiet:{inquiry.id}:{int(last_at.timestamp())}"  # one spell, one nudge
@@ -85,13 +86,19 @@ async def nudge_due(
             queued += 1
         # The contact, unless they used /forget (no one to tell) or blocked the bot.
         contact = await users_repo.get_user(session, inquiry.user_id) if inquiry.user_id else None
-        if contact is not None and contact.blocked_at is None:
+        if contact is not None and contact.blocked_at is None and contact.id not in told:
+            told.add(contact.id)
             text, keyboard = render.quiet_to_contact(contact.language, inquiry, program)
-            await outbox.queue(
-                session, contact.id, outbox.payload_text(text, keyboard), priority=outbox.NOTIFY,
-                ref=f"inquiry:{inquiry.id}", dedupe_key=f"{spell}:contact",
+            # One such note a day per contact, however many of theirs went quiet and
+            # however many workers run; REMINDER, not NOTIFY: nobody waits for it, and an
+            # answer to them must not queue behind it.
+            day = now.astimezone(settings.tz).date().isoformat()
+            made = await outbox.queue(
+                session, contact.id, outbox.payload_text(text, keyboard),
+                priority=outbox.REMINDER, ref=f"inquiry:{inquiry.id}",
+                dedupe_key=f"quiet-note:{contact.id}:{day}",
             )  # fmt: skip
-            queued += 1
+            queued += made is not None
     await repo.mark_nudged(session, [i.id for i, _ in quiet], now)
     return len(quiet), queued
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,7 +13,7 @@ from bot.settings import Settings
 from bot.ui.callbacks import cb
 from bot.ui.i18n import format_time, localized, t
 from bot.ui.screens import Screen, button
-from bot.ui.text import KEEP, Html, Part, Plain, clip_text, fit_lines, italic, tr
+from bot.ui.text import KEEP, TEXT_LIMIT, Html, Part, Plain, clip_text, fit_lines, italic, tr
 from storage.models import (
     EnterpriseProfile,
     Inquiry,
@@ -58,25 +60,89 @@ def staff_keyboard(lang: str, inquiry_id: int) -> InlineKeyboardMarkup:
     )
 
 
+@dataclass(frozen=True)
+class StepLine:
+    """A next step as the card shows it (plain data: the card knows no next_steps)."""
+
+    title: str
+    owner: str
+    due_at: datetime
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the live card shows beyond the inquiry itself (bot/inquiries/staff_thread.py)."""
+
+    assignee: str | None = None
+    answered_at: datetime | None = None
+    waiting_since: datetime | None = None  # the contact wrote after the last answer
+    steps: Sequence[StepLine] = field(default_factory=tuple)
+
+
+CARD_STEPS = 5  # step lines on a card; the rest are counted
+
+
 def staff_card(
     lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
-    contact: User | None, settings: Settings,
+    contact: User | None, settings: Settings, facts: CardFacts | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:  # fmt: skip
-    text = staff_card_text(lang, inquiry, program, profile, contact, settings.tz)
+    text = staff_card_text(lang, inquiry, program, profile, contact, settings.tz, facts)
     return text.fit(), staff_keyboard(lang, inquiry.id)
 
 
-def staff_card_text(
-    lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
-    contact: User | None, tz: ZoneInfo,
-) -> Html:  # fmt: skip
-    """The card staff get. The message is kept whole (bot/inquiry_limits.py sizes it so
-    the card always fits); names give way first should old data be longer."""
-    key = (
-        "inquiry.card_interest" if inquiry.kind is InquiryKind.INTEREST else "inquiry.card_question"
-    )
-    lines: list[Part] = [tr(lang, key, id=inquiry.id)]
-    lines.append(tr(lang, "inquiry.line_program", title=Plain(program_title(lang, program))))
+def card_state_lines(lang: str, facts: CardFacts, tz: ZoneInfo) -> list[Part]:
+    """The live part of a card: who has it, whether it is answered, its next steps."""
+    lines: list[Part] = []
+    if facts.assignee:
+        lines.append(tr(lang, "card.assignee", name=Plain(facts.assignee)))
+    else:
+        lines.append(t(lang, "card.nobody"))
+    if facts.waiting_since is not None:
+        lines.append(t(lang, "card.waiting", time=format_time(facts.waiting_since, lang, tz)))
+    elif facts.answered_at is not None:
+        lines.append(t(lang, "card.answered", time=format_time(facts.answered_at, lang, tz)))
+    else:
+        lines.append(t(lang, "card.unanswered"))
+    if facts.steps:
+        lines.append(t(lang, "card.steps"))
+        for step in facts.steps[:CARD_STEPS]:
+            title = Plain(step.title)
+            if step.done:
+                lines.append(tr(lang, "card.step_done", title=title))
+            else:
+                due = format_time(step.due_at, lang, tz)
+                lines.append(tr(lang, "card.step_open", title=title, owner=Plain(step.owner),
+                                due=due))  # fmt: skip
+        if len(facts.steps) > CARD_STEPS:
+            lines.append(t(lang, "card.steps_more", n=len(facts.steps) - CARD_STEPS))
+    return lines
+
+
+def topic_name(lang: str, inquiry: Inquiry, limit: int = 128) -> str:
+    """A forum topic's title: number, organisation, status, within Telegram's 128
+    characters (the organisation gives way)."""
+    who = inquiry.organization.strip() or t(lang, "card.no_org")
+    status = status_name(lang, inquiry.status)
+    name = t(lang, "card.topic_name", id=inquiry.id, who=who, status=status)
+    if len(name) > limit:
+        room = limit - (len(name) - len(who))
+        name = t(lang, "card.topic_name", id=inquiry.id, who=clip_text(who, max(1, room)),
+                 status=status)  # fmt: skip
+    return name[:limit]
+
+
+def answer_for_staff(lang: str, inquiry: Inquiry, who: str, body: str) -> str:
+    """An answer given privately (the Reply button), shown under the card to the others."""
+    return answer_posted_text(lang, inquiry, who, body).fit()
+
+
+def answer_posted_text(lang: str, inquiry: Inquiry, who: str, body: str) -> Html:
+    return tr(lang, "card.answer_posted", id=inquiry.id, who=Plain(who), text=Plain(body, KEEP))
+
+
+def _who_lines(lang: str, profile: EnterpriseProfile | None, contact: User | None) -> list[Part]:
+    """Who wrote: organisation and person (or their Telegram name), then how to reach them."""
     who: list[Part] = []
     if profile is not None:
         who.append(Plain(profile.organization))
@@ -85,18 +151,42 @@ def staff_card_text(
         who.append(Plain(contact.first_name))
     if contact is not None and contact.username:
         who.append(Html("@", Plain(contact.username)))
-    if who:
-        lines.append(tr(lang, "inquiry.line_from", who=Html.join(" · ", who)))
+    lines: list[Part] = [tr(lang, "inquiry.line_from", who=Html.join(" · ", who))] if who else []
     if profile is not None:
         details = [Plain(v) for v in (profile.phone, profile.email, profile.industry) if v]
         if details:
             lines.append(Html.join(" · ", details))
+    return lines
+
+
+def staff_card_text(
+    lang: str, inquiry: Inquiry, program: Program | None, profile: EnterpriseProfile | None,
+    contact: User | None, tz: ZoneInfo, facts: CardFacts | None = None,
+) -> Html:  # fmt: skip
+    """The card staff get. The message is kept whole (bot/inquiry_limits.py sizes it so
+    the card always fits); names give way first should old data be longer. With `facts`
+    it is the live card of the staff chat (assignee, answered, next steps)."""
+    key = (
+        "inquiry.card_interest" if inquiry.kind is InquiryKind.INTEREST else "inquiry.card_question"
+    )
+    lines: list[Part] = [tr(lang, key, id=inquiry.id)]
+    lines.append(tr(lang, "inquiry.line_program", title=Plain(program_title(lang, program))))
+    lines += _who_lines(lang, profile, contact)
     if inquiry.message:
         lines.append(tr(lang, "inquiry.line_message", text=Plain(inquiry.message, KEEP)))
     lines.append(tr(lang, "inquiry.line_status", status=status_name(lang, inquiry.status)))
-    lines.append(tr(lang, "inquiry.line_time", time=format_time(inquiry.created_at, lang, tz)))
-    lines.append(italic(t(lang, "inquiry.reply_hint")))
-    return Html.join("\n", lines)
+    tail: list[Part] = [
+        tr(lang, "inquiry.line_time", time=format_time(inquiry.created_at, lang, tz)),
+        italic(t(lang, "inquiry.reply_hint")),
+    ]
+    if facts is not None:
+        # The live lines come on top of a card sized to hold the message whole
+        # (bot/inquiries/limits.py): each is shown only while the card still fits.
+        for line in card_state_lines(lang, facts, tz):
+            if Html.join("\n", [*lines, line, *tail]).length() > TEXT_LIMIT:
+                break
+            lines.append(line)
+    return Html.join("\n", [*lines, *tail])
 
 
 def status_menu(lang: str, inquiry: Inquiry) -> InlineKeyboardMarkup:

@@ -76,6 +76,7 @@ async def create(
     detail = f"{audit.word('inquiry')} #{inquiry_id}: {title} · {owner} {owner_id} · {due} "
     detail += audit.stamp(due_at)
     await audit.record(session, actor.id, Action.STEP_CREATE, f"step:{step.id}", detail)
+    await inquiries.card_changed(session, settings, inquiry_id)  # the card lists its steps
     return step
 
 
@@ -94,6 +95,7 @@ async def complete(
         step.status, step.done_at = StepStatus.DONE, utcnow()
         await repo.cancel_pending(session, step.id)
         await audit.record(session, person.id, Action.STEP_DONE, f"step:{step.id}", step.title)
+        await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 
@@ -105,6 +107,7 @@ async def cancel(
         step.status = StepStatus.CANCELLED
         await repo.cancel_pending(session, step.id)
         await audit.record(session, person.id, Action.STEP_CANCEL, f"step:{step.id}", step.title)
+        await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 
@@ -131,6 +134,7 @@ async def reschedule(
     step.due_at = due_at
     await repo.cancel_pending(session, step.id)
     await repo.add_reminders(session, plan(step, settings, utcnow()))
+    await inquiries.card_changed(session, settings, step.inquiry_id)
     return step
 
 

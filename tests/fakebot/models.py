@@ -131,6 +131,8 @@ class SentMessage:
     keyboard_off: bool = False
     # The message it replies to (as Telegram keeps it in the Message, edits included).
     reply_to: JSON | None = None
+    thread_id: int | None = None  # the forum topic it is in (None: General, or no forum)
+    reactions: list[str] = field(default_factory=list)  # the bot's reaction emoji on it
 
     @property
     def text(self) -> str:
@@ -235,7 +237,33 @@ def message_json(msg: SentMessage, chat: JSON, sender: JSON) -> JSON:
         out["reply_markup"] = msg.raw_markup
     if msg.reply_to is not None:
         out["reply_to_message"] = msg.reply_to
+    if msg.thread_id is not None:
+        out["message_thread_id"], out["is_topic_message"] = msg.thread_id, True
     return out
+
+
+@dataclass
+class ForumTopic:
+    """A topic of a forum supergroup; its id is the id of the service message opening it."""
+
+    thread_id: int
+    name: str
+    icon_color: int = 0x6FB9F0
+    closed: bool = False
+    deleted: bool = False
+    renames: list[str] = field(default_factory=list)  # every name it was given, in order
+
+    def json(self) -> JSON:
+        return {"message_thread_id": self.thread_id, "name": self.name,
+                "icon_color": self.icon_color}  # fmt: skip
+
+
+# Telegram's colours for a topic's icon, and some of the emoji a bot may react with.
+TOPIC_COLORS = frozenset({0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F})
+REACTION_EMOJI = frozenset(
+    "👍👎❤🔥🥰👏😁🤔🤯😱🤬😢🎉🤩🙏👌🕊🤡🥱🥴😍🐳🌚🌭💯🤣⚡🍌🏆💔🤨😐🍓"
+    "🍾💋🖕😈😴😭🤓👻👀🎃🙈😇😨🤝✍🤗🫡🎅🎄☃💅🤪🗿🆒💘🙉🦄😘💊🙊😎👾🤷😡"
+)
 
 
 def command_entities(text: str) -> list[JSON]:

@@ -24,8 +24,11 @@ import tornado.web
 from .models import (
     BOT_USERNAME,
     JSON,
+    REACTION_EMOJI,
+    TOPIC_COLORS,
     ApiError,
     Call,
+    ForumTopic,
     SentMessage,
     StoredFile,
     bad_request,
@@ -43,6 +46,7 @@ TEXT_PARAMS = {
     "text", "caption", "description", "short_description", "name", "title", "url",
     "secret_token", "callback_query_id", "file_id", "parse_mode", "language_code", "action",
     "document", "photo", "inline_message_id", "ip_address", "query", "emoji",
+    "icon_custom_emoji_id",
 }  # fmt: skip
 SENDING = {
     "sendmessage", "senddocument", "sendphoto", "copymessage", "forwardmessage",
@@ -156,6 +160,7 @@ class FakeTelegram:
         self._migrated: dict[int, int] = {}  # group id → its supergroup's id
         self._kicked: set[int] = set()  # groups the bot was removed from
         self._chats: dict[int, JSON] = {}
+        self.topics: dict[int, dict[int, ForumTopic]] = {}  # forum id → thread id → topic
         self._messages: dict[int, dict[int, SentMessage]] = {}
         self._next_message_id: dict[int, int] = {}
         self._events: dict[int, list[SentMessage]] = {}
@@ -241,11 +246,37 @@ class FakeTelegram:
         self._chats[user_id] = self.users[user_id].chat_json()
         return self.users[user_id]
 
-    def group(self, chat_id: int, title: str = "Group") -> FakeGroup:
+    def group(
+        self, chat_id: int, title: str = "Group", *, is_forum: bool | None = None
+    ) -> FakeGroup:
+        """A group; `is_forum` makes it a forum supergroup (topics on), as its admins can."""
         if chat_id not in self.groups:
             self.groups[chat_id] = FakeGroup(self, chat_id, title)
+        if is_forum is not None:
+            if is_forum and chat_type(chat_id) != "supergroup":
+                raise ValueError("only a supergroup (-100…) can be a forum")
+            self.groups[chat_id].is_forum = is_forum
         self._chats[chat_id] = self.groups[chat_id].chat_json()
         return self.groups[chat_id]
+
+    def topic(self, chat_id: int, thread_id: int) -> ForumTopic:
+        return self.topics[chat_id][thread_id]
+
+    def topic_named(self, chat_id: int, prefix: str) -> ForumTopic:
+        """The one live topic whose name starts with `prefix` (e.g. "#3 ")."""
+        found = [t for t in self.topics.get(chat_id, {}).values()
+                 if t.name.startswith(prefix) and not t.deleted]  # fmt: skip
+        if len(found) != 1:
+            raise AssertionError(f"{len(found)} live topics named {prefix!r}…: {found}")
+        return found[0]
+
+    def in_topic(self, chat_id: int, thread_id: int) -> list[SentMessage]:
+        """The bot's messages in one topic, oldest first."""
+        return [m for m in self.chat(chat_id) if m.thread_id == thread_id]
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A member deletes the topic with everything in it. Telegram tells bots nothing."""
+        self._delete_topic(chat_id, thread_id)
 
     def push_update(self, kind: str, body: JSON) -> JSON:
         """Queue an arbitrary update, e.g. {"channel_post": …} or a forged one, as is."""
@@ -369,7 +400,12 @@ class FakeTelegram:
     def _store_user_message(self, chat_id: int, payload: JSON) -> None:
         msg = SentMessage(chat_id, payload["message_id"], from_bot=False, payload=payload)
         msg.raw_text = payload.get("text", payload.get("caption"))
+        msg.thread_id = payload.get("message_thread_id")
         self._messages.setdefault(chat_id, {})[msg.message_id] = msg
+
+    def reactions(self, chat_id: int, message_id: int) -> list[str]:
+        """The bot's reaction on a message (anyone's), as the chat shows it."""
+        return list(self._messages[chat_id][message_id].reactions)
 
     def _store_file(self, content: bytes, filename: str | None, mime: str | None) -> StoredFile:
         unique = uuid.uuid4().hex[:16]
@@ -561,6 +597,7 @@ class FakeTelegram:
     def _new_bot_message(self, params: JSON, raw_text: str | None) -> SentMessage:
         chat_id = self._chat_id(params)
         markup = self._check_markup(params.get("reply_markup"))
+        thread_id = self._thread(chat_id, params.get("message_thread_id"))
         msg = SentMessage(
             chat_id,
             self._new_message_id(chat_id),
@@ -570,8 +607,49 @@ class FakeTelegram:
             reply_markup=(markup or {}).get("inline_keyboard", []),
             raw_markup=markup,
             date=int(time.time()),
+            thread_id=thread_id,
         )
         return msg
+
+    def _is_forum(self, chat_id: int) -> bool:
+        group = self.groups.get(chat_id)
+        return group is not None and group.is_forum
+
+    def _thread(self, chat_id: int, raw: Any) -> int | None:
+        """The topic a message goes to. Outside forums Telegram takes the id as a reply
+        thread and the message simply lands in the chat; in a forum a topic that is not
+        there (deleted, never made) is refused. The General topic has no id."""
+        if raw in (None, "", 0) or not self._is_forum(chat_id):
+            return None
+        try:
+            thread_id = int(raw)
+        except (TypeError, ValueError):
+            raise bad_request("message thread not found") from None
+        topic = self.topics.get(chat_id, {}).get(thread_id)
+        if topic is None or topic.deleted:
+            raise bad_request("message thread not found")
+        return thread_id
+
+    def _live_topic(self, params: JSON) -> ForumTopic:
+        chat_id = self._chat_id(params)
+        if not self._is_forum(chat_id):
+            raise bad_request("the chat is not a forum")
+        try:
+            thread_id = int(params.get("message_thread_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise bad_request("message thread not found") from None
+        topic = self.topics.get(chat_id, {}).get(thread_id)
+        if topic is None:
+            raise bad_request("message thread not found")
+        if topic.deleted:  # what Telegram answers the topic methods for a deleted topic
+            raise bad_request("TOPIC_DELETED")
+        return topic
+
+    def _delete_topic(self, chat_id: int, thread_id: int) -> None:
+        self.topics[chat_id][thread_id].deleted = True
+        for msg in self._messages.get(chat_id, {}).values():
+            if msg.thread_id == thread_id or msg.message_id == thread_id:
+                msg.deleted = True
 
     def _deliver(self, msg: SentMessage, params: JSON) -> JSON:
         reply = params.get("reply_parameters") or {}
@@ -919,6 +997,86 @@ class FakeTelegram:
             "unique_gifts": False, "premium_subscription": False, "gifts_from_channels": False,
         }  # fmt: skip
         return chat
+
+    # --- forum topics and reactions ------------------------------------------------------
+
+    async def api_createForumTopic(self, params: JSON) -> JSON:
+        chat_id = self._chat_id(params)
+        if not self._is_forum(chat_id):
+            raise bad_request("the chat is not a forum")
+        name = str(params.get("name") or "")
+        if not name.strip():
+            raise bad_request("TOPIC_TITLE_EMPTY")
+        if len(name) > 128:
+            raise bad_request("TOPIC_TITLE_TOO_LONG")  # Telegram: 1-128 characters
+        color = int(params.get("icon_color") or 0x6FB9F0)
+        if color not in TOPIC_COLORS:
+            raise bad_request("TOPIC_ICON_COLOR_INVALID")
+        # The topic opens with a service message; its id is the topic's thread id.
+        opener = SentMessage(chat_id, self._new_message_id(chat_id), date=int(time.time()))
+        topic = ForumTopic(opener.message_id, name, color, renames=[name])
+        opener.thread_id = topic.thread_id
+        opener.payload = message_json(opener, self._chats[chat_id], bot_user_json())
+        opener.payload["forum_topic_created"] = {"name": name, "icon_color": color}
+        opener.from_bot = False  # a service message: not one of the bot's messages
+        self._messages.setdefault(chat_id, {})[opener.message_id] = opener
+        self.topics.setdefault(chat_id, {})[topic.thread_id] = topic
+        self.stats["topics_created"] += 1
+        return topic.json()
+
+    async def api_editForumTopic(self, params: JSON) -> bool:
+        topic = self._live_topic(params)
+        name = params.get("name")
+        if name is not None:
+            if not str(name).strip() or len(str(name)) > 128:
+                raise bad_request("TOPIC_TITLE_EMPTY" if not str(name).strip()
+                                  else "TOPIC_TITLE_TOO_LONG")  # fmt: skip
+            if str(name) == topic.name:
+                raise bad_request("TOPIC_NOT_MODIFIED")
+            topic.name = str(name)
+            topic.renames.append(topic.name)
+        return True
+
+    async def api_closeForumTopic(self, params: JSON) -> bool:
+        topic = self._live_topic(params)
+        if topic.closed:
+            raise bad_request("TOPIC_NOT_MODIFIED")
+        topic.closed = True
+        return True
+
+    async def api_reopenForumTopic(self, params: JSON) -> bool:
+        topic = self._live_topic(params)
+        if not topic.closed:
+            raise bad_request("TOPIC_NOT_MODIFIED")
+        topic.closed = False
+        return True
+
+    async def api_deleteForumTopic(self, params: JSON) -> bool:
+        topic = self._live_topic(params)
+        self._delete_topic(self._chat_id(params), topic.thread_id)
+        return True
+
+    async def api_setMessageReaction(self, params: JSON) -> bool:
+        chat_id = self._chat_id(params)
+        try:
+            message_id = int(params.get("message_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise bad_request("message to react not found") from None
+        msg = self._messages.get(chat_id, {}).get(message_id)
+        if msg is None or msg.deleted:
+            raise bad_request("message to react not found")
+        raw = params.get("reaction") or []
+        reaction = json.loads(raw) if isinstance(raw, str) else raw
+        emoji: list[str] = []
+        for kind in reaction:
+            if kind.get("type") != "emoji" or kind.get("emoji") not in REACTION_EMOJI:
+                raise bad_request("REACTION_INVALID")
+            emoji.append(str(kind["emoji"]))
+        if len(emoji) > 1:  # bots without Premium set one reaction
+            raise bad_request("REACTIONS_TOO_MANY")
+        msg.reactions = emoji  # replaces the bot's earlier reaction, as in Telegram
+        self.stats["reactions"] += 1
+        return True
 
     async def api_getFile(self, params: JSON) -> JSON:
         stored = self._files.get(str(params.get("file_id")))

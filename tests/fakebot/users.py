@@ -300,12 +300,25 @@ class FakeGroup(_Chat):
     def __init__(self, server: FakeTelegram, chat_id: int, title: str) -> None:
         super().__init__(server)
         self.chat_id, self.title = chat_id, title
+        self.is_forum = False
 
     def chat_json(self) -> JSON:
-        return {"id": self.chat_id, "type": chat_type(self.chat_id), "title": self.title}
+        chat: JSON = {"id": self.chat_id, "type": chat_type(self.chat_id), "title": self.title}
+        if self.is_forum:
+            chat["is_forum"] = True
+        return chat
 
-    async def send(self, user: FakeUser, text: str) -> JSON:
-        payload = self._message_payload(user.user_json(), **self._text_body(text, None))
+    async def send(self, user: FakeUser, text: str, *, thread: int | None = None) -> JSON:
+        """A member writes here; with `thread`, in that forum topic (not replying to
+        anything: Telegram then shows the topic's opening message as the one replied to)."""
+        body = self._text_body(text, None)
+        if thread is not None:
+            opener = self.server._messages.get(self.chat_id, {}).get(thread)
+            if opener is None or not self.is_forum:
+                raise AssertionError(f"no topic {thread} in chat {self.chat_id}")
+            body.update(message_thread_id=thread, is_topic_message=True,
+                        reply_to_message=dict(opener.payload))  # fmt: skip
+        payload = self._message_payload(user.user_json(), **body)
         return self._post("message", payload)
 
     async def send_raw(self, user: FakeUser, **body: Any) -> JSON:
@@ -318,4 +331,9 @@ class FakeGroup(_Chat):
     async def press(self, user: FakeUser, label: str) -> str:
         msg, data = self._keyboard_message(label)
         user.last_query_id = self._callback(user.user_json(), msg.message_id, data)
+        return user.last_query_id
+
+    async def press_data(self, user: FakeUser, message_id: int, data: str) -> str:
+        """A member presses a button with this data on one message of the group."""
+        user.last_query_id = self._callback(user.user_json(), message_id, data)
         return user.last_query_id
