@@ -177,13 +177,16 @@ def forged(s: Scene, attacker: int) -> list[str]:
         f"iq:assign:{i}", f"iq:status:{i}", f"iq:set:{i}:closed", f"iq:reply:{i}",
         f"iq:step:{i}", f"iq:set:{BEYOND[0]}:closed",
         f"ia:o:{i}:{state}", f"ia:o:{BEYOND[1]}:{state}", f"ia:l:-:-:0:{BEYOND[0]}:1",
+        f"ia:a:{i}:{state}", f"ia:a:{i}:{attacker}:{state}", f"ia:s:{i}:{state}",
+        f"ia:r:{i}:{state}", f"ia:n:{i}:{state}",
         f"ns:done:{st}", f"ns:sn:{st}:h", f"ns:cancel:{st}", f"ns:move:{st}", f"ns:view:{st}",
         f"ns:inq:{i}", f"ns:done:{BEYOND[0]}",
         "bc:go:1", "bc:pause:1", "bc:failed:1", "bc:sched:1", f"bc:go:{BEYOND[0]}",
+        "bc:open:1", "bc:cancel:1", "bc:resume:1",  # (bc:stop is anyone's own opt-out)
         "au:p", f"au:p:{BEYOND[1]}", "au:x",
         "adm:invite:teacher", "adm:invite:admin", "adm:invs:0", "adm:invrev:0123456789abcdef:0",
         "st:l:1", f"st:o:{OWNER}:1", f"st:set:{attacker}:admin", f"st:set:{OWNER}:enterprise",
-        "f:save", "f:pick:x:y", "f:skip:message",
+        "f:save", "f:pick:x:y", "f:skip:message", "f:resume", "f:discard", "t:ask", "t:file",
         "lang:set:xx", "fg:maybe", "m:nothing", "zz:top",
     ]  # fmt: skip
     return data
