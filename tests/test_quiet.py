@@ -369,7 +369,7 @@ async def test_quiet_inquiries_in_the_digest(quiet_bot: BotRunner, tg: FakeTeleg
         assert "#1 Wuqing Robotics——已沉寂" in digest.text
         assert "本应于" not in digest.text  # on time
         theirs = await expect_with(admin, "Good morning")
-        assert "1 inquiry(ies) quiet for 7+ days, with no next step" in theirs.text
+        assert "1 inquiry quiet for 7+ days, with no next step" in theirs.text
         assert "#2 津南精工 — quiet for" in theirs.text and "#1" not in theirs.text
         assert "Missed" not in theirs.text
 
