@@ -6,6 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import ALLOWED_UPDATES, PartnerApp, build_application
 from bot.settings import Settings
+from tests.fakebot import FakeTelegram
+from tests.seed import seed_catalog
 
 
 class BotRunner:
@@ -46,3 +48,13 @@ class BotRunner:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         assert self.app is not None and self.app.bot_data.sessions is not None
         return self.app.bot_data.sessions
+
+
+async def start_staffed(tg: FakeTelegram, settings: Settings, staff_chat: int) -> BotRunner:
+    """The bot started with a staff group (made in the fake) and a small catalogue: where
+    the tests of a contact's inquiries begin."""
+    tg.group(staff_chat, title="Cooperation office")
+    runner = BotRunner(settings)
+    await runner.start()
+    await seed_catalog(runner.sessions, count=2)
+    return runner

@@ -19,8 +19,8 @@ from bot.ui.i18n import catalog, t
 from storage.models import EnterpriseProfile, FormDraft, Inquiry, InquiryEvent
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser
-from tests.harness import BotRunner
-from tests.seed import seed_catalog, special_id
+from tests.harness import BotRunner, start_staffed
+from tests.seed import special_id
 
 STAFF_CHAT = -100700
 T = {
@@ -65,10 +65,8 @@ def card_id(text: str) -> str:
 async def world(
     tg: FakeTelegram, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[BotRunner]:
-    tg.group(STAFF_CHAT, title="Cooperation office")
-    runner = BotRunner(make_settings(tg, staff_chat_id=str(STAFF_CHAT), safety_tick_seconds=0.2))
-    await runner.start()
-    await seed_catalog(runner.sessions, count=2)
+    settings = make_settings(tg, staff_chat_id=str(STAFF_CHAT), safety_tick_seconds=0.2)
+    runner = await start_staffed(tg, settings, STAFF_CHAT)
     try:
         yield runner
     finally:

@@ -20,8 +20,8 @@ from storage.models import (
 )
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser
-from tests.harness import BotRunner
-from tests.seed import add_teacher, seed_catalog, special_id
+from tests.harness import BotRunner, start_staffed
+from tests.seed import add_teacher, special_id
 
 TEACHER_ID = 5001
 STAFF_CHAT = -100500
@@ -32,10 +32,8 @@ async def staffed(
     tg: FakeTelegram, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[BotRunner]:
     """The bot with a staff group, a catalog, and 王老师 owning the AI lab."""
-    tg.group(STAFF_CHAT, title="Cooperation office")
-    runner = BotRunner(make_settings(tg, staff_chat_id=str(STAFF_CHAT), safety_tick_seconds=0.2))
-    await runner.start()
-    await seed_catalog(runner.sessions, count=2)
+    settings = make_settings(tg, staff_chat_id=str(STAFF_CHAT), safety_tick_seconds=0.2)
+    runner = await start_staffed(tg, settings, STAFF_CHAT)
     await add_teacher(runner.sessions, TEACHER_ID, "王老师")
     lab = await special_id(runner.sessions, "LAB-AI")
     async with runner.sessions() as session, session.begin():
