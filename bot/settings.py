@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # The Mini App (bot/web/miniapp.py): off unless WEBAPP_URL, the public https URL
+    # Telegram opens, is set; served on WEBAPP_LISTEN:WEBAPP_PORT behind the operator's
+    # TLS proxy. A sign-in (initData) older than WEBAPP_AUTH_MAX_AGE is refused.
+    webapp_url: str | None = None
+    webapp_listen: str = "127.0.0.1"
+    webapp_port: int = Field(default=8081, ge=1, le=65535)
+    webapp_auth_max_age: timedelta = timedelta(days=1)
     # Telegram allows about 30/s; up to 1000 is accepted for a local test server only.
     send_rate: float = Field(default=25.0, gt=0, le=1000)
     # How long a claimed outbox row stays claimed without a heartbeat (one every 5 s
@@ -160,7 +167,12 @@ class Settings(BaseSettings):
     def _empty_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("webhook_url")
+    @field_validator("webapp_auth_max_age", mode="before")
+    @classmethod
+    def _max_age(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_url", "webapp_url")
     @classmethod
     def _https_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
