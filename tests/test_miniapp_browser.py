@@ -84,6 +84,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0  # seconds for the page to show something
 
 TEACHER_ZH = 5201  # 王芳, Chinese; her scope: inquiries assigned to her
+ADMIN_ZH = 5202  # 刘洋, a Chinese admin (charts are for admins)
 CONTACT_EN = 5101  # Ada of Acme Robotics (profile on file)
 CONTACT_ZH = 5102  # 李雷 of 天津智造有限公司 (profile on file)
 NEWCOMER = 5103  # Bob, no profile yet: registers interest from the page
@@ -162,6 +163,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                  role=Role.ADMIN),
             User(id=TEACHER_ZH, first_name="王芳", language="zh", language_chosen=True,
                  role=Role.TEACHER),
+            User(id=ADMIN_ZH, first_name="刘洋", language="zh", language_chosen=True,
+                 role=Role.ADMIN),
             User(id=CONTACT_EN, first_name="Ada", language="en", language_chosen=True),
             User(id=CONTACT_ZH, first_name="李雷", language="zh", language_chosen=True),
             User(id=NEWCOMER, first_name="Bob", language="en", language_chosen=True),
@@ -212,12 +215,13 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
         tg.group(STAFF_CHAT, title="Cooperation office")
         tg.user(ADMIN_ID, first_name="周明", language_code="en")
         tg.user(TEACHER_ZH, first_name="王芳", language_code="zh-hans")
+        tg.user(ADMIN_ZH, first_name="刘洋", language_code="zh-hans")
         tg.user(CONTACT_EN, first_name="Ada", language_code="en")
         tg.user(CONTACT_ZH, first_name="李雷", language_code="zh-hans")
         tg.user(NEWCOMER, first_name="Bob", language_code="en")
         env = bot_env(
             tg, url, WEBAPP_URL=WEBAPP_URL, WEBAPP_LISTEN="127.0.0.1", WEBAPP_PORT=str(port),
-            STAFF_CHAT_ID=str(STAFF_CHAT), FLOOD_BURST="1000",
+            STAFF_CHAT_ID=str(STAFF_CHAT), FLOOD_BURST="1000", ADMIN_IDS=f"{ADMIN_ID},{ADMIN_ZH}",
         )  # fmt: skip
         proc = Proc("run", env, folder / "bot.log")
         await proc.start()
@@ -253,6 +257,7 @@ def driver() -> Iterator[WebDriver]:
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, on failure
     profile = tempfile.mkdtemp(prefix="partnerbot-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
     browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -290,7 +295,10 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
         element = WebDriverWait(browser, WAIT).until(found)
     except TimeoutException:
         body = browser.find_element(By.TAG_NAME, "body").text
-        raise AssertionError(f"no {css} {text or ''} on the page; it shows:\n{body}") from None
+        console = "\n".join(str(entry["message"]) for entry in browser.get_log("browser"))
+        raise AssertionError(
+            f"no {css} {text or ''} on the page; it shows:\n{body}\nconsole:\n{console}"
+        ) from None
     assert isinstance(element, WebElement)
     return element
 
@@ -400,7 +408,9 @@ async def test_charts_and_export(site: Site, driver: WebDriver) -> None:
         return counts, weeks, str(wait_for(driver, '[data-testid="export-result"]').text)
 
     counts, weeks, said = await ui(charts)
-    assert len(counts) == 6 and counts[0] >= 1 and weeks == 12
+    stats = (await site.api(ADMIN_ID, "/api/stats")).json()
+    assert counts == [stage["count"] for stage in stats["funnel"]]  # one bar per number
+    assert weeks == len(stats["weeks"]) == 12 and counts[0] >= 3
     assert said
     await site.tg.wait_for(lambda: len(site.tg.calls_to("sendDocument")) > before, 15, "export")
     assert site.tg.calls_to("sendDocument")[-1].params["chat_id"] in (ADMIN_ID, str(ADMIN_ID))
@@ -480,29 +490,50 @@ async def test_chinese_contact_sees_chinese_only(site: Site, driver: WebDriver) 
 async def test_chinese_teacher_sees_her_scope_only(site: Site, driver: WebDriver) -> None:
     hers, others = site.ids["hers"], site.ids["others"]
 
-    def board() -> tuple[str, list[str], str]:
+    def board() -> tuple[str, list[str], list[str], str]:
         open_page(driver, site.page(TEACHER_ZH), f'[data-testid="card-{hers}"]')
-        shot(driver, "board-zh")
+        shot(driver, "board-zh-teacher")
         text = page_text(driver)
         cards = [str(e.get_attribute("data-testid"))
                  for e in driver.find_elements(By.CSS_SELECTOR, ".card")]  # fmt: skip
+        tabs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "nav.tabs button")]
         by_id(driver, f"card-{hers}").click()
         wait_for(driver, '[data-testid="timeline"]')
         shot(driver, "detail-zh")
-        detail = page_text(driver)
-        by_id(driver, "tab-charts").click()
-        wait_for(driver, '[data-testid="funnel"]')
-        shot(driver, "charts-zh")
-        return text, cards, detail
+        return text, cards, tabs, page_text(driver)
 
-    text, cards, detail = await ui(board)
-    assert cards == [f"card-{hers}"]
-    assert "咨询看板" in text and "天津智造有限公司" in text and "已逾期" in text
+    text, cards, tabs, detail = await ui(board)
+    assert cards == [f"card-{hers}"]  # 天开科技's inquiry is not hers
+    assert tabs == ["咨询看板", "项目目录"]  # charts cover every inquiry: admins only
+    assert "天津智造有限公司" in text and "已逾期" in text
     assert not LATIN_WORD.findall(text), text
-    assert "电话沟通合作细节" in detail and not LATIN_WORD.findall(detail), detail
+    assert "电话沟通合作细节" in detail and "li@example.cn" in detail
+    assert not LATIN_WORD.findall(detail.replace("li@example.cn", "")), detail  # but data
     refused = await site.api(TEACHER_ZH, f"/api/inquiries/{others}")
-    assert refused.status_code == 403
+    assert refused.status_code == 403 and "error" in refused.json()
     assert (await site.api(TEACHER_ZH, f"/api/inquiries/{hers}")).status_code == 200
+
+
+async def test_chinese_admin_board_and_charts(site: Site, driver: WebDriver) -> None:
+    def look() -> tuple[str, str, list[str]]:
+        open_page(driver, site.page(ADMIN_ZH), f'[data-testid="card-{site.ids["others"]}"]')
+        shot(driver, "board-zh")
+        words = " ".join(
+            e.text for e in driver.find_elements(By.CSS_SELECTOR, "h1, nav.tabs, form.filters")
+        )
+        by_id(driver, "tab-charts").click()
+        funnel = wait_for(driver, '[data-testid="funnel"]')
+        labels = [e.text for e in funnel.find_elements(By.CSS_SELECTOR, "text")]
+        shot(driver, "charts-zh")
+        return words, page_text(driver), labels
+
+    words, charts, labels = await ui(look)
+    assert "咨询看板" in words and "统计图表" in words and "全部院系" in words
+    assert not LATIN_WORD.findall(words), words
+    assert not LATIN_WORD.findall(charts), charts
+    stats = (await site.api(ADMIN_ZH, "/api/stats")).json()
+    assert labels[::2] == [stage["label"] for stage in stats["funnel"]]  # label, count, …
+    assert labels[0] == "已收到"
 
 
 @pytest.mark.parametrize("how", ["forged", "stale"])

@@ -183,7 +183,7 @@ def detail(lang: str, tz: ZoneInfo, found: Detail) -> Json:
             {
                 "when": format_clock(event.created_at, lang, tz),
                 "who": person_name(view.actors.get(event.actor_id)) if event.actor_id else "",
-                "what": plain(str(board_views.event_text(lang, view, i))),
+                "what": plain(board_views.event_text(lang, view, i).render()),
                 "text": event.text if event.kind in ("reply", "follow_up", "created") else "",
             }
             for i, event in enumerate(view.events)

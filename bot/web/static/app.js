@@ -255,11 +255,11 @@
     const header = [el("h1", { id: "title", text: t("web.title") })];
     if (me.staff) {
       const nav = el("nav", { class: "tabs", role: "tablist" });
-      for (const [name, key, open] of [
-        ["board", "web.tab_board", openBoard],
-        ["charts", "web.tab_charts", openCharts],
-        ["catalog", "web.tab_catalog", openCatalog],
-      ]) {
+      const screens = [["board", "web.tab_board", openBoard]];
+      // Charts and exports cover every inquiry: for those who may see reports (admins).
+      if (me.reports !== false) screens.push(["charts", "web.tab_charts", openCharts]);
+      screens.push(["catalog", "web.tab_catalog", openCatalog]);
+      for (const [name, key, open] of screens) {
         tabs[name] = el("button", {
           id: `tab-${name}`, testid: `tab-${name}`, role: "tab", type: "button",
           text: t(key), onclick: guarded(() => open()),
@@ -384,7 +384,7 @@
         testid: `card-${item.id}`, "data-id": item.id,
         onclick: guarded(() => openDetail(item.id)),
       },
-      el("div", {}, el("span", { class: "id", text: `#${item.id}` }), el("span", { class: "org", text: item.organization || t("web.no_organization") })),
+      el("div", {}, el("span", { class: "id", text: `#${item.id}` }), " ", el("span", { class: "org", text: item.organization || t("web.no_organization") })),
       what ? el("div", { class: "meta", text: what }) : null,
       el("div", { class: "meta", text: `${who} · ${t("web.age_days", { n: item.age_days })}` }),
       item.overdue ? el("div", { class: "mark", testid: "overdue", text: `⚠ ${t("web.overdue")}` }) : null,
@@ -395,8 +395,8 @@
   // --- staff: an inquiry's detail ---------------------------------------------------
 
   async function openDetail(id) {
-    const detail = await api(`api/inquiries/${encodeURIComponent(id)}`);
-    showDetail(detail);
+    const answer = await api(`api/inquiries/${encodeURIComponent(id)}`);
+    showDetail(answer.inquiry || answer); // the server wraps it as the actions' answers do
   }
 
   function fact(label, value) {
@@ -500,7 +500,7 @@
 
   // One horizontal bar per status, its width the share of the largest.
   function funnelChart(funnel) {
-    const width = 360, row = 26, labelWidth = 110;
+    const width = 380, row = 26, labelWidth = 150;
     const most = Math.max(1, ...funnel.map((f) => f.count));
     const chart = svg("svg", { class: "chart", id: "funnel", "data-testid": "funnel", viewBox: `0 0 ${width} ${row * funnel.length + 4}`, role: "img", "aria-label": t("web.funnel") });
     funnel.forEach((f, i) => {
