@@ -62,8 +62,8 @@ try:  # the test extra has it; without it the module is skipped like a missing b
     from selenium import webdriver
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.chrome.webdriver import WebDriver
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover
@@ -295,7 +295,8 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
         element = WebDriverWait(browser, WAIT).until(found)
     except TimeoutException:
         body = browser.find_element(By.TAG_NAME, "body").text
-        console = "\n".join(str(entry["message"]) for entry in browser.get_log("browser"))
+        logs = browser.get_log("browser")  # type: ignore[no-untyped-call]
+        console = "\n".join(str(entry["message"]) for entry in logs)
         raise AssertionError(
             f"no {css} {text or ''} on the page; it shows:\n{body}\nconsole:\n{console}"
         ) from None
