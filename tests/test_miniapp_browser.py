@@ -32,6 +32,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,17 +65,6 @@ from tests.seed import seed_catalog, special_id
 from tests.test_e2e_process import free_port
 from tests.test_reminder_durability import Proc, bot_env
 
-try:  # the test extra has it; without it the module is skipped like a missing browser
-    from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.chrome.webdriver import WebDriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.remote.webelement import WebElement
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-except ImportError:  # pragma: no cover
-    webdriver = None  # type: ignore[assignment]
-
 ROOT = Path(__file__).parent.parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
@@ -82,6 +78,8 @@ WEBAPP_URL = "https://miniapp.example/app"
 STAFF_CHAT = -1009001
 ZONE = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0  # seconds for the page to show something
+REDRAWN = (StaleElementReferenceException,)  # replaced by the page while we looked: again
+POLL = 0.05  # how often to look meanwhile (Selenium's default, 0.5 s, would be most of the time)
 
 TEACHER_ZH = 5201  # 王芳, Chinese; her scope: inquiries assigned to her
 ADMIN_ZH = 5202  # 刘洋, a Chinese admin (charts are for admins)
@@ -105,12 +103,11 @@ async def ui(step: Callable[..., T], *args: Any) -> T:
 
 
 def need_browser() -> None:
-    have = webdriver is not None and shutil.which("chromium") and CHROMEDRIVER.exists()
-    if have:
+    if shutil.which("chromium") and CHROMEDRIVER.exists():
         return
     if os.environ.get("PARTNERBOT_REQUIRE_BROWSER") == "1":
-        pytest.fail("chromium, chromium-driver or selenium missing, and the suite requires them")
-    pytest.skip("no chromium/chromium-driver (Debian packages) or selenium: browser tests skipped")
+        pytest.fail("chromium or chromium-driver missing, and the suite requires them")
+    pytest.skip("no chromium/chromium-driver (Debian packages): the browser tests are skipped")
 
 
 # --- the bot process, its database and the browser ----------------------------------------
@@ -292,7 +289,7 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
         return False
 
     try:
-        element = WebDriverWait(browser, WAIT).until(found)
+        element = WebDriverWait(browser, WAIT, POLL, REDRAWN).until(found)
     except TimeoutException:
         body = browser.find_element(By.TAG_NAME, "body").text
         logs = browser.get_log("browser")  # type: ignore[no-untyped-call]
@@ -415,6 +412,59 @@ async def test_charts_and_export(site: Site, driver: WebDriver) -> None:
     assert said
     await site.tg.wait_for(lambda: len(site.tg.calls_to("sendDocument")) > before, 15, "export")
     assert site.tg.calls_to("sendDocument")[-1].params["chat_id"] in (ADMIN_ID, str(ADMIN_ID))
+
+
+async def test_admin_filters_assigns_and_replies(site: Site, driver: WebDriver) -> None:
+    hers, others = site.ids["hers"], site.ids["others"]
+
+    def cards_become(wanted: list[int]) -> None:
+        def shown(_: Any) -> list[int] | bool:
+            ids = [int(str(e.get_attribute("data-id")))
+                   for e in driver.find_elements(By.CSS_SELECTOR, ".card")]  # fmt: skip
+            return ids if sorted(ids) == sorted(wanted) else False
+
+        try:
+            WebDriverWait(driver, WAIT, POLL, REDRAWN).until(shown)
+        except TimeoutException:
+            raise AssertionError(
+                f"the board did not come to {wanted}:\n{page_text(driver)}"
+            ) from None
+
+    def work() -> str:
+        open_page(driver, site.page(ADMIN_ID), f'[data-testid="card-{others}"]')
+        by_id(driver, "board-search").send_keys("天开")  # a Chinese substring
+        cards_become([others])
+        open_page(driver, site.page(ADMIN_ID), f'[data-testid="card-{others}"]')
+        by_id(driver, "filter-overdue").click()
+        cards_become([hers])
+        by_id(driver, f"card-{hers}").click()
+        wait_for(driver, '[data-testid="detail-title"]', f"#{hers}")
+        by_id(driver, "back").click()
+        by_id(driver, "filter-overdue").click()
+        wait_for(driver, f'[data-testid="card-{others}"]').click()
+        wait_for(driver, '[data-testid="detail-title"]', f"#{others}")
+        Select(by_id(driver, "assign-select")).select_by_value(str(ADMIN_ZH))
+        by_id(driver, "assign").click()
+        wait_for(driver, '[data-testid="facts"]', "刘洋")
+        by_id(driver, "reply-text").send_keys("我们周一给您打电话。")
+        by_id(driver, "reply-send").click()
+        wait_for(driver, '[data-testid="timeline"]', "我们周一给您打电话。")
+        return str(by_id(driver, "notice").text)
+
+    said = await ui(work)
+    assert said
+    told = await site.tg.wait_for(
+        lambda: [m for m in site.tg.chat(CONTACT_ZH) if "我们周一给您打电话。" in (m.text or "")],
+        15, "the reply to the contact",
+    )  # fmt: skip
+    assert told
+    async with site.sessions() as session:
+        inquiry = await session.get(Inquiry, others)
+        actions = list(await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject == f"inquiry:{others}")
+        ))  # fmt: skip
+    assert inquiry is not None and inquiry.assignee_id == ADMIN_ZH
+    assert sorted(actions) == ["inquiry.assign", "inquiry.reply"]
 
 
 async def test_contact_registers_interest_with_profile_and_consent(
