@@ -536,6 +536,8 @@ async def test_chinese_contact_sees_chinese_only(site: Site, driver: WebDriver) 
     assert not LATIN_WORD.findall(catalogue), catalogue
     assert found == [f"program-{lab}"]
     assert "您已表达过合作意向" in card  # 李雷 has an open inquiry about it
+    assert "合作收益\n共享设备与学生资源" in card and "机器人" in card
+    assert "Tel 022-0000 <ext 1>" in card  # shown as text, never read as HTML
 
 
 async def test_chinese_teacher_sees_her_scope_only(site: Site, driver: WebDriver) -> None:

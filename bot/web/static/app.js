@@ -247,7 +247,8 @@
   function show(...children) {
     if (closed) return;
     say("");
-    screen.replaceChildren(...children);
+    const parts = children.flat(2).filter((c) => c !== null && c !== undefined && c !== false);
+    screen.replaceChildren(...parts);
     window.scrollTo(0, 0);
   }
 
@@ -416,12 +417,12 @@
       fact(t("web.created"), d.created),
       fact(t("web.assignee"), d.assignee ? d.assignee.name : t("web.unassigned")),
     );
-    const post = (path, body, done) =>
+    const post = (path, body, ready) =>
       guarded(async () => {
+        if (ready && !ready()) return; // nothing chosen yet
         const answer = await api(`api/inquiries/${d.id}/${path}`, body());
         showDetail(answer.inquiry);
         say(plain(answer.text));
-        if (done) done();
       });
 
     const statusSelect = el("select", { id: "status-select", testid: "status-select", "aria-label": t("web.status") },
@@ -431,8 +432,9 @@
 
     const current = d.assignee ? d.assignee.id : null;
     const assignSelect = el("select", { id: "assign-select", testid: "assign-select", "aria-label": t("web.assignee") },
+      current === null ? el("option", { value: "", text: t("web.unassigned"), disabled: true, selected: true }) : null,
       d.assignees.map((a) => option(a.id, a.name, a.id === current)));
-    const assignForm = el("form", { class: "row", id: "assign-form", onsubmit: post("assign", () => ({ assignee_id: Number(assignSelect.value) })) },
+    const assignForm = el("form", { class: "row", id: "assign-form", onsubmit: post("assign", () => ({ assignee_id: Number(assignSelect.value) }), () => assignSelect.value !== "") },
       assignSelect, el("button", { id: "assign", testid: "assign", type: "submit", text: t("web.assign"), disabled: d.assignees.length ? null : true }));
 
     const replyText = el("textarea", { id: "reply-text", testid: "reply-text", maxlength: 3500, "aria-label": t("web.reply") });
