@@ -76,6 +76,7 @@ ARTIFACTS = Path(os.environ.get("PARTNERBOT_ARTIFACTS") or ROOT / "tests" / "art
 README_SHOTS = ("board-en", "board-zh", "catalog-en", "catalog-zh")
 WEBAPP_URL = "https://miniapp.example/app"
 STAFF_CHAT = -1009001
+OPEN_PROGRAMMES = 21  # two pages of the catalogue
 ZONE = ZoneInfo("Asia/Shanghai")
 WAIT = 10.0  # seconds for the page to show something
 REDRAWN = (StaleElementReferenceException,)  # replaced by the page while we looked: again
@@ -150,7 +151,7 @@ class Site:
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     """Staff (an English admin, a Chinese teacher), three contacts, three inquiries."""
-    await seed_catalog(sessions, count=3)
+    await seed_catalog(sessions, count=OPEN_PROGRAMMES - 2)  # and two open specials
     lab, first = await special_id(sessions, "LAB-AI"), await special_id(sessions, "JR-00001")
     platform = await special_id(sessions, "INC-1")
     now = utcnow()
@@ -195,6 +196,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         session.add(NextStep(inquiry_id=hers.id, title="电话沟通合作细节", owner_id=TEACHER_ZH,
                              due_at=now - timedelta(days=1), created_by=TEACHER_ZH))  # fmt: skip
     return {"moving": moving.id, "hers": hers.id, "others": others.id, "lab": lab,
+            "incubator": platform,
             "joint": await special_id(sessions, "JR-00002")}  # fmt: skip
 
 
@@ -517,23 +519,37 @@ async def test_contact_registers_interest_with_profile_and_consent(
 async def test_chinese_contact_sees_chinese_only(site: Site, driver: WebDriver) -> None:
     lab = site.ids["lab"]
 
-    def browse() -> tuple[str, str, list[str]]:
-        open_page(driver, site.page(CONTACT_ZH), f'[data-testid="program-{lab}"]')
+    def programs() -> list[str]:
+        return [str(e.get_attribute("data-testid"))
+                for e in driver.find_elements(By.CSS_SELECTOR, ".program")]  # fmt: skip
+
+    def browse() -> tuple[str, str, list[str], list[str], list[str]]:
+        open_page(driver, site.page(CONTACT_ZH), '[data-testid="page-of"]')
+        wait_for(driver, '[data-testid="page-of"]', "第 1 页，共 2 页")
         shot(driver, "catalog-zh")
         catalogue = page_text(driver)
+        by_id(driver, "page-next").click()
+        wait_for(driver, '[data-testid="page-of"]', "第 2 页，共 2 页")
+        second = programs()
+        Select(by_id(driver, "catalog-kind")).select_by_value("incubation")
+        wait_for(driver, '[data-testid="catalog-total"]', "共 1 个项目")
+        incubation = programs()
+        Select(by_id(driver, "catalog-kind")).select_by_value("")
+        wait_for(driver, '[data-testid="catalog-total"]', f"共 {OPEN_PROGRAMMES} 个项目")
         by_id(driver, "catalog-search").send_keys("智能")  # a Chinese substring
         wait_for(driver, '[data-testid="catalog-total"]', "共 1 个项目")
-        found = [str(e.get_attribute("data-testid"))
-                 for e in driver.find_elements(By.CSS_SELECTOR, ".program")]  # fmt: skip
-        by_id(driver, f"program-{lab}").click()
+        found = programs()
+        wait_for(driver, f'[data-testid="program-{lab}"]').click()
         wait_for(driver, '[data-testid="program-title"]', "智能制造联合实验室")
         shot(driver, "card-zh")
         wait_for(driver, '[data-testid="already-interested"]')
-        return catalogue, page_text(driver), found
+        return catalogue, page_text(driver), found, second, incubation
 
-    catalogue, card, found = await ui(browse)
-    assert "智能制造联合实验室" in catalogue and "机电工程学院" in catalogue
+    catalogue, card, found, second, incubation = await ui(browse)
+    assert f"共 {OPEN_PROGRAMMES} 个项目" in catalogue and "机电工程学院" in catalogue
     assert not LATIN_WORD.findall(catalogue), catalogue
+    assert len(second) == OPEN_PROGRAMMES - 20  # twenty a page
+    assert incubation == [f"program-{site.ids['incubator']}"]
     assert found == [f"program-{lab}"]
     assert "您已表达过合作意向" in card  # 李雷 has an open inquiry about it
     assert "合作收益\n共享设备与学生资源" in card and "机器人" in card
