@@ -561,8 +561,9 @@
       const mine = ++loads;
       const data = await api(`api/catalog${query(catalogFilters)}`);
       if (mine !== loads || closed) return;
-      fillSelect(kind, [option("", t("web.any_kind")), ...data.kinds.map((k) => option(k.value, `${k.label} (${k.count})`))]);
-      fillSelect(department, [option("", t("web.any_department")), ...data.departments.map((d) => option(d.id, `${d.name} (${d.count})`))]);
+      const counted = (label, count) => t("web.with_count", { label, count });
+      fillSelect(kind, [option("", t("web.any_kind")), ...data.kinds.map((k) => option(k.value, counted(k.label, k.count)))]);
+      fillSelect(department, [option("", t("web.any_department")), ...data.departments.map((d) => option(d.id, counted(d.name, d.count)))]);
       kind.value = catalogFilters.kind;
       department.value = catalogFilters.department;
       catalogFilters.page = data.page;
