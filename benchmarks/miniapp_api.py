@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -160,7 +159,8 @@ async def measure(port: int, repeat: int, inquiries: int) -> dict[str, list[floa
         "catalogue search 智能 (substring)": lambda: ("GET", "/api/catalog?q=智能", contact, None),
         "catalogue search + kind": lambda: (
             "GET", "/api/catalog?q=robotics&kind=training", contact, None),
-        "programme card": lambda: ("GET", f"/api/programs/{rng.randrange(1, 10_000)}", contact, None),
+        "programme card": lambda: (
+            "GET", f"/api/programs/{rng.randrange(1, 10_000)}", contact, None),
         "board (admin, all)": lambda: ("GET", "/api/board", admin, None),
         "board (admin, search)": lambda: ("GET", "/api/board?q=企业12", admin, None),
         "board (admin, overdue)": lambda: ("GET", "/api/board?overdue=1", admin, None),
@@ -195,18 +195,18 @@ async def run(backend: str, programmes: int, inquiries: int, repeat: int) -> lis
     async with database(backend) as url:
         await seed(url, programmes, inquiries)
         port = free_port()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.miniapp_api", "--serve", url, str(port)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True, env=dict(os.environ),
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.miniapp_api", "--serve", url, str(port),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, env=dict(os.environ),
         )  # fmt: skip
         try:
             assert child.stdout is not None
-            if child.stdout.readline().strip() != "ready":
+            if (await child.stdout.readline()).strip() != b"ready":
                 raise RuntimeError("the server did not start")
             samples = await measure(port, repeat, inquiries)
         finally:
             child.send_signal(signal.SIGTERM)
-            child.wait(30)
+            await asyncio.wait_for(child.wait(), 30)
     rows = []
     every: list[float] = []
     for name, values in samples.items():

@@ -314,9 +314,7 @@ async def test_stats_and_export_for_admins(web: Web, tg: FakeTelegram) -> None:
     assert (document.document_name or "").endswith(".xlsx")
 
 
-async def test_start_offers_the_mini_app_when_it_is_configured(
-    web: Web, tg: FakeTelegram
-) -> None:
+async def test_start_offers_the_mini_app_when_it_is_configured(web: Web, tg: FakeTelegram) -> None:
     contact = tg.user(6300, first_name="Ann", language_code="en")
     welcome = await contact.send_and_wait("/start")
     assert welcome.buttons()[0] == (t("en", "webapp.open"), "https://miniapp.example/app")
