@@ -107,3 +107,21 @@ async def test_a_taken_port_is_one_clear_error(
             await second.start()
     finally:
         await first.stop()
+
+
+async def test_a_flood_of_requests_is_refused_for_that_user_only(
+    tg: FakeTelegram, make_settings: Callable[..., Settings]
+) -> None:
+    """The page's own flood gate: four times the chat's burst (a page makes a few calls a
+    tap), then 429 for that user while others are served."""
+    port = free_port()
+    runner = BotRunner(mini_app(make_settings, tg, port, flood_burst=1, flood_rate=0.01))
+    await runner.start()
+    try:
+        client = Web(f"http://127.0.0.1:{port}", runner)
+        statuses = [(await client.call("GET", "/api/me", 6500)).status_code for _ in range(6)]
+        assert statuses == [200] * 4 + [429] * 2
+        assert (await client.call("GET", "/api/me", 6501)).status_code == 200
+        await client.http.aclose()
+    finally:
+        await runner.stop()
