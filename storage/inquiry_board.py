@@ -1,8 +1,8 @@
 """The Mini App's board: inquiries by status under filters, in a fixed number of statements.
 
-One statement counts every column, one fetches the newest rows of each (a window over the
-filtered rows), one the next due time of those rows; whatever the filters, a board is
-three statements and a few small look-ups, with 5,000 inquiries as with 50.
+One statement counts every column, one per column fetches its newest rows, one the next
+due time of those rows; whatever the filters, a board is the same few statements, each
+reading along an index, with 5,000 inquiries as with 50.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.inquiries import teacher_scope
@@ -45,19 +45,26 @@ class BoardFilter:
         if self.older_than is not None:
             clauses.append(Inquiry.created_at <= self.older_than)
         if self.overdue_at is not None:
-            clauses.append(
-                exists().where(
-                    NextStep.inquiry_id == Inquiry.id,
-                    NextStep.status == StepStatus.OPEN,
-                    NextStep.due_at < self.overdue_at,
-                )
+            # IN, computed once, rather than EXISTS: SQLite answered the correlated form
+            # from the (status, due_at) index, scanning every open step per inquiry (1 s).
+            overdue = select(NextStep.inquiry_id).where(
+                NextStep.status == StepStatus.OPEN, NextStep.due_at < self.overdue_at
             )
+            clauses.append(Inquiry.id.in_(overdue))
         text = [_matches(word) for word in self.words]
         if text and self.number is not None:
             clauses.append(or_(Inquiry.id == self.number, and_(*text)))
         elif text:
             clauses.append(and_(*text))
         return and_(True, *clauses)
+
+    @property
+    def needs_programs(self) -> bool:
+        """Whether a clause reads the programmes' table (else counting skips the join)."""
+        return bool(
+            self.teacher_id is not None or self.kind is not None
+            or self.department_id is not None or self.words
+        )  # fmt: skip
 
 
 def _matches(word: str) -> ColumnElement[bool]:
@@ -86,33 +93,31 @@ class BoardRow:
 
 
 async def counts(session: AsyncSession, flt: BoardFilter) -> dict[InquiryStatus, int]:
-    stmt = (
-        select(Inquiry.status, func.count(Inquiry.id))
-        .outerjoin(Program, Inquiry.program_id == Program.id)
-        .where(flt.where())
-        .group_by(Inquiry.status)
-    )
+    stmt = select(Inquiry.status, func.count(Inquiry.id))
+    if flt.needs_programs:
+        stmt = stmt.outerjoin(Program, Inquiry.program_id == Program.id)
+    stmt = stmt.where(flt.where()).group_by(Inquiry.status)
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
-async def newest_by_status(
-    session: AsyncSession, flt: BoardFilter, per_status: int
+async def newest(
+    session: AsyncSession, flt: BoardFilter, status: InquiryStatus, limit: int
 ) -> list[BoardRow]:
-    """The newest `per_status` inquiries of each status, newest first."""
-    rank = func.row_number().over(partition_by=Inquiry.status, order_by=Inquiry.id.desc())
-    ranked = (
+    """The newest `limit` inquiries of one status, newest first, read along the
+    (status, created_at) index, so a column costs its own rows, not the table's. (One
+    statement per column: SQLite read the six as a UNION ALL three times slower.)"""
+    stmt = (
         select(
             Inquiry.id, Inquiry.status, Inquiry.organization, Inquiry.created_at,
             Inquiry.assignee_id, Inquiry.program_id, Program.title_zh, Program.title_en,
-            Program.kind, Program.department_id, rank.label("rank"),
+            Program.kind, Program.department_id,
         )
         .outerjoin(Program, Inquiry.program_id == Program.id)
-        .where(flt.where())
-        .subquery()
+        .where(Inquiry.status == status, flt.where())
+        .order_by(Inquiry.created_at.desc(), Inquiry.id.desc())
+        .limit(limit)
     )  # fmt: skip
-    stmt = select(ranked).where(ranked.c.rank <= per_status).order_by(ranked.c.id.desc())
-    rows = (await session.execute(stmt)).all()
-    return [BoardRow(*row[:10]) for row in rows]
+    return [BoardRow(*row[:10]) for row in (await session.execute(stmt)).all()]
 
 
 async def next_due(session: AsyncSession, inquiry_ids: Sequence[int]) -> dict[int, datetime]:

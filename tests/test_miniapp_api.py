@@ -314,15 +314,14 @@ async def test_stats_and_export_for_admins(web: Web, tg: FakeTelegram) -> None:
     assert (document.document_name or "").endswith(".xlsx")
 
 
-async def test_start_offers_the_mini_app_when_it_is_configured(
-    web: Web, tg: FakeTelegram
-) -> None:
+async def test_start_offers_the_mini_app_when_it_is_configured(web: Web, tg: FakeTelegram) -> None:
+    # WEBAPP_URL is taken as a folder (…/app/): the page asks for api/… beside itself.
     contact = tg.user(6300, first_name="Ann", language_code="en")
     welcome = await contact.send_and_wait("/start")
-    assert welcome.buttons()[0] == (t("en", "webapp.open"), "https://miniapp.example/app")
+    assert welcome.buttons()[0] == (t("en", "webapp.open"), "https://miniapp.example/app/")
     admin = tg.user(ADMIN_ID, first_name="Admin", language_code="zh-hans")
     menu = await admin.send_and_wait("/start")
-    assert menu.buttons()[0] == (t("zh", "webapp.open_staff"), "https://miniapp.example/app")
+    assert menu.buttons()[0] == (t("zh", "webapp.open_staff"), "https://miniapp.example/app/")
     # The chat stays complete: every row of the menu without the app is still there.
     assert t("en", "btn.catalog") in welcome.button_labels()
 
@@ -332,6 +331,6 @@ async def test_without_webapp_url_nothing_is_offered_or_served(
 ) -> None:
     contact = tg.user(6301, first_name="Ann", language_code="en")
     welcome = await contact.send_and_wait("/start")
-    assert all(data != "https://miniapp.example/app" for _, data in welcome.buttons())
+    assert all(data != "https://miniapp.example/app/" for _, data in welcome.buttons())
     assert t("en", "webapp.open") not in welcome.button_labels()
     assert bot.app is not None and "miniapp" not in bot.app.bot_data.extras

@@ -15,6 +15,7 @@ from bot.ui.errors import FieldError
 from bot.ui.ids import parse_id
 from storage import catalog_browse as repo
 from storage import inquiries as inquiries_repo
+from storage import programs as programs_repo
 from storage.models import ProgramKind
 from storage.programs import Card, DepartmentRow, ProgramFilter
 
@@ -81,7 +82,12 @@ async def browse(
             number = pages
             items, total = await repo.page(session, flt, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     kinds = await catalog.kinds(session)
-    departments = await catalog.departments(session)
+    counts = await repo.department_counts(session)
+    departments = [  # those with open programmes, in the chat's order (by code)
+        DepartmentRow(d.id, d.name_zh, d.name_en, counts[d.id])
+        for d in await programs_repo.all_departments(session)
+        if counts.get(d.id)
+    ]
     return Browse(items, number, pages, total, kinds, departments)
 
 

@@ -124,7 +124,12 @@ async def show_board(
     access.require(person, Act.LIST_INQUIRIES)
     flt = query.to_filter(person, now)
     counts = await board_repo.counts(session, flt)
-    rows = await board_repo.newest_by_status(session, flt, PER_COLUMN)
+    rows = [
+        row
+        for status in COLUMNS
+        if counts.get(status)  # an empty column costs no statement
+        for row in await board_repo.newest(session, flt, status, PER_COLUMN)
+    ]
     due = await board_repo.next_due(session, [r.id for r in rows])
     staff = await users_repo.staff_users(session, settings.admin_ids)
     if not person.is_admin:

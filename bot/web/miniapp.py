@@ -39,7 +39,7 @@ from bot.people import identity
 from bot.people.identity import TelegramProfile
 from bot.people.person import Person
 from bot.people.roles import Refused
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.traffic.flood import FloodGate, Verdict
 from bot.ui.errors import FieldError
 from bot.ui.i18n import t
@@ -256,7 +256,14 @@ class MiniAppServer:
         settings = self.app.settings
         await self.runner.setup()
         site = web.TCPSite(self.runner, settings.webapp_listen, settings.webapp_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.runner.cleanup()
+            raise SettingsError(
+                f"WEBAPP_LISTEN/WEBAPP_PORT: cannot listen on {settings.webapp_listen}:"
+                f"{settings.webapp_port}: {exc.strerror or exc}"
+            ) from None
         log.info("mini app: serving on %s:%s", settings.webapp_listen, settings.webapp_port)
 
     async def stop(self) -> None:

@@ -8,6 +8,7 @@ Texts are plain (the page inserts them as text, never as HTML).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,14 @@ Json = dict[str, Any]
 PAGE_TEXTS = "web."  # the page's own words (bot/locales/*/webapp_page.po)
 
 
+@cache
+def page_texts(lang: str) -> dict[str, str]:
+    return {k: v for k, v in catalog(lang).items() if k.startswith(PAGE_TEXTS)}
+
+
 def me(person: Person, tz: ZoneInfo, reports: bool) -> Json:
     lang = person.language
-    texts = {k: v for k, v in catalog(lang).items() if k.startswith(PAGE_TEXTS)}
+    texts = page_texts(lang)
     return {
         "id": person.id,
         "name": person.first_name,
