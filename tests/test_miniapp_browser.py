@@ -680,3 +680,24 @@ async def test_theme_colours(site: Site, driver: WebDriver) -> None:
     dark, light, preferred_dark, plain = await ui(colours)
     assert dark == "rgb(23, 33, 43)" and light == "rgb(255, 255, 255)"
     assert preferred_dark == "rgb(23, 33, 43)" and plain == "rgb(255, 255, 255)"
+
+
+async def test_the_page_tells_telegram_it_is_ready(site: Site, driver: WebDriver) -> None:
+    """Without telegram-web-app.js the page itself posts what the Telegram client waits
+    for, on the channel the mobile clients give it."""
+    proxy = (
+        "window.TelegramWebviewProxy = "
+        "{postEvent: (type, data) => (window.told ||= []).push([type, data])};"
+    )
+
+    def told() -> list[list[str]]:
+        script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": proxy})
+        try:
+            open_page(driver, site.page(CONTACT_EN), '[data-testid="programs"]')
+            return list(driver.execute_script("return window.told"))
+        finally:
+            driver.execute_cdp_cmd(
+                "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+            )
+
+    assert await ui(told) == [["web_app_ready", "{}"], ["web_app_expand", "{}"]]

@@ -188,6 +188,8 @@
     } catch {
       data = null;
     }
+    // The server's flood answer is not in the reader's language: ours is.
+    if (response.status === 429) throw new ApiError(429, { error: t("web.too_many") });
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
@@ -688,6 +690,23 @@
 
   // --- start ------------------------------------------------------------------------
 
+  // What telegram-web-app.js would tell the Telegram client (there is no CDN here): the
+  // page is ready (the loading placeholder goes) and wants the full height (a board
+  // needs it). Each client listens on its own channel; none of these carries data.
+  function tellTelegram(eventType) {
+    try {
+      if (window.TelegramWebviewProxy) {
+        window.TelegramWebviewProxy.postEvent(eventType, "{}"); // Android and iOS
+      } else if (window.external && "notify" in window.external) {
+        window.external.notify(JSON.stringify({ eventType, eventData: {} })); // Windows
+      } else if (window.parent !== window) {
+        window.parent.postMessage(JSON.stringify({ eventType, eventData: {} }), "*"); // Web
+      }
+    } catch {
+      // not inside Telegram (a browser, a test): nothing to tell
+    }
+  }
+
   async function start() {
     applyTheme();
     if (webApp) {
@@ -697,6 +716,9 @@
       } catch {
         // an older client without these: the page works the same
       }
+    } else {
+      tellTelegram("web_app_ready");
+      tellTelegram("web_app_expand");
     }
     if (!initData) {
       reopen();
