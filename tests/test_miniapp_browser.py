@@ -500,7 +500,7 @@ async def test_contact_registers_interest_with_profile_and_consent(
 ) -> None:
     joint = site.ids["joint"]
 
-    def register() -> tuple[str, str, str]:
+    def register() -> tuple[str, str, str, str]:
         open_page(driver, site.page(NEWCOMER), f'[data-testid="program-{joint}"]')
         shot(driver, "catalog-en")
         catalogue = page_text(driver)
@@ -510,7 +510,7 @@ async def test_contact_registers_interest_with_profile_and_consent(
         by_id(driver, "interest").click()
         wait_for(driver, '[data-testid="consent-text"]')
         for name, value in [("organization", "Bobcat Tooling"), ("contact_person", "Bob Stone"),
-                            ("phone", "+86 22 5555 0000"), ("email", "bob@bobcat.example"),
+                            ("phone", "+86 22 5555 0000"), ("email", "bob@bobcat"),
                             ("industry", "Machine tools")]:  # fmt: skip
             by_id(driver, f"field-{name}").send_keys(value)
         by_id(driver, "interest-message").send_keys("Two interns next summer?")
@@ -518,14 +518,19 @@ async def test_contact_registers_interest_with_profile_and_consent(
         by_id(driver, "interest-send").click()  # without consent: refused under the box
         refused = wait_for(driver, '[data-testid="error-consent"]').text
         by_id(driver, "consent").click()
+        by_id(driver, "interest-send").click()  # the e-mail has no domain: under its field
+        bad_email = wait_for(driver, '[data-testid="error-email"]').text
+        assert not by_id(driver, "error-consent").text  # the earlier refusal went
+        shot(driver, "interest-error-en")
+        by_id(driver, "field-email").send_keys(".example")
         by_id(driver, "interest-send").click()
         done = wait_for(driver, '[data-testid="interest-done"]').text
         shot(driver, "interest-done-en")
-        return catalogue, refused, done
+        return catalogue, refused, bad_email, done
 
-    catalogue, refused, done = await ui(register)
+    catalogue, refused, bad_email, done = await ui(register)
     assert "Joint project 00002" in catalogue and "Board" not in catalogue
-    assert refused and done
+    assert refused and bad_email and done
     async with site.sessions() as session:
         inquiry = await session.scalar(select(Inquiry).where(Inquiry.user_id == NEWCOMER))
         profile = await session.get(EnterpriseProfile, NEWCOMER)
@@ -549,7 +554,7 @@ async def test_chinese_contact_sees_chinese_only(site: Site, driver: WebDriver) 
         return [str(e.get_attribute("data-testid"))
                 for e in driver.find_elements(By.CSS_SELECTOR, ".program")]  # fmt: skip
 
-    def browse() -> tuple[str, str, list[str], list[str], list[str]]:
+    def browse() -> tuple[str, str, list[str], list[str], list[str], str]:
         open_page(driver, site.page(CONTACT_ZH), '[data-testid="page-of"]')
         wait_for(driver, '[data-testid="page-of"]', "第 1 页，共 2 页")
         shot(driver, "catalog-zh")
@@ -572,9 +577,18 @@ async def test_chinese_contact_sees_chinese_only(site: Site, driver: WebDriver) 
         wait_for(driver, '[data-testid="program-title"]', "智能制造联合实验室")
         shot(driver, "card-zh")
         wait_for(driver, '[data-testid="already-interested"]')
-        return catalogue, page_text(driver), found, second, incubation
+        card = page_text(driver)
+        by_id(driver, "back").click()  # to the list as it was left, filters and all
+        wait_for(driver, '[data-testid="catalog-search"]').clear()
+        by_id(driver, "catalog-search").send_keys("智慧港")
+        wait_for(driver, f'[data-testid="program-{site.ids["port"]}"]').click()
+        wait_for(driver, '[data-testid="interest"]').click()
+        known = wait_for(driver, '[data-testid="profile-known"]').text
+        shot(driver, "interest-zh")
+        return catalogue, card, found, second, incubation, known
 
-    catalogue, card, found, second, incubation = await ui(browse)
+    catalogue, card, found, second, incubation, known = await ui(browse)
+    assert "天津智造有限公司" in known and "李雷" in known  # the profile on file: no form
     assert f"共 {site.ids['open']} 个项目" in catalogue and "信息与智能工程学院" in catalogue
     # Latin letters only where the programmes' own Chinese texts have them ("PLC").
     data = (await site.api(CONTACT_ZH, "/api/catalog")).text

@@ -236,6 +236,7 @@
           const slot = error.field && fieldErrors && fieldErrors[error.field];
           if (slot) {
             slot.textContent = error.message;
+            slot.scrollIntoView({ block: "center" });
             say("");
           } else say(error.message, true);
         } else {
