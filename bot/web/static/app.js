@@ -522,14 +522,14 @@
 
   // Inquiries per week: twelve columns, oldest first, labels slanted to fit a phone.
   function weeksChart(weeks) {
-    const width = 360, height = 170, bottom = 50, top = 14;
+    const width = 360, height = 170, bottom = 50, top = 14, left = 34; // room for slanted labels
     const most = Math.max(1, ...weeks.map((w) => w.count));
-    const step = (width - 10) / Math.max(1, weeks.length);
+    const step = (width - left - 5) / Math.max(1, weeks.length);
     const chart = svg("svg", { class: "chart", id: "weeks", "data-testid": "weeks", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("web.per_week") });
-    chart.append(svg("line", { class: "axis", x1: 5, x2: width - 5, y1: height - bottom, y2: height - bottom }));
+    chart.append(svg("line", { class: "axis", x1: left, x2: width - 5, y1: height - bottom, y2: height - bottom }));
     weeks.forEach((w, i) => {
       const barHeight = ((height - bottom - top) * w.count) / most;
-      const x = 5 + i * step;
+      const x = left + i * step;
       const y = height - bottom - barHeight;
       const cx = x + step / 2;
       chart.append(
