@@ -69,15 +69,6 @@
     );
   }
 
-  // Sentences the server also sends to the chat may carry Telegram's HTML (<b>…</b>,
-  // &amp;): shown here as their plain text. DOMParser runs no script and loads nothing.
-  const TELEGRAM_HTML = /<\/?(b|strong|i|em|u|s|code|pre|a|blockquote|tg-spoiler)\b[^>]*>|&(amp|lt|gt|quot|#\d+);/i;
-  function plain(text) {
-    if (typeof text !== "string") return "";
-    if (!TELEGRAM_HTML.test(text)) return text;
-    return new DOMParser().parseFromString(text, "text/html").body.textContent || "";
-  }
-
   function option(value, label, selected) {
     return el("option", { value: String(value), text: label, selected: selected || null });
   }
@@ -425,7 +416,7 @@
         if (ready && !ready()) return; // nothing chosen yet
         const answer = await api(`api/inquiries/${d.id}/${path}`, body());
         showDetail(answer.inquiry);
-        say(plain(answer.text));
+        say(answer.text);
       });
 
     const statusSelect = el("select", { id: "status-select", testid: "status-select", "aria-label": t("web.status") },
@@ -489,12 +480,12 @@
       guarded(async () => {
         result.textContent = "";
         const answer = await api("api/export", { format });
-        result.textContent = plain(answer.text);
+        result.textContent = answer.text;
       });
     show(
       el("h2", { text: t("web.funnel") }), funnelChart(stats.funnel),
       el("h2", { text: t("web.per_week") }), weeksChart(stats.weeks),
-      stats.median_first_response ? el("p", { id: "median", class: "hint", text: plain(stats.median_first_response) }) : null,
+      stats.median_first_response ? el("p", { id: "median", class: "hint", text: stats.median_first_response }) : null,
       el("h2", { text: t("web.export") }),
       el("div", { class: "row" },
         el("button", { id: "export-csv", testid: "export-csv", type: "button", text: t("web.export_csv"), onclick: exporter("csv") }),
@@ -651,7 +642,7 @@
       }
       consent = el("input", { id: "consent", testid: "consent", type: "checkbox" });
       parts.push(
-        el("p", { class: "panel consent", id: "consent-text", testid: "consent-text", text: plain(answer.consent) }),
+        el("p", { class: "panel consent", id: "consent-text", testid: "consent-text", text: answer.consent }),
         el("label", { class: "check" }, consent, t("web.consent_agree")),
         errorSlot("consent"),
       );
@@ -675,7 +666,7 @@
         show(
           backButton(() => openCatalog()),
           el("h2", { text: p.title }),
-          el("p", { id: "interest-done", testid: "interest-done", class: "notice", text: plain(done.text) }),
+          el("p", { id: "interest-done", testid: "interest-done", class: "notice", text: done.text }),
         );
       } finally {
         send.disabled = false;
