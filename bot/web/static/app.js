@@ -8,7 +8,7 @@
 
 (() => {
   // Shown when the very first call is refused, before any texts arrive: the catalogs'
-  // web.reopen in both languages (tests/test_miniapp_browser.py checks they agree).
+  // web.reopen in both languages (tests/test_miniapp_page.py checks they agree).
   const REOPEN = {
     en: "Please reopen the app from the chat.",
     zh: "请从聊天中重新打开本应用。",
