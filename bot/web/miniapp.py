@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 
@@ -67,6 +68,27 @@ HEADERS = {
 }
 
 
+# JSON may carry "\ud800" or "\u0000": neither can be stored (UTF-8 has no lone
+# surrogates, PostgreSQL text has no NUL) nor sent to Telegram, and the page never sends them.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(data: object) -> bool:
+    """No string anywhere in a parsed body (keys too) holds an UNSTORABLE character."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 class TooLarge(Exception):
     """A body over MAX_BODY (413)."""
 
@@ -101,7 +123,10 @@ class WebCall:
 
     @property
     def args(self) -> dict[str, str]:
-        return {k: v[:200] for k, v in self.request.query.items()}
+        found = {k: v[:200] for k, v in self.request.query.items()}
+        if any(UNSTORABLE.search(v) for v in found.values()):
+            raise NotUnderstood()
+        return found
 
     def number(self, name: str) -> int:
         """A path part that must be an id (forged ones are refused like a stale button)."""
@@ -117,9 +142,9 @@ class WebCall:
             data = await self.request.json()
         except web.HTTPRequestEntityTooLarge:
             raise TooLarge() from None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: Recursion
             raise NotUnderstood() from None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not _storable(data):
             raise NotUnderstood()
         return data
 
@@ -206,7 +231,16 @@ class MiniApp:
             return known
         profile = TelegramProfile(user.id, user.first_name, user.last_name, user.username,
                                   user.language_code)  # fmt: skip
-        async with unit_of_work(sessions, write=True) as session:
+        try:
+            return await self._recognize(profile)
+        except IntegrityError:
+            # A newcomer's page opens with several calls at once: each found no row, one
+            # insert won, and this one now finds that row.
+            return await self._recognize(profile)
+
+    async def _recognize(self, profile: TelegramProfile) -> Person:
+        settings = self.settings
+        async with unit_of_work(self.runtime.sessions, write=True) as session:
             return await identity.recognize(
                 session, profile, default_language=settings.default_language,
                 admin_ids=settings.admin_ids,
@@ -219,7 +253,12 @@ class MiniApp:
                 return _json(401, UNAUTHORIZED)
             if self.gate.check(user.id, time.monotonic()) is not Verdict.ALLOW:
                 return _json(429, {"error": "too many requests"})
-            person = await self._person(user)
+            try:
+                person = await self._person(user)
+            except Exception:  # the page reads JSON, even when we fail before the endpoint
+                log.exception("mini app: recognising %s failed", user.id)
+                failed = FieldError("webapp.failed")
+                return _error(500, self.settings.default_language, failed)
             return await self._answer(endpoint, WebCall(request, self.runtime, person, self.bot))
 
         return run
