@@ -118,9 +118,12 @@ async def reply(call: WebCall) -> Reply:
 
 
 def _local_time(call: WebCall, typed: str) -> datetime:
-    """`<input type="datetime-local">`'s value, in the configured zone."""
+    """`<input type="datetime-local">`'s value, in the configured zone. Read whole: cut
+    short, "…T10:00:00Z" would lose its zone and be taken as local time."""
     try:
-        naive = datetime.fromisoformat(typed[:19])
+        if len(typed) > 32:
+            raise ValueError(typed)
+        naive = datetime.fromisoformat(typed)
     except ValueError:
         raise FieldError("webapp.step_due", field="due") from None
     if naive.tzinfo is not None:

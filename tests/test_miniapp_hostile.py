@@ -388,3 +388,48 @@ async def test_a_newcomers_first_calls_at_once_make_one_user(web: Web) -> None:
     answers = await asyncio.gather(*(web.call("GET", path, 6600) for path in paths))
     assert [r.status_code for r in answers] == [200] * len(paths), [r.text for r in answers]
     assert await counts(web) == dict(before, users=before["users"] + 1)
+
+
+async def test_numbers_in_other_scripts_are_not_numbers(web: Web) -> None:
+    # "²".isdigit() is True but int("²") raises: a 500 before the fix; "٣" (Arabic-Indic 3)
+    # int() would take, but the page only ever sends ASCII digits.
+    await seed(web.runner.sessions)
+    before = await counts(web, ADMIN_ID)
+    for path in ("/api/catalog?page=²", "/api/catalog?page=٣", "/api/catalog?page=+1",
+                 "/api/catalog?page=1_0", "/api/board?age=²", "/api/board?age=٣",
+                 "/api/board?age=-0"):  # fmt: skip
+        response = await web.call("GET", path, ADMIN_ID)
+        assert response.status_code == 400, (path, response.text)
+        no_secret(response)
+    assert (await web.call("GET", "/api/board?age=3", ADMIN_ID)).status_code == 200
+    assert (await web.call("GET", "/api/catalog?page=2", ADMIN_ID)).status_code == 200
+    assert await counts(web) == before
+
+
+async def test_odd_steps_and_export_formats_are_refused(web: Web) -> None:
+    await seed(web.runner.sessions)
+    before = await counts(web, ADMIN_ID)
+    for due, status in (("0001-01-01T00:00", 422), ("2099-02-30T10:00", 422), ("", 422),
+                        ("2099-01-01T10:00+08:00", 422), ("2099-01-01T10:00:00Z", 422),
+                        ("2099-01-01T10:00:00.000000+08:00", 422), ("2099-01-01T10:00" * 50, 422),
+                        ("٢٠٩٩-01-01T10:00", 422)):  # fmt: skip
+        response = await web.post("/api/inquiries/3/steps", ADMIN_ID, {"title": "x", "due": due})
+        assert response.status_code == status, (due, response.text)
+        assert response.json().get("field") in ("due", None), (due, response.text)
+    for title in ("   ", "\n\t", "t" * 301):
+        body = {"title": title, "due": "2099-01-01T10:00"}
+        response = await web.post("/api/inquiries/3/steps", ADMIN_ID, body)
+        assert response.status_code == 422, (repr(title)[:20], response.text)
+    for typed in ({"title": "x", "due": 20990101}, {"title": ["x"], "due": "2099-01-01T10:00"}):
+        assert (await web.post("/api/inquiries/3/steps", ADMIN_ID, typed)).status_code == 400
+    for fmt in ("../../etc/passwd", "CSV", "pdf", "", None, ["csv"]):
+        response = await web.post("/api/export", ADMIN_ID, {"format": fmt})
+        assert response.status_code == 400, (fmt, response.text)
+    assert await counts(web) == before
+    # What the input gives with seconds shown is read whole, as local time.
+    seconds = {"title": "with seconds", "due": "2099-01-01T10:00:00.000"}
+    saved = await web.post("/api/inquiries/3/steps", ADMIN_ID, seconds)
+    assert saved.status_code == 200, saved.text
+    async with web.runner.sessions() as session:
+        step = (await session.scalars(select(NextStep).where(NextStep.inquiry_id == 3))).one()
+    assert step.due_at == datetime(2099, 1, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing

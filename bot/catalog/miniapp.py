@@ -38,7 +38,8 @@ class CatalogQuery:
         department = args.get("department") or None
         department_id = parse_id(department) if department else None
         page = args.get("page") or "1"
-        if (department and department_id is None) or not page.isdigit():
+        # isdigit() alone takes "²", which int() refuses; the page sends ASCII digits.
+        if (department and department_id is None) or not (page.isascii() and page.isdigit()):
             raise FieldError("webapp.bad_filter")
         return cls(
             kind=ProgramKind(kind) if kind else None,

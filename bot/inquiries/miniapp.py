@@ -72,7 +72,7 @@ class BoardQuery:
         if assignee not in ("", "me", "none") and parse_id(assignee, user=True) is None:
             raise FieldError("webapp.bad_filter")
         age = args.get("age") or "0"
-        if not age.isdigit() or int(age) not in AGES:
+        if not (age.isascii() and age.isdigit()) or int(age) not in AGES:  # not "²"
             raise FieldError("webapp.bad_filter")
         return cls(
             kind=ProgramKind(kind) if kind else None,
