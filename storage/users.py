@@ -133,3 +133,9 @@ async def staff_users(session: AsyncSession, admin_ids: frozenset[int]) -> list[
 
 async def mark_blocked(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(update(User).where(User.id == user_id).values(blocked_at=now))
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Lock this person's row (PostgreSQL) so that two requests of theirs write one after
+    the other (SQLite's write transactions already do)."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())

@@ -433,3 +433,51 @@ async def test_odd_steps_and_export_formats_are_refused(web: Web) -> None:
     async with web.runner.sessions() as session:
         step = (await session.scalars(select(NextStep).where(NextStep.inquiry_id == 3))).one()
     assert step.due_at == datetime(2099, 1, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+
+
+async def test_odd_interest_bodies_store_nothing(web: Web) -> None:
+    from bot.inquiries.limits import message_limit
+
+    await seed(web.runner.sessions)
+    program = await special_id(web.runner.sessions, "INC-1")
+    path = f"/api/programs/{program}/interest"
+    person = {"organization": "O", "contact_person": "P", "email": "p@example.com"}
+    before = await counts(web, 6700)
+    for body, status, field in (
+        ({"consent": "true", "profile": person}, 422, "consent"),  # only JSON true
+        ({"consent": 1, "profile": person}, 422, "consent"),
+        ({"consent": True, "profile": [person]}, 422, "organization"),
+        ({"consent": True, "profile": dict(person, organization="O" * 10_000)}, 422,
+         "organization"),
+        ({"consent": True, "profile": dict(person, email="a@b\u202ec.com")}, 422, "email"),
+        ({"consent": True, "profile": person, "message": "m" * (message_limit() + 1)}, 422,
+         None),
+    ):  # fmt: skip
+        response = await web.post(path, 6700, body)
+        assert response.status_code == status, (str(body)[:60], response.text)
+        assert response.json().get("field") == field, (str(body)[:60], response.text)
+    huge = await web.post(path, 6700, {"consent": True, "profile": person, "message": "m" * 70_000})
+    assert huge.status_code == 413
+    assert await counts(web) == before
+
+
+async def test_a_double_tap_on_interested_makes_one_inquiry(web: Web, tg: FakeTelegram) -> None:
+    await seed(web.runner.sessions)
+    program = await special_id(web.runner.sessions, "INC-1")
+    contact = tg.user(6800, first_name="Li", language_code="zh-hans")
+    before = await counts(web, 6800)
+    person = {"organization": "O", "contact_person": "P", "email": "p@example.com"}
+    body = {"consent": True, "profile": person, "message": "hi"}
+    taps = await asyncio.gather(
+        *(web.post(f"/api/programs/{program}/interest", 6800, body) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in taps) == [200, 409, 409], [r.text for r in taps]
+    after = await counts(web)
+    assert after["inquiries"] == before["inquiries"] + 1
+    assert after["enterprise_profiles"] == before["enterprise_profiles"] + 1
+    async with web.runner.sessions() as session:
+        queued = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == 6800))
+        ).all()
+    assert len(queued) == 1  # the chat hears of it once
+    await contact.expect_message(timeout=10)

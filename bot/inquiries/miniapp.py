@@ -271,6 +271,9 @@ async def register_interest(
 ) -> InterestDone:  # fmt: skip
     """ "I'm interested" from the page: the profile (with consent) the first time, then
     the interest form's own save; the chat gets the same confirmation as from the form."""
+    # A double tap sends two at once: one after the other, the second finds the first's
+    # inquiry (409) instead of racing it into the profile's key (a 500 on PostgreSQL).
+    await users_repo.lock_user(session, person.id)
     try:
         await inquiries.repeat_interest(session, person, [program_id])
     except inquiries.InquiryError as already:
