@@ -481,3 +481,19 @@ async def test_a_double_tap_on_interested_makes_one_inquiry(web: Web, tg: FakeTe
         ).all()
     assert len(queued) == 1  # the chat hears of it once
     await contact.expect_message(timeout=10)
+
+
+async def test_assigning_at_once_records_one_change(web: Web, tg: FakeTelegram) -> None:
+    await seed(web.runner.sessions)
+    await counts(web, ADMIN_ID)
+    taps = await asyncio.gather(
+        *(web.post("/api/inquiries/5/assign", ADMIN_ID, {"assignee_id": TEACHER}) for _ in range(3))
+    )
+    assert [r.status_code for r in taps] == [200] * 3, [r.text for r in taps]
+    async with web.runner.sessions() as session:
+        row = await session.get(Inquiry, 5)
+        audit = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.subject == "inquiry:5"))
+        ).all()
+    assert row is not None and row.assignee_id == TEACHER
+    assert len(audit) == 1, [a.detail for a in audit]

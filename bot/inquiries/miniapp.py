@@ -181,7 +181,12 @@ async def assign(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int,
     assignee_id: int, now: datetime,
 ) -> Detail:  # fmt: skip
-    await pipeline.assign_to(session, settings, person, inquiry_id, assignee_id)
+    """As the chat's assign; but a page's double tap, or two admins choosing the same
+    person at once, is no change: no second audit line or timeline event (the chat's
+    "assign me" again refreshes its card, so pipeline.assign_to keeps writing)."""
+    current = await access.inquiry(session, person, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if current.assignee_id != assignee_id:
+        await pipeline.assign_to(session, settings, person, inquiry_id, assignee_id)
     return await detail(session, settings, person, inquiry_id, now)
 
 
