@@ -19,8 +19,12 @@ default 25 its own limiter, there for Telegram's overall limit, would cap the fi
 25 edits/s) and FLOOD_BURST/FLOOD_RATE=1000 (a closed-loop robot presses faster than
 the 3/s per person that bot/flood.py lets through).
 
+--profile DIR samples the catalog bot with py-spy (the `bench` extra) during the measured
+window into DIR/catalog-<db>.raw (collapsed stacks; benchmarks/profile_top.py makes them
+text). py-spy slows the bot a little: figures of a profiled run are not the targets'.
+
 Run: .venv/bin/python -m benchmarks.catalog_path [--backends sqlite,postgresql]
-     [--programs 10000] [--users 50] [--seconds 20] [--warmup 5]
+     [--programs 10000] [--users 50] [--seconds 20] [--warmup 5] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -155,20 +159,33 @@ async def bot_process(argv: list[str], env: dict[str, str], tg: TimedFake) -> An
                 print(f"  {argv[-1]} stderr: " + " | ".join(tail))
 
 
+async def py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """py-spy sampling the process for `seconds`, into a raw (collapsed stacks) file."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return await asyncio.create_subprocess_exec(
+        str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
+        "--format", "raw", "--rate", "100", "--nonblocking", "--output", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def measure(
     pid: int, tg: TimedFake, users: list[FakeUser], act: Act, edit: bool, warmup: float,
-    seconds: float,
+    seconds: float, profile: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     load = Load()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(closed_loop(tg, u, act, edit, stop, load)) for u in users]
     await asyncio.sleep(warmup)
+    spy = await py_spy(pid, seconds, profile) if profile is not None else None
     start, bot_cpu, own_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
     await asyncio.sleep(seconds)
     end = time.perf_counter()
     bot_cpu, own_cpu = cpu_seconds(pid) - bot_cpu, time.process_time() - own_cpu
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), ANSWER_TIMEOUT + 5)
+    if spy is not None:
+        await asyncio.wait_for(spy.wait(), 60)
     answered = [a for _, a in load.samples if start <= a < end]
     latency = [(a - q) * 1000 for q, a in load.samples if start <= q < end]
     return {
@@ -205,8 +222,9 @@ async def send_text(user: FakeUser, n: int) -> None:
 
 
 async def run(
-    backend: str, programs: int, users: int, warmup: float, seconds: float
-) -> dict[str, Any]:
+    backend: str, programs: int, users: int, warmup: float, seconds: float,
+    profile: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     async with database(backend) as url:
         engine = create_engine(url)
         await upgrade(engine)
@@ -235,8 +253,9 @@ async def run(
                     for n in range(users)
                 ]
                 await asyncio.gather(*(open_list(u) for u in people))
+                spy_out = profile / f"catalog-{backend}.raw" if profile else None
                 ours = await measure(
-                    proc.pid, tg, people, press_next_or_previous, True, warmup, seconds
+                    proc.pid, tg, people, press_next_or_previous, True, warmup, seconds, spy_out
                 )
                 ours["peak_rss_mb"] = vm_hwm_mb(proc.pid)
             errors = tg.stats.get("http_400", 0) + tg.stats.get("http_500", 0)
@@ -269,12 +288,19 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--profile", type=Path, help="py-spy the catalog bot into this folder")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     for backend in args.backends.split(","):
         try:
-            results.append(await run(backend, args.programs, args.users, args.warmup, args.seconds))
+            results.append(
+                await run(
+                    backend, args.programs, args.users, args.warmup, args.seconds, args.profile
+                )
+            )
         except Exception as exc:
             traceback.print_exc()
             errors.append(f"{backend}: {type(exc).__name__}: {exc}")
@@ -308,6 +334,8 @@ async def main() -> None:
             print(f"  {r['db']}: the fake answered {r['fake_api_errors']} calls with an error")
     for error in errors:
         print(f"ERROR {error}")
+    if args.profile:  # a profiled run's figures are not the benchmark's: its JSON is kept
+        return
     path = write_json("catalog_path", {"args": vars(args), "results": results, "errors": errors})
     print(f"\nwritten {path.relative_to(ROOT)}")
 
