@@ -22,6 +22,7 @@ from bot.engines.wakeup import EngineJob
 from bot.forms.engine import Forms, Saved
 from bot.people.person import Person
 from bot.settings import Settings
+from bot.traffic.answers import PendingAnswers
 from storage.engine import unit_of_work
 from storage.models import utcnow
 
@@ -67,6 +68,7 @@ class Runtime:
     after_save: dict[str, AfterSave] = field(default_factory=dict)  # form name → its hook
     search: SearchCache = field(default_factory=SearchCache)  # this process's search copy
     answered: AnsweredQueries = field(default_factory=AnsweredQueries)
+    answers: PendingAnswers = field(default_factory=PendingAnswers)  # in flight (traffic/answers)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Runtime]):
