@@ -4,9 +4,15 @@ never lost silently, and the sender's cached recognition never outlives a role c
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from bot.ui.i18n import t
+from storage.models import Role, User
+from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser
 from tests.harness import BotRunner
 from tests.seed import seed_catalog
@@ -56,3 +62,77 @@ async def test_a_failed_answer_is_logged_and_the_press_still_works(
     telegram_said = TOO_OLD.split(": ", 1)[1]  # PTB drops "Bad Request: "
     assert failed == [f"answering button press {query_id} failed: {telegram_said}".lower()]
     assert query_id not in tg.callback_answers  # Telegram refused it: nothing pretends
+
+
+def plain(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+class Statements:
+    """Every SQL statement the bot's engine runs while recording (SQLAlchemy's
+    before_cursor_execute), for counting the hot path's work."""
+
+    def __init__(self, bot: BotRunner) -> None:
+        app = bot.app
+        assert app is not None and app.bot_data.engine is not None
+        self.engine = app.bot_data.engine.sync_engine
+        self.seen: list[str] = []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def touching(self, table: str) -> list[str]:
+        return [s for s in self.seen if re.search(rf"\b(FROM|JOIN|UPDATE|INTO) {table}\b", s)]
+
+
+async def test_a_page_press_is_two_statements_and_no_sender_read(
+    bot: BotRunner, tg: FakeTelegram
+) -> None:
+    user = await open_first_page(bot, tg, 4103)
+    with Statements(bot) as sql:
+        await user.press("Next ▶️")
+        assert "Page 2 of 3" in (await user.expect_message()).text
+        await user.expect_callback_answer()
+    # The engines (outbox, reminders) poll meanwhile: only the press's own tables count.
+    assert len(sql.touching("programs")) <= 2, sql.seen
+    assert sql.touching("users") == [], "the sender was read again seconds after last time"
+    # Read-only units on SQLite switch PRAGMA query_only only when the pooled connection
+    # served a write last (once here at most), never on and off around every read.
+    assert len([s for s in sql.seen if "query_only" in s]) <= 1, sql.seen
+
+
+async def test_a_demoted_teacher_loses_staff_rights_at_once(
+    bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """Through the bot's own /staff: the teacher's cached recognition is dropped with the
+    change, so her very next update (seconds after her last) is an enterprise contact's."""
+    teacher = tg.user(4104, first_name="Wang", language_code="en")
+    async with bot.sessions() as session, session.begin():
+        session.add(User(id=4104, first_name="Wang", language="en", role=Role.TEACHER))
+    listed = await teacher.send_and_wait("/inquiries")
+    assert t("en", "inquiry.staff_only") not in listed.text
+    admin = tg.user(ADMIN_ID, first_name="Admin", language_code="en")
+    listing = await admin.send_and_wait("/staff")
+    await admin.press(next(b for b in listing.button_labels() if "Wang" in b))
+    await admin.expect_message()
+    await admin.press("🚫 Remove the staff role")
+    await admin.expect_callback_answer()
+    refused = await teacher.send_and_wait("/inquiries")
+    assert t("en", "inquiry.staff_only") in refused.text
+
+
+async def test_a_language_change_shows_at_the_next_update(bot: BotRunner, tg: FakeTelegram) -> None:
+    user = tg.user(4105, first_name="Li", language_code="en")
+    await user.send_and_wait("/start")
+    await user.send_and_wait("/language")
+    await user.press("简体中文")
+    await user.expect_message()
+    home = await user.send_and_wait("/catalog")  # at once: no stale recognition in English
+    assert plain(t("zh", "catalog.home")) in plain(home.text)
