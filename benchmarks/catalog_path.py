@@ -8,6 +8,8 @@ rate limits here: the figure is how fast the bot works, not Telegram's 30/s.
   people each open that kind's list, then press "Next ▶️" / "◀️ Previous" in turn,
   closed loop: the next press when the previous edit arrived.
 - Echo: as many people, each sending a text and waiting for the echo, closed loop.
+- Then one person alone in the same loop for `--single-seconds`, on each bot: the round
+  trip of one press against one echo (issue 15's first row).
 
 Updates per second = answers (edits / echoes) reaching the fake in the measured window /
 its length, after a warm-up. Latency = the update queued at the fake -> the bot's
@@ -56,6 +58,7 @@ KIND_BUTTON = "Joint research & labs ("
 ECHO_USER_BASE = 600_000
 CATALOG_USER_BASE = 610_000
 ANSWER_TIMEOUT = 15.0
+HTTP_CLIENT: str | None = None  # --http-client
 
 
 class TimedFake(FakeTelegram):
@@ -223,7 +226,7 @@ async def send_text(user: FakeUser, n: int) -> None:
 
 async def run(
     backend: str, programs: int, users: int, warmup: float, seconds: float,
-    profile: Path | None = None,
+    profile: Path | None = None, single: float = 10.0,
 ) -> dict[str, Any]:  # fmt: skip
     async with database(backend) as url:
         engine = create_engine(url)
@@ -236,6 +239,8 @@ async def run(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
         env.update(BOT_TOKEN=TOKEN, DATABASE_URL=url, LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         env.update(SEND_RATE="1000", FLOOD_BURST="1000", FLOOD_RATE="1000")
+        if HTTP_CLIENT:
+            env.update(HTTP_CLIENT=HTTP_CLIENT)
         tg = TimedFake(TOKEN)
         async with tg:
             env.update(TELEGRAM_API_URL=tg.base_url, TELEGRAM_FILE_URL=tg.file_url)
@@ -247,6 +252,7 @@ async def run(
                 ]
                 echo = await measure(proc.pid, tg, people, send_text, False, warmup, seconds)
                 echo["peak_rss_mb"] = vm_hwm_mb(proc.pid)
+                echo_single = await measure(proc.pid, tg, people[:1], send_text, False, 1.0, single)
             async with bot_process([sys.executable, "-m", "bot.cli", "run"], env, tg) as proc:
                 people = [
                     tg.user(CATALOG_USER_BASE + n, first_name=f"Pager{n}", language_code="en")
@@ -258,8 +264,16 @@ async def run(
                     proc.pid, tg, people, press_next_or_previous, True, warmup, seconds, spy_out
                 )
                 ours["peak_rss_mb"] = vm_hwm_mb(proc.pid)
+                ours_single = await measure(
+                    proc.pid, tg, people[:1], press_next_or_previous, True, 1.0, single
+                )
             errors = tg.stats.get("http_400", 0) + tg.stats.get("http_500", 0)
     ratio = ours["updates_per_s"] / echo["updates_per_s"] if echo["updates_per_s"] else 0.0
+    # One person pressing in a loop: the round trip of a press against a text's echo.
+    one, base = ours_single.get("p50_ms"), echo_single.get("p50_ms")
+    single_ratio = round(one / base, 2) if one and base else None
+    cpu, cpu_base = ours.get("bot_cpu_ms_per_update"), echo.get("bot_cpu_ms_per_update")
+    cpu_ratio = round(cpu / cpu_base, 2) if cpu and cpu_base else None
     clean = not (ours["timeouts"] or ours["wrong_kind"] or echo["timeouts"] or echo["wrong_kind"])
     return {
         "db": backend,
@@ -271,6 +285,8 @@ async def run(
         "echo": echo,
         "catalog": ours,
         "ratio": round(ratio, 2),
+        "single_user": {"catalog": ours_single, "echo": echo_single, "p50_ratio": single_ratio},
+        "cpu_ratio": cpu_ratio,
         "target_ratio": TARGET_RATIO,
         "fake_api_errors": errors,
         "verdict": "met" if ratio >= TARGET_RATIO and clean else "MISSED",
@@ -288,8 +304,16 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--http-client",
+        choices=("httpx", "aiohttp"),
+        default=None,
+        help="partnerbot's HTTP_CLIENT (default: the setting's default)",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the catalog bot into this folder")
     args = parser.parse_args()
+    global HTTP_CLIENT
+    HTTP_CLIENT = args.http_client
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -298,7 +322,13 @@ async def main() -> None:
         try:
             results.append(
                 await run(
-                    backend, args.programs, args.users, args.warmup, args.seconds, args.profile
+                    backend,
+                    args.programs,
+                    args.users,
+                    args.warmup,
+                    args.seconds,
+                    args.profile,
+                    args.single_seconds,
                 )
             )
         except Exception as exc:
@@ -324,6 +354,14 @@ async def main() -> None:
         rows,
     )
     for r in results:
+        one = r["single_user"]
+        print(
+            f"  {r['db']}: one person alone, round trip p50 {fmt(one['catalog']['p50_ms'])} ms"
+            f" against the echo's {fmt(one['echo']['p50_ms'])} ms ({fmt(one['p50_ratio'])}×,"
+            f" target <= 1.25×); bot CPU per update {fmt(r['catalog']['bot_cpu_ms_per_update'])}"
+            f" ms against {fmt(r['echo']['bot_cpu_ms_per_update'])} ms ({fmt(r['cpu_ratio'])}×,"
+            " target <= 2×)"
+        )
         for key in ("echo", "catalog"):
             if r[key]["timeouts"] or r[key]["wrong_kind"]:
                 print(

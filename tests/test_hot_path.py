@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from bot.ui.i18n import t
+from storage.engine import create_engine, create_session_factory, unit_of_work
 from storage.models import Role, User
 from tests.constants import ADMIN_ID
 from tests.fakebot import FakeTelegram, FakeUser
@@ -103,9 +106,6 @@ async def test_a_page_press_is_two_statements_and_no_sender_read(
     # The engines (outbox, reminders) poll meanwhile: only the press's own tables count.
     assert len(sql.touching("programs")) <= 2, sql.seen
     assert sql.touching("users") == [], "the sender was read again seconds after last time"
-    # Read-only units on SQLite switch PRAGMA query_only only when the pooled connection
-    # served a write last (once here at most), never on and off around every read.
-    assert len([s for s in sql.seen if "query_only" in s]) <= 1, sql.seen
 
 
 async def test_a_demoted_teacher_loses_staff_rights_at_once(
@@ -136,3 +136,26 @@ async def test_a_language_change_shows_at_the_next_update(bot: BotRunner, tg: Fa
     await user.expect_message()
     home = await user.send_and_wait("/catalog")  # at once: no stale recognition in English
     assert plain(t("zh", "catalog.home")) in plain(home.text)
+
+
+async def test_sqlite_read_units_switch_query_only_only_when_needed(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/pragma.sqlite3")
+    sessions = create_session_factory(engine)
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _k, statement, *_a: seen.append(statement))  # fmt: skip
+    try:
+        for write in (False, False, False, True, True, False, False):
+            async with unit_of_work(sessions, write=write) as session:
+                await session.execute(text("SELECT 1"))
+        pragmas = [s for s in seen if "query_only" in s]
+        # On for the first read, off for the first write, on again for the next read.
+        assert pragmas == ["PRAGMA query_only = ON", "PRAGMA query_only = OFF",
+                           "PRAGMA query_only = ON"], seen  # fmt: skip
+        with pytest.raises(OperationalError, match="readonly"):  # a read unit still cannot write
+            async with unit_of_work(sessions, write=False) as session:
+                await session.execute(text("CREATE TABLE sneaky (x INTEGER)"))
+        async with unit_of_work(sessions, write=True) as session:  # and a write unit can
+            await session.execute(text("CREATE TABLE fine (x INTEGER)"))
+    finally:
+        await engine.dispose()
