@@ -310,6 +310,8 @@ async def main() -> None:
         default=None,
         help="partnerbot's HTTP_CLIENT (default: the setting's default)",
     )
+    parser.add_argument("--single-seconds", type=float, default=10.0,
+                        help="then one person alone in a loop, for this long")  # fmt: skip
     parser.add_argument("--profile", type=Path, help="py-spy the catalog bot into this folder")
     args = parser.parse_args()
     global HTTP_CLIENT
