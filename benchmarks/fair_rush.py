@@ -156,6 +156,8 @@ async def run(backend: str, contacts: int, rate: float, programs: int) -> list[d
 def verdict(row: dict[str, Any]) -> str:
     if "partnerbot" not in row["bot"]:
         return "baseline"
+    if "1 CPU" not in row["bot"]:
+        return "info"  # the target is on one CPU; free, the driver shares the bot's CPUs
     p95, rss = row["card"]["p95_ms"], row["peak_rss_mb"]
     ok = (p95 is not None and p95 <= TARGET_P95_MS and rss is not None
           and rss <= TARGET_RSS_MB and not row["unanswered"])  # fmt: skip
