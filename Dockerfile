@@ -35,11 +35,13 @@ USER partnerbot
 # on a volume. With PostgreSQL (DATABASE_URL=postgresql://...) the volume stays empty.
 VOLUME ["/app/data"]
 
-# In webhook mode the bot must listen on every interface of the container so that a
+# In webhook mode (and for the Mini App) the bot must listen on every interface of the container so that a
 # published port (or a proxy on the same network) reaches it; polling ignores both.
 ENV WEBHOOK_LISTEN=0.0.0.0 \
-    WEBHOOK_PORT=8443
-EXPOSE 8443
+    WEBHOOK_PORT=8443 \
+    WEBAPP_LISTEN=0.0.0.0 \
+    WEBAPP_PORT=8081
+EXPOSE 8443 8081
 
 # `run` and `worker` stop cleanly on SIGTERM (docker stop).
 ENTRYPOINT ["partnerbot"]

@@ -41,9 +41,10 @@ ALLOWED_UPDATES = [
 
 
 def build_application(
-    settings: Settings, *, migrate: bool = True, engines: bool = True
+    settings: Settings, *, migrate: bool = True, engines: bool = True, web: bool = True
 ) -> PartnerApp:
-    """The bot. `engines` runs the outbox sender and the jobs in this process too."""
+    """The bot. `engines` runs the outbox sender and the jobs in this process too; `web`
+    serves the Mini App when WEBAPP_URL is set (workers serve nothing)."""
     # Whoever embeds us, no secret (token, webhook secret, DB password) reaches a log.
     logs.add_secrets(settings.secret_values())
     runtime_settings = settings
@@ -61,10 +62,15 @@ def build_application(
         await commands.set_descriptions(app.bot)
         if engines:
             await lifecycle.start(app)  # their jobs run once the Application starts
+        if web and runtime_settings.webapp_url:
+            await start_mini_app(app)
 
     # The engines stop in Application.stop() (lifecycle.EngineQueue), while the bot can
     # still send; here only if it never ran.
     async def post_shutdown(app: PartnerApp) -> None:
+        server = app.bot_data.extras.pop("miniapp", None)
+        if server is not None:
+            await server.stop()
         await lifecycle.stop(app.bot_data)
         if app.bot_data.engine is not None:
             await app.bot_data.engine.dispose()
@@ -168,6 +174,16 @@ def register_handlers(app: PartnerApp) -> None:
         group=1,
     )
     app.add_error_handler(errors.on_error)
+
+
+async def start_mini_app(app: PartnerApp) -> None:
+    """The Mini App's server (bot/web/miniapp.py) with the API of handlers/webapp.py."""
+    from bot.web.miniapp import MiniApp, MiniAppServer
+    from handlers import webapp
+
+    server = MiniAppServer(MiniApp(app.bot_data, app.bot, webapp.ROUTES))
+    await server.start()
+    app.bot_data.extras["miniapp"] = server
 
 
 def register_forms(app: PartnerApp, *forms: tuple[FormSpec, AfterSave | None]) -> None:

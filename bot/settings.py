@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -175,6 +176,18 @@ class Settings(BaseSettings):
     @classmethod
     def _max_age(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _app_folder(cls, value: str | None) -> str | None:
+        # The page asks for "api/…" and "static/…" relative to itself, so its URL must
+        # end in "/" (https://bot.example.org/app/): the proxy strips that prefix.
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.path.endswith("/"):
+            return value
+        return urlunsplit(parts._replace(path=parts.path + "/"))
 
     @field_validator("webhook_url", "webapp_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
@@ -28,7 +29,7 @@ async def start(update: Update, context: BotContext) -> None:
     person = context.sender
     raw = context.args[0] if context.args else None
     if raw is None:
-        await reply(update, views.welcome(person))
+        await reply(update, views.welcome(person, mini_app(update, context)))
         return
     payload = parse_payload(raw)
     route = PAYLOAD_ROUTES.get(payload.kind) if payload else None
@@ -56,7 +57,15 @@ async def menu_button(update: Update, context: BotContext, data: Callback) -> No
     elif data.action == "cal":
         await next_steps.calendar_command(update, context)
     else:
-        await show(update, views.main_menu(person))
+        await show(update, views.main_menu(person, mini_app(update, context)))
+
+
+def mini_app(update: Update, context: BotContext) -> str | None:
+    """The Mini App's URL where its button can open it: a private chat (Telegram refuses
+    web_app buttons elsewhere), and only when WEBAPP_URL is set."""
+    chat = update.effective_chat
+    private = chat is not None and chat.type == ChatType.PRIVATE
+    return context.settings.webapp_url if private else None
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -50,6 +50,23 @@ if ! have_cjk_font; then
     fi
 fi
 
+# Chromium and its WebDriver, for the Mini App's tests in a real browser
+# (tests/test_miniapp_browser.py, driven by Selenium): Debian's own packages, never a
+# browser build downloaded by a tool. Once they are there the tests are mandatory.
+have_chromium() { command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromedriver ]; }
+if ! have_chromium; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        echo "Installing chromium and chromium-driver from Debian packages for the browser tests..." >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "Note: chromium and chromium-driver are not installed; the browser tests are skipped" >&2
+    fi
+fi
+if have_chromium; then
+    export PARTNERBOT_REQUIRE_BROWSER=1
+fi
+
 scripts/setup.sh --test
 export PARTNERBOT_REQUIRE_PG=1
 .venv/bin/ruff check .

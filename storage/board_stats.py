@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Inquiry, InquiryEvent, InquiryStatus
 
 
-async def statuses_reached(session: AsyncSession) -> dict[int, set[InquiryStatus]]:
-    """Each inquiry's current status and every status it was set to before: the funnel
-    counts an agreement that was closed later as an agreement reached."""
-    reached: dict[int, set[InquiryStatus]] = {}
-    for inquiry_id, status in await session.execute(select(Inquiry.id, Inquiry.status)):
-        reached[inquiry_id] = {status}
-    history = select(InquiryEvent.inquiry_id, InquiryEvent.status).where(
-        InquiryEvent.kind == "status", InquiryEvent.status.is_not(None)
+async def deepest_stages(session: AsyncSession, stages: Sequence[InquiryStatus]) -> dict[int, int]:
+    """How many inquiries reached each stage (its index in `stages`) as their deepest,
+    counting their current status and every status they were set to before: an
+    agreement closed later counts as an agreement. A status that is no stage counts as
+    the first. One statement, aggregated in the database (5,000 inquiries and their
+    events came to Python row by row before)."""
+
+    def depth(column: Any) -> Any:
+        whens = [(column == stage, index) for index, stage in enumerate(stages) if index]
+        return case(*whens, else_=0)
+
+    current = select(Inquiry.id.label("inquiry_id"), depth(Inquiry.status).label("depth"))
+    past = select(InquiryEvent.inquiry_id, depth(InquiryEvent.status)).where(
+        InquiryEvent.kind == "status",
+        InquiryEvent.status.is_not(None),
+        InquiryEvent.inquiry_id.in_(select(Inquiry.id)),
     )
-    for inquiry_id, past in await session.execute(history):
-        if inquiry_id in reached and past is not None:
-            reached[inquiry_id].add(past)
-    return reached
+    every = union_all(current, past).subquery()
+    deepest = select(func.max(every.c.depth).label("depth")).group_by(every.c.inquiry_id).subquery()
+    stmt = select(deepest.c.depth, func.count()).group_by(deepest.c.depth)
+    return {int(d): int(n) for d, n in (await session.execute(stmt)).all()}
 
 
 async def response_times(

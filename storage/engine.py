@@ -44,6 +44,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 32 MB of page cache per connection instead of SQLite's 2 MB: 10,000 programmes
+        # are ~10 MB, and a board joining them read them back from the OS at every call
+        # (19 ms → 8 ms). Only pages actually read take memory.
+        cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import (
     Application,
@@ -165,6 +165,17 @@ async def test_errors_are_telegram_shaped(fake: FakeTelegram) -> None:
         long_data = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
         with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
             await bot.send_message(1003, "hi", reply_markup=long_data)
+
+        # A Mini App button: https only, and in private chats only.
+        def app_button(url: str) -> InlineKeyboardMarkup:
+            return InlineKeyboardMarkup([[InlineKeyboardButton("app", web_app=WebAppInfo(url))]])
+
+        await bot.send_message(1003, "app", reply_markup=app_button("https://a.example/app"))
+        with pytest.raises(BadRequest, match=r"(?i)BUTTON_URL_INVALID"):
+            await bot.send_message(1003, "app", reply_markup=app_button("http://a.example/app"))
+        fake.group(-1003, title="Group")
+        with pytest.raises(BadRequest, match=r"(?i)BUTTON_TYPE_INVALID"):
+            await bot.send_message(-1003, "app", reply_markup=app_button("https://a.example/app"))
 
         sent = await bot.send_message(1003, "same")
         with pytest.raises(BadRequest, match=r"(?i)message is not modified"):

@@ -30,7 +30,7 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
 async def _work(settings: Settings) -> None:
     from bot.app import build_application
 
-    app = build_application(settings, migrate=False)
+    app = build_application(settings, migrate=False, web=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -273,10 +273,10 @@ async def stats(session: AsyncSession, person: Person, tz: ZoneInfo, now: dateti
 async def trends(session: AsyncSession, tz: ZoneInfo, now: datetime) -> Trends:
     """The funnel of every inquiry, and the last WEEKS weeks (Monday to Sunday in TIMEZONE):
     inquiries received, and the median time to their first response."""
-    reached = await stats_repo.statuses_reached(session)
-    depth = {s: i for i, s in enumerate(FUNNEL)}  # declined and closed: not a stage
-    deepest = [max((depth.get(s, 0) for s in seen), default=0) for seen in reached.values()]
-    funnel = [(stage, sum(1 for d in deepest if d >= i)) for i, stage in enumerate(FUNNEL)]
+    deepest = await stats_repo.deepest_stages(session, FUNNEL)  # declined, closed: no stage
+    funnel = [
+        (stage, sum(n for d, n in deepest.items() if d >= i)) for i, stage in enumerate(FUNNEL)
+    ]
 
     today = now.astimezone(tz).date()
     first = today - timedelta(days=today.weekday(), weeks=WEEKS - 1)

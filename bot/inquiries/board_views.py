@@ -187,7 +187,7 @@ def person_name(user: User | None) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p).strip()
 
 
-def _event_text(lang: str, view: StaffView, index: int) -> Html:
+def event_text(lang: str, view: StaffView, index: int) -> Html:
     event = view.events[index]
     name = person_name(view.actors.get(event.actor_id)) if event.actor_id else ""
     who: Part = Plain(name) if name else t(lang, "ia.someone")
@@ -305,7 +305,7 @@ def inquiry_screen(
         lines.append(tr(lang, "ia.line_message", text=message))
     lines += ["", t(lang, "ia.timeline")]
     events = [
-        Html(f"• {format_time(e.created_at, lang, tz)} — ", _event_text(lang, view, i))
+        Html(f"• {format_time(e.created_at, lang, tz)} — ", event_text(lang, view, i))
         for i, e in enumerate(view.events)
     ]
     # The newest events matter most: when the timeline is too long, the oldest give way.

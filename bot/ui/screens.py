@@ -10,6 +10,7 @@ from telegram import (
     InlineKeyboardMarkup,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    WebAppInfo,
 )
 
 from bot.people.person import Person
@@ -45,7 +46,10 @@ def pager(lang: str, prev: str | None, next_: str | None) -> list[list[InlineKey
     return [nav] if nav else []
 
 
-def main_menu(person: Person) -> Screen:
+def main_menu(person: Person, web_app: str | None = None) -> Screen:
+    """The menu; with `web_app` (WEBAPP_URL, in a private chat) its first row opens the
+    Mini App: the board for staff, the catalogue for contacts. The rows below stay
+    complete without it."""
     lang = person.language
     rows = [
         [
@@ -56,6 +60,9 @@ def main_menu(person: Person) -> Screen:
         [button(lang, "btn.help", cb("m", "help")), button(lang, "btn.language", cb("m", "lang"))],
     ]
     rows += staff_rows(person)
+    if web_app:
+        label = t(lang, "webapp.open_staff" if person.is_staff else "webapp.open")
+        rows.insert(0, [InlineKeyboardButton(label, web_app=WebAppInfo(web_app))])
     if person.form is not None:  # a form left aside (paused): take it up again, or drop it
         title = t(lang, f"formname.{person.form}")
         rows.insert(
@@ -89,8 +96,8 @@ def staff_rows(person: Person) -> list[list[InlineKeyboardButton]]:
     ]
 
 
-def welcome(person: Person) -> Screen:
-    menu = main_menu(person)
+def welcome(person: Person, web_app: str | None = None) -> Screen:
+    menu = main_menu(person, web_app)
 
     text = t(person.language, "start.welcome", name=escape(person.first_name or "")) + "\n\n"
     if person.form is not None:  # /start in the middle of a form says so

@@ -173,9 +173,12 @@ class SentMessage:
         return self.raw_text if (self.document or self.photo_file) else None
 
     def buttons(self) -> list[tuple[str, str | None]]:
-        """Inline buttons flattened: (label, callback_data or url or None)."""
+        """Inline buttons flattened: (label, callback_data or url (a Mini App's too) or None)."""
         return [
-            (str(b.get("text", "")), b.get("callback_data", b.get("url")))
+            (
+                str(b.get("text", "")),
+                b.get("callback_data", b.get("url", (b.get("web_app") or {}).get("url"))),
+            )
             for row in self.reply_markup
             for b in row
         ]

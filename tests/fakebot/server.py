@@ -576,7 +576,9 @@ class FakeTelegram:
             raise bad_request("message caption is too long" if caption else "message is too long")
         return str(text)
 
-    def _check_markup(self, markup: Any) -> JSON | None:
+    def _check_markup(self, markup: Any, chat_id: int | None = None) -> JSON | None:
+        """As Telegram checks a keyboard; `chat_id` where it is known (web_app buttons
+        open a Mini App in private chats only: elsewhere BUTTON_TYPE_INVALID)."""
         if markup is None or markup == "":
             return None
         if isinstance(markup, str):
@@ -592,7 +594,17 @@ class FakeTelegram:
                     raise bad_request("BUTTON_DATA_INVALID")
                 if len(button) == 1:
                     raise bad_request("text buttons are unallowed in the inline keyboard")
+                self._check_web_app(button, chat_id)
         return markup
+
+    def _check_web_app(self, button: JSON, chat_id: int | None) -> None:
+        if "web_app" not in button:
+            return
+        url = str((button["web_app"] or {}).get("url", ""))
+        if not url.startswith("https://"):
+            raise bad_request("BUTTON_URL_INVALID")
+        if chat_id is not None and chat_id not in self.users:
+            raise bad_request("BUTTON_TYPE_INVALID")
 
     # --- building bot messages -----------------------------------------------------------
 
@@ -604,7 +616,7 @@ class FakeTelegram:
 
     def _new_bot_message(self, params: JSON, raw_text: str | None) -> SentMessage:
         chat_id = self._chat_id(params)
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), chat_id)
         thread_id = self._thread(chat_id, params.get("message_thread_id"))
         msg = SentMessage(
             chat_id,
@@ -909,7 +921,7 @@ class FakeTelegram:
         return msg
 
     def _edit(self, msg: SentMessage, params: JSON, text: str | None, mode: Any) -> JSON:
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = self._check_markup(params.get("reply_markup"), msg.chat_id)
         rows = (markup or {}).get("inline_keyboard", [])
         before = (msg.text, msg.entities, msg.reply_markup)
         candidate = replace(msg, raw_text=text, parse_mode=mode, reply_markup=rows)

@@ -1,0 +1,73 @@
+"""The Mini App's catalogue: programmes under any mix of kind and department, by page.
+
+The chat pages by anchor ids through one list at a time (storage/programs.py); the page
+filters by kind and department together and jumps to any page, so it pages by offset:
+one count and one page, two statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Program, ProgramKind
+from storage.programs import ProgramFilter
+
+SUMMARY_CHARS = 200  # a list shows the start of a summary; the card shows all of it
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseRow:
+    id: int
+    kind: ProgramKind
+    department_id: int
+    title_zh: str
+    title_en: str
+    summary_zh: str
+    summary_en: str
+
+
+_COLUMNS = (
+    Program.id, Program.kind, Program.department_id, Program.title_zh, Program.title_en,
+    func.substr(Program.summary_zh, 1, SUMMARY_CHARS),
+    func.substr(Program.summary_en, 1, SUMMARY_CHARS),
+)  # fmt: skip
+
+
+async def page(
+    session: AsyncSession, flt: ProgramFilter, offset: int, size: int
+) -> tuple[list[BrowseRow], int]:
+    """A page and the count: the offset is walked over ids alone (page 200 read every
+    skipped row's summary otherwise: 70 ms), then the page's rows are read by id."""
+    total = await session.scalar(select(func.count(Program.id)).where(flt.where()))
+    ids = select(Program.id).where(flt.where()).order_by(Program.id).offset(offset).limit(size)
+    stmt = select(*_COLUMNS).where(Program.id.in_(ids.scalar_subquery())).order_by(Program.id)
+    rows = [BrowseRow(*row) for row in (await session.execute(stmt)).all()]
+    return rows, int(total or 0)
+
+
+async def department_counts(session: AsyncSession) -> dict[int, int]:
+    """Open programmes per department, from the programmes' table alone (the chat's join
+    with departments beside the count took 11 ms on 10,000 programmes; grouping by kind
+    and department together, 16 ms)."""
+    stmt = (
+        select(Program.department_id, func.count(Program.id))
+        .where(ProgramFilter().where())
+        .group_by(Program.department_id)
+    )
+    return {int(d): int(n) for d, n in (await session.execute(stmt)).all()}
+
+
+async def ids_where(session: AsyncSession, flt: ProgramFilter) -> list[int]:
+    """Every matching id, ascending (to intersect with a search's ids)."""
+    return list(await session.scalars(select(Program.id).where(flt.where()).order_by(Program.id)))
+
+
+async def rows_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[BrowseRow]:
+    if not ids:
+        return []
+    stmt = select(*_COLUMNS).where(Program.id.in_(ids)).order_by(Program.id)
+    return [BrowseRow(*row) for row in (await session.execute(stmt)).all()]
