@@ -1,6 +1,6 @@
 """Every benchmark, one command: .venv/bin/python -m benchmarks [--quick]
 
-Runs catalog_actions, catalog_path, reminders and broadcast, each on SQLite and
+Runs catalog_actions, catalog_path, reminders, broadcast and fair_rush, each on SQLite and
 PostgreSQL and each as its own process (so peak-memory figures never mix), then prints
 one summary gathered from their JSON in benchmarks/results/ and writes
 benchmarks/results/summary.json with the machine it ran on.
@@ -50,6 +50,7 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
         ["--recipients", "500", "--baseline-seconds", "5"],
     ),
     "broadcast_memory": (["--recipients", "10000"], ["--recipients", "500"]),
+    "fair_rush": (["--contacts", "750", "--rate", "25"], ["--contacts", "150", "--rate", "25"]),
 }
 
 
@@ -205,7 +206,33 @@ def summarise_catalog_path(data: dict[str, Any]) -> list[Row]:
             f"{ms(c.get('bot_cpu_ms_per_update'))} / {ms(e.get('bot_cpu_ms_per_update'))}",
             None,
         )
-    return [speed, latency, echo, cpu]
+    return [speed, latency, echo, cpu, *issue15_rows(data)]
+
+
+def issue15_rows(data: dict[str, Any]) -> list[Row]:
+    """Issue 15's targets for the catalog path, each against the echo bot of the same run."""
+    single: Row = {"figure": "issue 15: one person pressing in a loop, round trip p50 "
+                   "(× echo's)", "target": "≤ 1.25× echo"}  # fmt: skip
+    rate: Row = {"figure": "issue 15: catalog path under load, updates/s (× echo)",
+                 "target": "≥ 0.5× echo"}  # fmt: skip
+    cpu: Row = {"figure": "issue 15: bot CPU per press (× echo's per message)",
+                "target": "≤ 2× echo"}  # fmt: skip
+    for r in data.get("results", []):
+        backend, one = r.get("db"), r.get("single_user") or {}
+        ratio = one.get("p50_ratio")
+        if ratio is not None:
+            mine, base = one["catalog"].get("p50_ms"), one["echo"].get("p50_ms")
+            single[backend] = (f"{ms(mine)} / {ms(base)} ({ratio}×)", ratio <= 1.25)
+        if r.get("ratio") is not None:
+            rate[backend] = (f"{r['ratio']}×", r["ratio"] >= 0.5)
+        if r.get("cpu_ratio") is not None:
+            c, e = r.get("catalog", {}), r.get("echo", {})
+            cpu[backend] = (
+                f"{ms(c.get('bot_cpu_ms_per_update'))} / "
+                f"{ms(e.get('bot_cpu_ms_per_update'))} ({r['cpu_ratio']}×)",
+                r["cpu_ratio"] <= 2.0,
+            )
+    return [single, rate, cpu]
 
 
 def summarise_reminders(data: dict[str, Any]) -> list[Row]:
@@ -273,12 +300,30 @@ def summarise_broadcast_memory(data: dict[str, Any]) -> list[Row]:
     return [row]
 
 
+def summarise_fair_rush(data: dict[str, Any]) -> list[Row]:
+    results = data.get("results", [])
+    n = data.get("args", {}).get("contacts", "?")
+    row: Row = {"figure": f"issue 15: fair rush, {n} deep links at 25/s on 1 CPU: card "
+                "p50 / p95 / p99, peak RSS", "target": "p95 ≤ 150 ms, ≤ 150 MB"}  # fmt: skip
+    echo: Row = {"figure": "fair rush: echo bot on 1 CPU, p50 / p95 / p99", "target": "baseline"}
+    for r in results:
+        card = r.get("card", {})
+        figure = f"{card.get('p50_ms')} / {card.get('p95_ms')} / {card.get('p99_ms')} ms"
+        if r.get("bot") == "partnerbot, 1 CPU":
+            row[r["db"]] = (f"{figure}, {round(r.get('peak_rss_mb') or 0)} MB",
+                            r.get("verdict") == "met")  # fmt: skip
+        elif r.get("bot") == "echo bot, 1 CPU":
+            echo[r["db"]] = (figure, None)
+    return [row, echo]
+
+
 SUMMARISERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "catalog_actions": summarise_catalog_actions,
     "catalog_path": summarise_catalog_path,
     "reminders": summarise_reminders,
     "broadcast": summarise_broadcast,
     "broadcast_memory": summarise_broadcast_memory,
+    "fair_rush": summarise_fair_rush,
 }
 
 

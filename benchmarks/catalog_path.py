@@ -8,6 +8,8 @@ rate limits here: the figure is how fast the bot works, not Telegram's 30/s.
   people each open that kind's list, then press "Next ▶️" / "◀️ Previous" in turn,
   closed loop: the next press when the previous edit arrived.
 - Echo: as many people, each sending a text and waiting for the echo, closed loop.
+- Then one person alone in the same loop for `--single-seconds`, on each bot: the round
+  trip of one press against one echo (issue 15's first row).
 
 Updates per second = answers (edits / echoes) reaching the fake in the measured window /
 its length, after a warm-up. Latency = the update queued at the fake -> the bot's
@@ -19,8 +21,12 @@ default 25 its own limiter, there for Telegram's overall limit, would cap the fi
 25 edits/s) and FLOOD_BURST/FLOOD_RATE=1000 (a closed-loop robot presses faster than
 the 3/s per person that bot/flood.py lets through).
 
+--profile DIR samples the catalog bot with py-spy (the `bench` extra) during the measured
+window into DIR/catalog-<db>.raw (collapsed stacks; benchmarks/profile_top.py makes them
+text). py-spy slows the bot a little: figures of a profiled run are not the targets'.
+
 Run: .venv/bin/python -m benchmarks.catalog_path [--backends sqlite,postgresql]
-     [--programs 10000] [--users 50] [--seconds 20] [--warmup 5]
+     [--programs 10000] [--users 50] [--seconds 20] [--warmup 5] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ KIND_BUTTON = "Joint research & labs ("
 ECHO_USER_BASE = 600_000
 CATALOG_USER_BASE = 610_000
 ANSWER_TIMEOUT = 15.0
+HTTP_CLIENT: str | None = None  # --http-client
 
 
 class TimedFake(FakeTelegram):
@@ -155,20 +162,33 @@ async def bot_process(argv: list[str], env: dict[str, str], tg: TimedFake) -> An
                 print(f"  {argv[-1]} stderr: " + " | ".join(tail))
 
 
+async def py_spy(pid: int, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """py-spy sampling the process for `seconds`, into a raw (collapsed stacks) file."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return await asyncio.create_subprocess_exec(
+        str(py_spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
+        "--format", "raw", "--rate", "100", "--nonblocking", "--output", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def measure(
     pid: int, tg: TimedFake, users: list[FakeUser], act: Act, edit: bool, warmup: float,
-    seconds: float,
+    seconds: float, profile: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     load = Load()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(closed_loop(tg, u, act, edit, stop, load)) for u in users]
     await asyncio.sleep(warmup)
+    spy = await py_spy(pid, seconds, profile) if profile is not None else None
     start, bot_cpu, own_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
     await asyncio.sleep(seconds)
     end = time.perf_counter()
     bot_cpu, own_cpu = cpu_seconds(pid) - bot_cpu, time.process_time() - own_cpu
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), ANSWER_TIMEOUT + 5)
+    if spy is not None:
+        await asyncio.wait_for(spy.wait(), 60)
     answered = [a for _, a in load.samples if start <= a < end]
     latency = [(a - q) * 1000 for q, a in load.samples if start <= q < end]
     return {
@@ -205,8 +225,9 @@ async def send_text(user: FakeUser, n: int) -> None:
 
 
 async def run(
-    backend: str, programs: int, users: int, warmup: float, seconds: float
-) -> dict[str, Any]:
+    backend: str, programs: int, users: int, warmup: float, seconds: float,
+    profile: Path | None = None, single: float = 10.0,
+) -> dict[str, Any]:  # fmt: skip
     async with database(backend) as url:
         engine = create_engine(url)
         await upgrade(engine)
@@ -218,6 +239,8 @@ async def run(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
         env.update(BOT_TOKEN=TOKEN, DATABASE_URL=url, LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         env.update(SEND_RATE="1000", FLOOD_BURST="1000", FLOOD_RATE="1000")
+        if HTTP_CLIENT:
+            env.update(HTTP_CLIENT=HTTP_CLIENT)
         tg = TimedFake(TOKEN)
         async with tg:
             env.update(TELEGRAM_API_URL=tg.base_url, TELEGRAM_FILE_URL=tg.file_url)
@@ -229,18 +252,28 @@ async def run(
                 ]
                 echo = await measure(proc.pid, tg, people, send_text, False, warmup, seconds)
                 echo["peak_rss_mb"] = vm_hwm_mb(proc.pid)
+                echo_single = await measure(proc.pid, tg, people[:1], send_text, False, 1.0, single)
             async with bot_process([sys.executable, "-m", "bot.cli", "run"], env, tg) as proc:
                 people = [
                     tg.user(CATALOG_USER_BASE + n, first_name=f"Pager{n}", language_code="en")
                     for n in range(users)
                 ]
                 await asyncio.gather(*(open_list(u) for u in people))
+                spy_out = profile / f"catalog-{backend}.raw" if profile else None
                 ours = await measure(
-                    proc.pid, tg, people, press_next_or_previous, True, warmup, seconds
+                    proc.pid, tg, people, press_next_or_previous, True, warmup, seconds, spy_out
                 )
                 ours["peak_rss_mb"] = vm_hwm_mb(proc.pid)
+                ours_single = await measure(
+                    proc.pid, tg, people[:1], press_next_or_previous, True, 1.0, single
+                )
             errors = tg.stats.get("http_400", 0) + tg.stats.get("http_500", 0)
     ratio = ours["updates_per_s"] / echo["updates_per_s"] if echo["updates_per_s"] else 0.0
+    # One person pressing in a loop: the round trip of a press against a text's echo.
+    one, base = ours_single.get("p50_ms"), echo_single.get("p50_ms")
+    single_ratio = round(one / base, 2) if one and base else None
+    cpu, cpu_base = ours.get("bot_cpu_ms_per_update"), echo.get("bot_cpu_ms_per_update")
+    cpu_ratio = round(cpu / cpu_base, 2) if cpu and cpu_base else None
     clean = not (ours["timeouts"] or ours["wrong_kind"] or echo["timeouts"] or echo["wrong_kind"])
     return {
         "db": backend,
@@ -252,6 +285,8 @@ async def run(
         "echo": echo,
         "catalog": ours,
         "ratio": round(ratio, 2),
+        "single_user": {"catalog": ours_single, "echo": echo_single, "p50_ratio": single_ratio},
+        "cpu_ratio": cpu_ratio,
         "target_ratio": TARGET_RATIO,
         "fake_api_errors": errors,
         "verdict": "met" if ratio >= TARGET_RATIO and clean else "MISSED",
@@ -269,12 +304,35 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--http-client",
+        choices=("httpx", "aiohttp"),
+        default=None,
+        help="partnerbot's HTTP_CLIENT (default: the setting's default)",
+    )
+    parser.add_argument("--single-seconds", type=float, default=10.0,
+                        help="then one person alone in a loop, for this long")  # fmt: skip
+    parser.add_argument("--profile", type=Path, help="py-spy the catalog bot into this folder")
     args = parser.parse_args()
+    global HTTP_CLIENT
+    HTTP_CLIENT = args.http_client
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     for backend in args.backends.split(","):
         try:
-            results.append(await run(backend, args.programs, args.users, args.warmup, args.seconds))
+            results.append(
+                await run(
+                    backend,
+                    args.programs,
+                    args.users,
+                    args.warmup,
+                    args.seconds,
+                    args.profile,
+                    args.single_seconds,
+                )
+            )
         except Exception as exc:
             traceback.print_exc()
             errors.append(f"{backend}: {type(exc).__name__}: {exc}")
@@ -298,6 +356,14 @@ async def main() -> None:
         rows,
     )
     for r in results:
+        one = r["single_user"]
+        print(
+            f"  {r['db']}: one person alone, round trip p50 {fmt(one['catalog']['p50_ms'])} ms"
+            f" against the echo's {fmt(one['echo']['p50_ms'])} ms ({fmt(one['p50_ratio'])}×,"
+            f" target <= 1.25×); bot CPU per update {fmt(r['catalog']['bot_cpu_ms_per_update'])}"
+            f" ms against {fmt(r['echo']['bot_cpu_ms_per_update'])} ms ({fmt(r['cpu_ratio'])}×,"
+            " target <= 2×)"
+        )
         for key in ("echo", "catalog"):
             if r[key]["timeouts"] or r[key]["wrong_kind"]:
                 print(
@@ -308,6 +374,8 @@ async def main() -> None:
             print(f"  {r['db']}: the fake answered {r['fake_api_errors']} calls with an error")
     for error in errors:
         print(f"ERROR {error}")
+    if args.profile:  # a profiled run's figures are not the benchmark's: its JSON is kept
+        return
     path = write_json("catalog_path", {"args": vars(args), "results": results, "errors": errors})
     print(f"\nwritten {path.relative_to(ROOT)}")
 

@@ -19,6 +19,7 @@ from bot.inquiries import forms as inquiry_forms
 from bot.next_steps import forms as step_forms
 from bot.people import identity
 from bot.settings import Settings
+from bot.traffic.aiohttp_request import AiohttpRequest
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
 from bot.ui import commands
@@ -74,9 +75,12 @@ def build_application(
         if app.bot_data.engine is not None:
             await app.bot_data.engine.dispose()
 
+    builder = ApplicationBuilder()
+    if settings.http_client == "aiohttp":
+        # The pool sizes PTB's builder gives httpx: many for sends, one for getUpdates.
+        builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
     app: PartnerApp = (
-        ApplicationBuilder()
-        .token(settings.token)
+        builder.token(settings.token)
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
         .context_types(CONTEXT_TYPES)

@@ -21,7 +21,9 @@ from bot.engines.staff_chat import StaffChat
 from bot.engines.wakeup import EngineJob
 from bot.forms.engine import Forms, Saved
 from bot.people.person import Person
+from bot.people.senders import Senders, changed_in
 from bot.settings import Settings
+from bot.traffic.answers import PendingAnswers
 from storage.engine import unit_of_work
 from storage.models import utcnow
 
@@ -67,6 +69,8 @@ class Runtime:
     after_save: dict[str, AfterSave] = field(default_factory=dict)  # form name → its hook
     search: SearchCache = field(default_factory=SearchCache)  # this process's search copy
     answered: AnsweredQueries = field(default_factory=AnsweredQueries)
+    senders: Senders = field(default_factory=Senders)  # recently recognised (people/senders)
+    answers: PendingAnswers = field(default_factory=PendingAnswers)  # in flight (traffic/answers)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Runtime]):
@@ -129,8 +133,21 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         Read-only unless `write`: on SQLite a read takes no write lock, so a page of the
         catalogue never waits for someone else's write (WAL readers run alongside), and
         a write slipped into a read unit fails loudly (storage/engine.py)."""
-        async with unit_of_work(self.bot_data.sessions, write=write) as session:
-            yield session
+        if not write:
+            async with unit_of_work(self.bot_data.sessions, write=False) as session:
+                yield session
+            return
+        unit: AsyncSession | None = None
+        try:
+            async with unit_of_work(self.bot_data.sessions, write=True) as unit:
+                yield unit
+        finally:
+            # What a write may have changed about a person (their form, language, role,
+            # their very record) is read afresh at their next update, committed or not.
+            dropped = changed_in(unit) if unit is not None else set()
+            if self.person is not None:
+                dropped.add(self.person.id)
+            self.bot_data.senders.forget(dropped)
 
 
 AfterSave = Callable[[Update, BotContext, Person, Saved], Coroutine[Any, Any, None]]

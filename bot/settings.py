@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # An open inquiry with no event for this many days and no open next step nudges
     # its assignee (or the admins) once per quiet spell (bot/inquiries/stale.py).
     stale_days: int = Field(default=7, ge=1, le=365)
+    # The HTTP client under python-telegram-bot's requests to the Bot API (issue 15):
+    # PTB's own httpx, or aiohttp (bot/traffic/aiohttp_request.py), which the benchmarks
+    # found cheaper per call.
+    http_client: Literal["httpx", "aiohttp"] = "aiohttp"
 
     @field_validator("reminder_offsets", mode="before")
     @classmethod

@@ -54,6 +54,9 @@ def button(act: Act | None = None) -> Callable[[ButtonHandler], Handler]:
             except FieldError as refusal:
                 values = {k: escape(str(v)) for k, v in refusal.values.items()}
                 await answer(update, context, t(context.lang, refusal.key, **values), alert=True)
+            finally:
+                if query is not None:  # the answer travelled alongside the edit
+                    await context.runtime.answers.settle(query.id)
 
         return run
 

@@ -31,9 +31,14 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
     if update.edited_message is not None:
         raise ApplicationHandlerStop
     settings = context.settings
-    # Most updates come from someone seen minutes ago: a read, no write lock.
-    async with context.db() as session:
-        person = await recognize_known(session, user.id, admin_ids=settings.admin_ids)
+    # Most updates come from someone seen seconds ago: no database at all (the entry is
+    # dropped whenever something about them changes: bot/people/senders.py) ...
+    now = context.now()
+    person = context.runtime.senders.get(user.id, now)
+    if person is None:
+        # ... or minutes ago: a read, no write lock.
+        async with context.db() as session:
+            person = await recognize_known(session, user.id, admin_ids=settings.admin_ids)
     if person is None:
         async with context.db(write=True) as session:
             person = await recognize(
@@ -48,6 +53,7 @@ async def recognize_sender(update: Update, context: BotContext) -> None:
                 default_language=settings.default_language,
                 admin_ids=settings.admin_ids,
             )
+    context.runtime.senders.put(person, now)
     context.person = person
     query = update.callback_query
     if query is not None and not query.data:

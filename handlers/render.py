@@ -80,8 +80,10 @@ async def answer(
 ) -> None:
     """Acknowledge a button press (stops the client's spinner) exactly once: Telegram
     refuses a second answer, and paths that answer early may hand over to ones that
-    would answer again."""
+    would answer again. The answer goes out alongside what the handler sends next (a
+    press costs one round trip, not two in a row); guard.button waits for it before the
+    update is done, and a failure is logged (bot/traffic/answers.py)."""
     query = update.callback_query
     if query is None or not context.runtime.answered.add(query.id):
         return
-    await query.answer(text=text, show_alert=alert)
+    context.runtime.answers.start(query.id, query.answer(text=text, show_alert=alert))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+QUERY_ONLY = "partnerbot_query_only"  # Connection.info: PRAGMA query_only is ON now
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -55,17 +56,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # instead of failing with "database is locked" when it upgrades a read lock later.
         # Read-only units of work (READ_ONLY) take no lock, and may not write: a write
         # there is a bug, and query_only makes it fail instead of taking the lock late.
-        if conn.get_execution_options().get("sqlite_readonly"):
-            conn.exec_driver_sql("BEGIN")
-            conn.exec_driver_sql("PRAGMA query_only = ON")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    @event.listens_for(engine.sync_engine, "commit")
-    @event.listens_for(engine.sync_engine, "rollback")
-    def _on_end(conn: Any) -> None:
-        if conn.get_execution_options().get("sqlite_readonly"):
-            conn.exec_driver_sql("PRAGMA query_only = OFF")  # the connection goes back to the pool
+        # The pragma stays with the pooled connection and is switched only when the kind
+        # of unit changes: most units are reads, and each statement costs a hand-off to
+        # aiosqlite's thread (issue 15's profile).
+        readonly = bool(conn.get_execution_options().get("sqlite_readonly"))
+        if conn.info.get(QUERY_ONLY, False) != readonly:
+            conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
+            conn.info[QUERY_ONLY] = readonly
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from bot.people import roles as access
 from bot.people.audit import Action
 from bot.people.person import Person, draft_state, effective_role
 from bot.people.roles import Act
+from bot.people.senders import changed
 from bot.ui.errors import FieldError
 from bot.ui.i18n import LANGUAGES, pick_language
 from storage import forms as forms_repo
@@ -113,6 +114,7 @@ async def choose_language(session: AsyncSession, user_id: int, language: str) ->
     if language not in LANGUAGES:
         return False
     await repo.set_language(session, user_id, language)
+    changed(session, user_id)
     return True
 
 
@@ -276,6 +278,7 @@ async def redeem_invite(
         # An admin opening a teacher link keeps admin rights; the link is spent anyway.
         return InviteResult(role=current)
     await repo.set_role(session, user_id, invite.role)
+    changed(session, user_id)
     action = Action.ROLE_ADMIN if invite.role is Role.ADMIN else Action.ROLE_TEACHER
     detail = audit.change("role.", current.value, invite.role.value)
     detail += f" · {audit.word('invited_by')} {invite.created_by}"
@@ -332,7 +335,7 @@ async def change_role(
     session: AsyncSession, admin: Person, admin_ids: frozenset[int], user_id: int, value: str
 ) -> StaffMember:
     """Make someone a teacher or an admin, or remove their staff role. Takes effect at
-    their next update: the role is read from the database on every one."""
+    their next update: their recognition is dropped from bot/people/senders.py."""
     if value not in Role._value2member_map_:
         raise access.Refused()  # not a role: a forged button
     role = Role(value)
@@ -345,6 +348,7 @@ async def change_role(
         return member
     previous = member.user.role
     await repo.set_role(session, user_id, role)
+    changed(session, user_id)  # a demoted teacher loses staff rights at their next update
     detail = audit.change("role.", previous.value, role.value)
     await audit.record(session, admin.id, Action.ROLE_CHANGE, f"user:{user_id}", detail)
     return StaffMember(member.user, role, fixed=False)

@@ -156,6 +156,7 @@ class FakeTelegram:
         self._windows: dict[Any, _Window] = {}
         self._inject: list[int] = []  # retry_after values of injected 429s
         self._failures: dict[str, list[ApiError]] = {}  # method (lower case) → errors
+        self._latency: dict[str, float] = {}  # method (lower case) → seconds before answering
         self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}  # group id → its supergroup's id
         self._kicked: set[int] = set()  # groups the bot was removed from
@@ -292,6 +293,11 @@ class FakeTelegram:
         """The next `count` calls of `method` answer this Telegram error (e.g. 400
         "Bad Request: …"), as a flaky or surprised Telegram would."""
         self._failures.setdefault(method.lower(), []).extend([ApiError(code, description)] * count)
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer `method` only after `seconds`, as a far-away Telegram would: shows
+        whether the bot waits for one call before making the next."""
+        self._latency[method.lower()] = seconds
 
     def migrate_group(
         self, chat_id: int, new_chat_id: int, *, by: FakeUser | None = None, notify: bool = True
@@ -449,6 +455,8 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found")
             call.params = params = self._params(request)
+            if delay := self._latency.get(method.lower()):
+                await asyncio.sleep(delay)
             failures = self._failures.get(method.lower())
             if failures:
                 raise failures.pop(0)
