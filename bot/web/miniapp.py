@@ -40,6 +40,7 @@ from bot.people import identity
 from bot.people.identity import TelegramProfile
 from bot.people.person import Person
 from bot.people.roles import Refused
+from bot.people.senders import changed_in
 from bot.settings import Settings, SettingsError
 from bot.traffic.flood import FloodGate, Verdict
 from bot.ui.errors import FieldError
@@ -150,8 +151,19 @@ class WebCall:
 
     @asynccontextmanager
     async def db(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        async with unit_of_work(self.runtime.sessions, write=write) as session:
-            yield session
+        """As BotContext.db: a write drops what it may have changed about a person
+        (theirs, and whoever it names with senders.changed) from the sender cache."""
+        if not write:
+            async with unit_of_work(self.runtime.sessions, write=False) as session:
+                yield session
+            return
+        unit: AsyncSession | None = None
+        try:
+            async with unit_of_work(self.runtime.sessions, write=True) as unit:
+                yield unit
+        finally:
+            dropped = changed_in(unit) if unit is not None else set()
+            self.runtime.senders.forget({*dropped, self.person.id})
 
     def wake_engines(self) -> None:
         """After a commit that queued messages: the outbox looks now, not at its next tick."""
@@ -224,10 +236,16 @@ class MiniApp:
             return None
 
     async def _person(self, user: WebUser) -> Person:
-        settings, sessions = self.settings, self.runtime.sessions
+        """The caller, as an update's sender is recognised: from the sender cache the
+        chat shares (bot/people/senders.py), else read, else created."""
+        settings, sessions, now = self.settings, self.runtime.sessions, utcnow()
+        cached = self.runtime.senders.get(user.id, now)
+        if cached is not None:
+            return cached
         async with unit_of_work(sessions, write=False) as session:
             known = await identity.recognize_known(session, user.id, admin_ids=settings.admin_ids)
         if known is not None:
+            self.runtime.senders.put(known, now)
             return known
         profile = TelegramProfile(user.id, user.first_name, user.last_name, user.username,
                                   user.language_code)  # fmt: skip
