@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from bot.catalog.miniapp import FacetCache
 from bot.catalog.search import SearchCache
 from bot.engines.outbox import OutboxSender
 from bot.engines.report_gate import ReportGate
@@ -68,6 +69,7 @@ class Runtime:
     forms: Forms = field(default_factory=Forms)  # every form, registered by bot/app.py
     after_save: dict[str, AfterSave] = field(default_factory=dict)  # form name → its hook
     search: SearchCache = field(default_factory=SearchCache)  # this process's search copy
+    facets: FacetCache = field(default_factory=FacetCache)  # the Mini App catalogue's counts
     answered: AnsweredQueries = field(default_factory=AnsweredQueries)
     senders: Senders = field(default_factory=Senders)  # recently recognised (people/senders)
     answers: PendingAnswers = field(default_factory=PendingAnswers)  # in flight (traffic/answers)

@@ -31,7 +31,9 @@ async def me(call: WebCall) -> Reply:
 async def catalog_page(call: WebCall) -> Reply:
     query = catalog.CatalogQuery.parse(call.args)
     async with call.db() as session:
-        found = await catalog.browse(session, call.person, query, call.runtime.search)
+        found = await catalog.browse(
+            session, call.person, query, call.runtime.search, call.runtime.facets
+        )
     return views.browse(call.lang, found)
 
 

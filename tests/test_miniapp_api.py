@@ -334,3 +334,31 @@ async def test_without_webapp_url_nothing_is_offered_or_served(
     assert all(data != "https://miniapp.example/app/" for _, data in welcome.buttons())
     assert t("en", "webapp.open") not in welcome.button_labels()
     assert bot.app is not None and "miniapp" not in bot.app.bot_data.extras
+
+
+async def test_the_catalogue_counts_follow_a_change_at_once(web: Web) -> None:
+    """The counts are cached per catalogue version: a programme closed is gone from the
+    next page's total and its kind's count."""
+    from sqlalchemy import update as sql_update
+
+    from storage.models import Program, ProgramStatus, utcnow
+
+    await seed(web.runner.sessions)
+    before = await web.get("/api/catalog", 6600)
+    incubation = await special_id(web.runner.sessions, "INC-1")
+    async with web.runner.sessions() as session, session.begin():
+        await session.execute(
+            sql_update(Program)
+            .where(Program.id == incubation)
+            .values(status=ProgramStatus.CLOSED, updated_at=utcnow())
+        )
+    after = await web.get("/api/catalog", 6600)
+    assert after["total"] == before["total"] - 1
+
+    def kind_count(page: dict[str, Any]) -> int:
+        return sum(k["count"] for k in page["kinds"] if k["value"] == "incubation")
+
+    assert kind_count(after) == kind_count(before) - 1
+    assert incubation not in [
+        i["id"] for i in (await web.get("/api/catalog?kind=incubation", 6600))["items"]
+    ]

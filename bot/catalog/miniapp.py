@@ -4,6 +4,7 @@ and a card with whether this contact is interested already."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,7 @@ from bot.ui.ids import parse_id
 from storage import catalog_browse as repo
 from storage import inquiries as inquiries_repo
 from storage import programs as programs_repo
-from storage.models import ProgramKind
+from storage.models import Department, ProgramKind
 from storage.programs import Card, DepartmentRow, ProgramFilter
 
 PAGE_SIZE = 20
@@ -59,11 +60,50 @@ class Browse:
     departments: list[DepartmentRow]
 
 
+@dataclass(frozen=True, slots=True)
+class _Facets:
+    version: tuple[object, ...]
+    loaded_at: float
+    counts: dict[tuple[ProgramKind, int], int]
+    departments: list[Department]
+
+    def total(self, kind: ProgramKind | None, department_id: int | None) -> int:
+        return sum(
+            n for (k, d), n in self.counts.items()
+            if (kind is None or k is kind) and (department_id is None or d == department_id)
+        )  # fmt: skip
+
+
+class FacetCache:
+    """The catalogue's counts per kind and department, held in this process and checked
+    against the catalogue's version (latest change, latest id) on every page, as the
+    search copy is (bot/catalog/search.py): a page is then two statements, the version
+    and its rows. Department names are read again after MAX_AGE at the latest."""
+
+    MAX_AGE = 60.0
+
+    def __init__(self) -> None:
+        self._copies: dict[str, _Facets] = {}
+
+    async def get(self, session: AsyncSession) -> _Facets:
+        key = session.get_bind().engine.url.render_as_string(hide_password=True)
+        version = await programs_repo.catalog_version(session)
+        now = time.monotonic()
+        found = self._copies.get(key)
+        if found is None or found.version != version or now - found.loaded_at > self.MAX_AGE:
+            counts = await repo.facets(session)
+            found = _Facets(version, now, counts, await programs_repo.all_departments(session))
+            self._copies[key] = found
+        return found
+
+
 async def browse(
-    session: AsyncSession, person: Person, query: CatalogQuery, search: SearchCache
-) -> Browse:
+    session: AsyncSession, person: Person, query: CatalogQuery, search: SearchCache,
+    facets: FacetCache,
+) -> Browse:  # fmt: skip
     """One page of the published catalogue (what every contact may see); a page past the
     end shows the last one."""
+    known = await facets.get(session)
     flt = ProgramFilter(kind=query.kind, department_id=query.department_id)
     if query.words:
         ids = await search.matching_ids(session, query.words)
@@ -76,19 +116,21 @@ async def browse(
         start = (number - 1) * PAGE_SIZE
         items = await repo.rows_by_ids(session, ids[start : start + PAGE_SIZE])
     else:
-        items, total = await repo.page(session, flt, (query.page - 1) * PAGE_SIZE, PAGE_SIZE)
+        total = known.total(query.kind, query.department_id)
         pages = max(1, -(-total // PAGE_SIZE))
-        number = query.page
-        if number > pages:
-            number = pages
-            items, total = await repo.page(session, flt, (number - 1) * PAGE_SIZE, PAGE_SIZE)
-    kinds = await catalog.kinds(session)
-    counts = await repo.department_counts(session)
+        number = min(query.page, pages)
+        items = await repo.page_only(session, flt, (number - 1) * PAGE_SIZE, PAGE_SIZE)
+    by_kind: dict[ProgramKind, int] = {}
+    by_department: dict[int, int] = {}
+    for (kind, department_id), n in known.counts.items():
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        by_department[department_id] = by_department.get(department_id, 0) + n
     departments = [  # those with open programmes, in the chat's order (by code)
-        DepartmentRow(d.id, d.name_zh, d.name_en, counts[d.id])
-        for d in await programs_repo.all_departments(session)
-        if counts.get(d.id)
+        DepartmentRow(d.id, d.name_zh, d.name_en, by_department[d.id])
+        for d in known.departments
+        if by_department.get(d.id)
     ]
+    kinds = [(kind, by_kind.get(kind, 0)) for kind in catalog.KIND_ORDER]
     return Browse(items, number, pages, total, kinds, departments)
 
 

@@ -41,7 +41,7 @@ from storage.models import (
     User,
 )
 
-PER_COLUMN = 100  # cards shown per status; the column's count is the full number
+PER_COLUMN = 50  # cards shown per status (newest first); the column's count is the full number
 AGES = (0, 3, 7, 14, 30)  # "older than N days"; 0: any age
 COLUMNS = tuple(InquiryStatus)  # new → contacted → meeting → agreement, declined, closed
 MAX_WORDS = 5
@@ -130,7 +130,7 @@ async def show_board(
         if counts.get(status)  # an empty column costs no statement
         for row in await board_repo.newest(session, flt, status, PER_COLUMN)
     ]
-    due = await board_repo.next_due(session, [r.id for r in rows])
+    due = {r.id: r.next_due for r in rows if r.next_due is not None}
     staff = await users_repo.staff_users(session, settings.admin_ids)
     if not person.is_admin:
         staff = [u for u in staff if u.id == person.id]
