@@ -130,7 +130,7 @@ async def show_board(
         if counts.get(status)  # an empty column costs no statement
         for row in await board_repo.newest(session, flt, status, PER_COLUMN)
     ]
-    due = {r.id: r.next_due for r in rows if r.next_due is not None}
+    due = await board_repo.next_due(session, [r.id for r in rows])
     staff = await users_repo.staff_users(session, settings.admin_ids)
     if not person.is_admin:
         staff = [u for u in staff if u.id == person.id]
