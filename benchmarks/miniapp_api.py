@@ -145,7 +145,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def measure(port: int, repeat: int, inquiries: int) -> dict[str, list[float]]:
+async def measure(
+    port: int, repeat: int, programmes: int, inquiries: int
+) -> dict[str, list[float]]:
     import aiohttp
 
     from bot.web.initdata import sign
@@ -166,7 +168,7 @@ async def measure(port: int, repeat: int, inquiries: int) -> dict[str, list[floa
         "catalogue search + kind": lambda: (
             "GET", "/api/catalog?q=robotics&kind=training", contact, None),
         "programme card": lambda: (
-            "GET", f"/api/programs/{rng.randrange(1, 10_000)}", contact, None),
+            "GET", f"/api/programs/{rng.randrange(1, programmes + 1)}", contact, None),
         "board (admin, all)": lambda: ("GET", "/api/board", admin, None),
         "board (admin, search)": lambda: ("GET", "/api/board?q=企业12", admin, None),
         "board (admin, overdue)": lambda: ("GET", "/api/board?overdue=1", admin, None),
@@ -209,7 +211,7 @@ async def run(backend: str, programmes: int, inquiries: int, repeat: int) -> lis
             assert child.stdout is not None
             if (await child.stdout.readline()).strip() != b"ready":
                 raise RuntimeError("the server did not start")
-            samples = await measure(port, repeat, inquiries)
+            samples = await measure(port, repeat, programmes, inquiries)
         finally:
             child.send_signal(signal.SIGTERM)
             await asyncio.wait_for(child.wait(), 30)
@@ -229,7 +231,7 @@ async def run(backend: str, programmes: int, inquiries: int, repeat: int) -> lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--programs", type=int, default=10_000)
     parser.add_argument("--inquiries", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=60)
@@ -238,7 +240,7 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(args.serve[0], int(args.serve[1])))
         return
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = [b for b in args.backends.split(",") if b in ("sqlite", "postgresql")]
     rows: list[list[Any]] = []
     for backend in backends:
         rows += asyncio.run(run(backend, args.programs, args.inquiries, args.repeat))
