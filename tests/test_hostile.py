@@ -527,5 +527,7 @@ async def test_a_burst_of_fifty_meets_the_flood_limit_and_nobody_else_waits(
     assert flooder_answer.get("text") == t("en", "flood.slow_down_short")
     assert answered.get("text") not in ERROR_TEXTS
     print(f"\nflood: {served}/50 served in {elapsed:.2f}s; other user: {other_latency:.3f}s")
-    assert other_latency < 0.5, f"another user waited {other_latency:.2f}s during the flood"
+    # ~0.05 s on a quiet machine; a loaded CI run (both cores busy with PostgreSQL and the
+    # suite) once took 1.5 s. Queued behind the flooder, it would wait for all fifty.
+    assert other_latency < 2.0, f"another user waited {other_latency:.2f}s during the flood"
     assert_no_error_anywhere(tg, errors)
