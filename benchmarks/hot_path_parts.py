@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from benchmarks.common import database, print_table, summary, write_json
+from benchmarks.common import database, print_table, summary, timed, write_json
 from bot.catalog import service as catalog
 from bot.catalog import views
 from bot.catalog.search import SearchCache
@@ -32,17 +32,6 @@ def sync_ms(action: Any, repeat: int) -> list[float]:
     for _ in range(repeat):
         start = time.perf_counter()
         action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-async def async_ms(action: Any, repeat: int) -> list[float]:
-    for _ in range(10):
-        await action()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        await action()
         samples.append((time.perf_counter() - start) * 1000)
     return samples
 
@@ -72,8 +61,8 @@ async def run(backend: str, programs: int, repeat: int) -> list[list[Any]]:
 
         found = await page()
         parts: list[tuple[str, list[float]]] = [
-            ("page: its unit of work and queries", await async_ms(page, repeat)),
-            ("sender read (what the cache saves)", await async_ms(sender, repeat)),
+            ("page: its unit of work and queries", await timed(page, repeat)),
+            ("sender read (what the cache saves)", await timed(sender, repeat)),
             ("list view + keyboard (program_list)",
              sync_ms(lambda: views.program_list("zh", found), repeat)),
             ("one i18n lookup t(lang, key)", sync_ms(lambda: t("zh", "catalog.page"), repeat)),

@@ -71,6 +71,34 @@ class Runtime:
     search: SearchCache = field(default_factory=SearchCache)  # this process's search copy
     facets: FacetCache = field(default_factory=FacetCache)  # the Mini App catalogue's counts
     answered: AnsweredQueries = field(default_factory=AnsweredQueries)
+
+    @asynccontextmanager
+    async def unit(self, *, write: bool, person_id: int | None) -> AsyncIterator[AsyncSession]:
+        """A unit of work for whoever asks (an update's sender, a Mini App caller): a
+        write drops what it may have changed about a person (their form, language, role,
+        their very record; theirs, and whoever it names with senders.changed) from the
+        sender cache, so it is read afresh next time, committed or not."""
+        if not write:
+            async with unit_of_work(self.sessions, write=False) as session:
+                yield session
+            return
+        unit: AsyncSession | None = None
+        try:
+            async with unit_of_work(self.sessions, write=True) as unit:
+                yield unit
+        finally:
+            dropped = changed_in(unit) if unit is not None else set()
+            if person_id is not None:
+                dropped.add(person_id)
+            self.senders.forget(dropped)
+
+    def wake_engines(self) -> None:
+        """After a commit that queued messages or reminders: the engines look now."""
+        if self.outbox is not None:
+            self.outbox.wake()
+        for job in self.jobs:
+            job.wake()
+
     senders: Senders = field(default_factory=Senders)  # recently recognised (people/senders)
     answers: PendingAnswers = field(default_factory=PendingAnswers)  # in flight (traffic/answers)
 
@@ -116,10 +144,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
     def wake_engines(self) -> None:
         """Call after committing queued messages or new reminders, so the engines look now
         rather than at their next tick."""
-        if self.bot_data.outbox is not None:
-            self.bot_data.outbox.wake()
-        for job in self.bot_data.jobs:
-            job.wake()
+        self.bot_data.wake_engines()
 
     def now(self) -> datetime:
         """UTC now (tests move it with time-machine)."""
@@ -135,21 +160,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], R
         Read-only unless `write`: on SQLite a read takes no write lock, so a page of the
         catalogue never waits for someone else's write (WAL readers run alongside), and
         a write slipped into a read unit fails loudly (storage/engine.py)."""
-        if not write:
-            async with unit_of_work(self.bot_data.sessions, write=False) as session:
-                yield session
-            return
-        unit: AsyncSession | None = None
-        try:
-            async with unit_of_work(self.bot_data.sessions, write=True) as unit:
-                yield unit
-        finally:
-            # What a write may have changed about a person (their form, language, role,
-            # their very record) is read afresh at their next update, committed or not.
-            dropped = changed_in(unit) if unit is not None else set()
-            if self.person is not None:
-                dropped.add(self.person.id)
-            self.bot_data.senders.forget(dropped)
+        person_id = self.person.id if self.person is not None else None
+        async with self.bot_data.unit(write=write, person_id=person_id) as session:
+            yield session
 
 
 AfterSave = Callable[[Update, BotContext, Person, Saved], Coroutine[Any, Any, None]]

@@ -16,8 +16,9 @@ from bot.people.roles import Act
 from bot.ui.errors import FieldError
 from bot.ui.i18n import format_time, t
 from bot.ui.ids import valid_id
+from bot.ui.text import plain_of
 from bot.web import views
-from bot.web.miniapp import NotUnderstood, Reply, Route, WebCall, plain
+from bot.web.miniapp import NotUnderstood, Reply, Route, WebCall
 
 
 async def me(call: WebCall) -> Reply:
@@ -57,7 +58,7 @@ async def interest(call: WebCall) -> Reply:
             session, call.settings, call.person, program_id, body
         )
     call.wake_engines()
-    return {"inquiry_id": done.inquiry_id, "text": plain(done.html)}
+    return {"inquiry_id": done.inquiry_id, "text": plain_of(done.html)}
 
 
 # -- the staff's board ------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The Mini App's catalogue: programmes under any mix of kind and department, by page.
 
 The chat pages by anchor ids through one list at a time (storage/programs.py); the page
-filters by kind and department together and jumps to any page, so it pages by offset:
-one count and one page, two statements.
+filters by kind and department together and jumps to any page, so it pages by offset
+(walked over ids). Its counts come from the facets, which bot/catalog/miniapp.py caches
+per catalogue version: a page is one statement.
 """
 
 from __future__ import annotations
@@ -37,18 +38,6 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-async def page(
-    session: AsyncSession, flt: ProgramFilter, offset: int, size: int
-) -> tuple[list[BrowseRow], int]:
-    """A page and the count: the offset is walked over ids alone (page 200 read every
-    skipped row's summary otherwise: 70 ms), then the page's rows are read by id."""
-    total = await session.scalar(select(func.count(Program.id)).where(flt.where()))
-    ids = select(Program.id).where(flt.where()).order_by(Program.id).offset(offset).limit(size)
-    stmt = select(*_COLUMNS).where(Program.id.in_(ids.scalar_subquery())).order_by(Program.id)
-    rows = [BrowseRow(*row) for row in (await session.execute(stmt)).all()]
-    return rows, int(total or 0)
-
-
 async def facets(session: AsyncSession) -> dict[tuple[ProgramKind, int], int]:
     """Open programmes per (kind, department): every filter's count from one statement
     (16 ms on 10,000 programmes: it is cached per catalogue version, bot/catalog/miniapp.py)."""
@@ -67,18 +56,6 @@ async def page_only(
     ids = select(Program.id).where(flt.where()).order_by(Program.id).offset(offset).limit(size)
     stmt = select(*_COLUMNS).where(Program.id.in_(ids.scalar_subquery())).order_by(Program.id)
     return [BrowseRow(*row) for row in (await session.execute(stmt)).all()]
-
-
-async def department_counts(session: AsyncSession) -> dict[int, int]:
-    """Open programmes per department, from the programmes' table alone (the chat's join
-    with departments beside the count took 11 ms on 10,000 programmes; grouping by kind
-    and department together, 16 ms)."""
-    stmt = (
-        select(Program.department_id, func.count(Program.id))
-        .where(ProgramFilter().where())
-        .group_by(Program.department_id)
-    )
-    return {int(d): int(n) for d, n in (await session.execute(stmt)).all()}
 
 
 async def ids_where(session: AsyncSession, flt: ProgramFilter) -> list[int]:

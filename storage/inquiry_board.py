@@ -118,7 +118,7 @@ async def newest(
         .order_by(Inquiry.created_at.desc(), Inquiry.id.desc())
         .limit(limit)
     )  # fmt: skip
-    rows: Any = (await session.execute(stmt)).all()  # eleven typed columns: past mypy's overloads
+    rows: Any = (await session.execute(stmt)).all()  # ten typed columns: past mypy's overloads
     return [BoardRow(*row) for row in rows]
 
 

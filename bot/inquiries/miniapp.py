@@ -37,7 +37,6 @@ from storage.models import (
     InquiryStatus,
     NextStep,
     ProgramKind,
-    StepStatus,
     User,
 )
 
@@ -220,10 +219,6 @@ async def add_step(
         due_at=due_at,
     )  # fmt: skip
     return await detail(session, settings, person, inquiry_id, now), step
-
-
-def open_steps_only(steps: list[NextStep]) -> list[NextStep]:
-    return [s for s in steps if s.status is StepStatus.OPEN]
 
 
 # -- the contact's side ----------------------------------------------------------------

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from html import unescape
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -40,11 +39,11 @@ from bot.people import identity
 from bot.people.identity import TelegramProfile
 from bot.people.person import Person
 from bot.people.roles import Refused
-from bot.people.senders import changed_in
 from bot.settings import Settings, SettingsError
 from bot.traffic.flood import FloodGate, Verdict
 from bot.ui.errors import FieldError
 from bot.ui.i18n import t
+from bot.ui.text import plain_of
 from bot.web.initdata import BadInitData, WebUser, check
 from storage.engine import unit_of_work
 from storage.models import utcnow
@@ -151,26 +150,11 @@ class WebCall:
 
     @asynccontextmanager
     async def db(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """As BotContext.db: a write drops what it may have changed about a person
-        (theirs, and whoever it names with senders.changed) from the sender cache."""
-        if not write:
-            async with unit_of_work(self.runtime.sessions, write=False) as session:
-                yield session
-            return
-        unit: AsyncSession | None = None
-        try:
-            async with unit_of_work(self.runtime.sessions, write=True) as unit:
-                yield unit
-        finally:
-            dropped = changed_in(unit) if unit is not None else set()
-            self.runtime.senders.forget({*dropped, self.person.id})
+        async with self.runtime.unit(write=write, person_id=self.person.id) as session:
+            yield session
 
     def wake_engines(self) -> None:
-        """After a commit that queued messages: the outbox looks now, not at its next tick."""
-        if self.runtime.outbox is not None:
-            self.runtime.outbox.wake()
-        for job in self.runtime.jobs:
-            job.wake()
+        self.runtime.wake_engines()
 
 
 Reply = dict[str, Any] | tuple[int, dict[str, Any]]
@@ -178,17 +162,12 @@ Endpoint = Callable[[WebCall], Awaitable[Reply]]
 Route = tuple[str, str, Endpoint]
 
 
-def plain(text: str) -> str:
-    """A catalog text (HTML for the chat) as plain text for the page."""
-    return unescape(re.sub(r"<[^>]*>", "", text))
-
-
 def _json(status: int, data: dict[str, Any]) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
 def _error(status: int, lang: str, failure: FieldError) -> web.Response:
-    body: dict[str, Any] = {"error": plain(t(lang, failure.key, **failure.values))}
+    body: dict[str, Any] = {"error": plain_of(t(lang, failure.key, **failure.values))}
     field = failure.values.get("field")
     if isinstance(field, str):
         body["field"] = field

@@ -7,7 +7,6 @@ Texts are plain (the page inserts them as text, never as HTML).
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from bot.inquiries.board_views import person_name, status_name
 from bot.inquiries.miniapp import AGES, Board, Detail
 from bot.people.person import Person
 from bot.ui.i18n import catalog, format_clock, localized, t, zone_name
-from bot.web.miniapp import plain
+from bot.ui.text import plain_of
 from storage.inquiry_board import BoardRow
 from storage.models import InquiryStatus, ProgramKind, StepStatus, User
 
@@ -112,8 +111,8 @@ def profile(lang: str, found: Any) -> Json:
         "profile": (
             {name: getattr(found, name) or "" for name in PROFILE_FIELDS} if found else None
         ),
-        "consent": plain(t(lang, "profile.ask_consent")),
-        "fields": {name: plain(t(lang, f"pfield.{name}")) for name in PROFILE_FIELDS},
+        "consent": plain_of(t(lang, "profile.ask_consent")),
+        "fields": {name: plain_of(t(lang, f"pfield.{name}")) for name in PROFILE_FIELDS},
     }
 
 
@@ -189,7 +188,7 @@ def detail(lang: str, tz: ZoneInfo, found: Detail) -> Json:
             {
                 "when": format_clock(event.created_at, lang, tz),
                 "who": person_name(view.actors.get(event.actor_id)) if event.actor_id else "",
-                "what": plain(board_views.event_text(lang, view, i).render()),
+                "what": plain_of(board_views.event_text(lang, view, i).render()),
                 "text": event.text if event.kind in ("reply", "follow_up", "created") else "",
             }
             for i, event in enumerate(view.events)
@@ -211,7 +210,7 @@ def detail(lang: str, tz: ZoneInfo, found: Detail) -> Json:
 
 
 def acted(lang: str, tz: ZoneInfo, found: Detail, key: str, **values: object) -> Json:
-    return {"inquiry": detail(lang, tz, found), "text": plain(t(lang, key, **values))}
+    return {"inquiry": detail(lang, tz, found), "text": plain_of(t(lang, key, **values))}
 
 
 def stats(lang: str, trends: Trends) -> Json:
@@ -224,7 +223,7 @@ def stats(lang: str, trends: Trends) -> Json:
     ]
     median = None
     if trends.median_hours is not None:
-        median = plain(
+        median = plain_of(
             t(lang, "ia.stats_response", time=board_views.duration(lang, trends.median_hours),
               answered=trends.answered, received=trends.received)
         )  # fmt: skip
@@ -236,8 +235,4 @@ def week_label(lang: str, start: Any) -> str:
 
 
 def text(lang: str, key: str, **values: object) -> Json:
-    return {"text": plain(t(lang, key, **values))}
-
-
-def moment(lang: str, tz: ZoneInfo, at: datetime) -> str:
-    return format_clock(at, lang, tz)
+    return {"text": plain_of(t(lang, key, **values))}
