@@ -67,7 +67,9 @@ async def interest(call: WebCall) -> Reply:
 async def show_board(call: WebCall) -> Reply:
     query = inquiries.BoardQuery.parse(call.args)
     async with call.db() as session:
-        found = await inquiries.show_board(session, call.settings, call.person, query, call.now())
+        found = await inquiries.show_board(
+            session, call.settings, call.person, query, call.runtime.search, call.now()
+        )
     return views.board(call.lang, call.settings.tz, found)
 
 
@@ -150,8 +152,8 @@ async def add_step(call: WebCall) -> Reply:
 
 async def stats(call: WebCall) -> Reply:
     async with call.db() as session:
-        found = await board.stats(session, call.person, call.settings.tz, call.now())
-    return views.stats(call.lang, found.trends)
+        found = await board.charts(session, call.person, call.settings.tz, call.now())
+    return views.stats(call.lang, found)
 
 
 async def export(call: WebCall) -> Reply:

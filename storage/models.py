@@ -307,6 +307,11 @@ class Inquiry(Base):
         Index("ix_inquiries_user_id", "user_id"),
         Index("ix_inquiries_status_created_at", "status", "created_at"),
         Index("ix_inquiries_program_id", "program_id"),
+        # The Mini App's board counts its columns under programme and assignee filters
+        # from this one, and its charts read the weeks from the next, never the rows
+        # (migration 0016).
+        Index("ix_inquiries_status_program_assignee", "status", "program_id", "assignee_id"),
+        Index("ix_inquiries_created_response", "created_at", "first_response_at"),
     )
 
 

@@ -48,13 +48,19 @@ async def catalog_version(session: AsyncSession) -> tuple[object, ...]:
 
 async def search_texts_changed_since(
     session: AsyncSession, since: datetime | None
-) -> list[tuple[int, bool, str]]:
-    """(id, is open, search text) of programmes changed at or after `since` (all if None)."""
-    stmt = select(Program.id, Program.status, Program.search_text).order_by(Program.id)
+) -> list[tuple[int, bool, str, str, str]]:
+    """(id, is open, search text, title_zh, title_en) of programmes changed at or after
+    `since` (all if None)."""
+    stmt = select(
+        Program.id, Program.status, Program.search_text, Program.title_zh, Program.title_en
+    ).order_by(Program.id)
     if since is not None:
         stmt = stmt.where(Program.updated_at >= since)
     rows = (await session.execute(stmt)).all()
-    return [(int(pid), status is ProgramStatus.OPEN, str(text)) for pid, status, text in rows]
+    return [
+        (int(pid), status is ProgramStatus.OPEN, str(text), str(zh), str(en))
+        for pid, status, text, zh, en in rows
+    ]
 
 
 async def rows_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ListRow]:

@@ -49,6 +49,7 @@ class _Copy:
     loaded_at: float
     texts: dict[int, str]  # open programmes only
     ordered: list[tuple[int, str]]
+    titles: dict[int, str]  # every programme's two titles, normalised
 
 
 class SearchCache:
@@ -74,6 +75,14 @@ class SearchCache:
             items = [(pid, text) for pid, text in items if word in text]
         return [pid for pid, _ in items]
 
+    async def titled_ids(self, session: AsyncSession, word: str) -> list[int]:
+        """Every programme, open or not, whose title in either language contains `word`
+        (for the staff board's search, which finds inquiries by their programme's title:
+        the same scan in SQL read 10,000 programmes' rows, 10 ms on PostgreSQL)."""
+        copy = await self._fresh(session)
+        folded = normalize(word)
+        return [pid for pid, title in copy.titles.items() if folded in title]
+
     async def _fresh(self, session: AsyncSession) -> _Copy:
         key = session.get_bind().engine.url.render_as_string(hide_password=True)
         version = await repo.catalog_version(session)
@@ -84,14 +93,16 @@ class SearchCache:
         full = copy is None or now - copy.loaded_at > self.MAX_AGE
         since = None if full or copy is None else copy.version[0]
         texts = {} if full or copy is None else dict(copy.texts)
-        for pid, is_open, text in await repo.search_texts_changed_since(
+        titles = {} if full or copy is None else dict(copy.titles)
+        for pid, is_open, text, title_zh, title_en in await repo.search_texts_changed_since(
             session, since if isinstance(since, datetime) else None
         ):
+            titles[pid] = normalize(f"{title_zh}\n{title_en}")
             if is_open:
                 texts[pid] = text
             else:
                 texts.pop(pid, None)
         copy = _Copy(version, now if full else (copy.loaded_at if copy else now), texts,
-                     sorted(texts.items()))  # fmt: skip
+                     sorted(texts.items()), titles)  # fmt: skip
         self._copies[key] = copy
         return copy

@@ -263,3 +263,9 @@ async def set_owner(
     program.owner_id = owner.id
     program.updated_at = utcnow()
     return program
+
+
+async def titled(session: AsyncSession, cache: SearchCache, word: str) -> list[int]:
+    """Every programme, open or closed, with `word` in a title: how other wings find
+    things by their programme's name (the staff board's search)."""
+    return await cache.titled_ids(session, word)

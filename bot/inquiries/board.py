@@ -270,6 +270,12 @@ async def stats(session: AsyncSession, person: Person, tz: ZoneInfo, now: dateti
     )
 
 
+async def charts(session: AsyncSession, person: Person, tz: ZoneInfo, now: datetime) -> Trends:
+    """What the Mini App's charts draw: the trends alone (the counts are /stats' caption)."""
+    access.require(person, Act.INQUIRY_REPORTS)
+    return await trends(session, tz, now)
+
+
 async def trends(session: AsyncSession, tz: ZoneInfo, now: datetime) -> Trends:
     """The funnel of every inquiry, and the last WEEKS weeks (Monday to Sunday in TIMEZONE):
     inquiries received, and the median time to their first response."""
@@ -280,16 +286,20 @@ async def trends(session: AsyncSession, tz: ZoneInfo, now: datetime) -> Trends:
 
     today = now.astimezone(tz).date()
     first = today - timedelta(days=today.weekday(), weeks=WEEKS - 1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    # Each week from Monday 00:00 in TIMEZONE (a UTC offset of its own across a DST
+    # change); received "in the future" (a clock moved back) is not this chart's.
+    starts = [
+        datetime.combine(first + timedelta(weeks=i), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+        for i in range(WEEKS + 1)
+    ]
     received: list[int] = [0] * WEEKS
     hours: list[list[float]] = [[] for _ in range(WEEKS)]
-    for created, answered in await stats_repo.response_times(session, since.astimezone(UTC)):
-        week = (created.astimezone(tz).date() - first).days // 7
+    for week, answered_after, n in await stats_repo.response_times(session, starts):
         if not 0 <= week < WEEKS:
-            continue  # received "in the future" (a clock moved back): not this chart's
-        received[week] += 1
-        if answered is not None:
-            hours[week].append(max(0.0, (answered - created).total_seconds() / 3600))
+            continue
+        received[week] += n
+        if answered_after is not None:
+            hours[week] += [max(0.0, answered_after)] * n
     weeks = [
         Week(first + timedelta(weeks=i), received[i], median(hours[i]) if hours[i] else None)
         for i in range(WEEKS)

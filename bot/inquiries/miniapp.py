@@ -9,12 +9,13 @@ only adds the reading the page needs around them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.catalog import service as catalog
 from bot.engines import outbox
 from bot.inquiries import board, pipeline
 from bot.inquiries import forms as inquiry_forms
@@ -39,6 +40,9 @@ from storage.models import (
     ProgramKind,
     User,
 )
+
+if TYPE_CHECKING:
+    from bot.catalog.search import SearchCache
 
 PER_COLUMN = 50  # cards shown per status (newest first); the column's count is the full number
 AGES = (0, 3, 7, 14, 30)  # "older than N days"; 0: any age
@@ -118,18 +122,16 @@ class Board:
 
 
 async def show_board(
-    session: AsyncSession, settings: Settings, person: Person, query: BoardQuery, now: datetime
-) -> Board:
+    session: AsyncSession, settings: Settings, person: Person, query: BoardQuery,
+    search: SearchCache, now: datetime,
+) -> Board:  # fmt: skip
     access.require(person, Act.LIST_INQUIRIES)
     flt = query.to_filter(person, now)
-    counts = await board_repo.counts(session, flt)
-    rows = [
-        row
-        for status in COLUMNS
-        if counts.get(status)  # an empty column costs no statement
-        for row in await board_repo.newest(session, flt, status, PER_COLUMN)
-    ]
-    due = await board_repo.next_due(session, [r.id for r in rows])
+    if flt.words:  # the programmes' titles from this process's copy of them
+        titled = [tuple(await catalog.titled(session, search, word)) for word in flt.words]
+        flt = replace(flt, titled=tuple(titled))
+    counts, rows = await board_repo.columns(session, flt, COLUMNS, PER_COLUMN)
+    due = {r.id: r.next_due for r in rows if r.next_due is not None}
     staff = await users_repo.staff_users(session, settings.admin_ids)
     if not person.is_admin:
         staff = [u for u in staff if u.id == person.id]

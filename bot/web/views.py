@@ -119,19 +119,18 @@ def profile(lang: str, found: Any) -> Json:
 # -- the board --------------------------------------------------------------------------
 
 
-def _item(lang: str, tz: ZoneInfo, found: Board, row: BoardRow) -> Json:
-    department = found.departments.get(row.department_id) if row.department_id else None
+def _item(
+    lang: str, tz: ZoneInfo, found: Board, row: BoardRow, labels: dict[object, str | None]
+) -> Json:
     due = found.next_due.get(row.id)
     title = localized(lang, row.title_zh or "", row.title_en or "") if row.program_id else None
     return {
         "id": row.id,
         "organization": row.organization,
         "program": title or None,
-        "kind_label": _kind(lang, row.kind),
-        "department": localized(lang, department.name_zh, department.name_en)
-        if department
-        else None,
-        "assignee": person_name(found.people.get(row.assignee_id)) if row.assignee_id else None,
+        "kind_label": labels.get(row.kind),
+        "department": labels.get(row.department_id),
+        "assignee": labels.get(("user", row.assignee_id)),
         "created": format_clock(row.created_at, lang, tz),
         "age_days": max(0, (found.now - row.created_at).days),
         "overdue": row.id in found.overdue,
@@ -140,13 +139,17 @@ def _item(lang: str, tz: ZoneInfo, found: Board, row: BoardRow) -> Json:
 
 
 def board(lang: str, tz: ZoneInfo, found: Board) -> Json:
+    # Each kind's, department's and person's label once, not once per card (300 cards).
+    labels: dict[object, str | None] = {k: _kind(lang, k) for k in ProgramKind}
+    labels.update({d.id: localized(lang, d.name_zh, d.name_en) for d in found.departments.values()})
+    labels.update({("user", u.id): person_name(u) for u in found.people.values()})
     return {
         "columns": [
             {
                 "status": column.status.value,
                 "label": status_name(lang, column.status),
                 "count": column.count,
-                "items": [_item(lang, tz, found, row) for row in column.items],
+                "items": [_item(lang, tz, found, row, labels) for row in column.items],
             }
             for column in found.columns
         ],
