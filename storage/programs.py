@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -46,32 +46,42 @@ async def catalog_version(session: AsyncSession) -> tuple[object, ...]:
     return tuple((await session.execute(select(latest_change, latest_id))).one())
 
 
+@dataclass(frozen=True, slots=True)
+class CopyRow:
+    """What a process keeps of each programme (bot/catalog/search.py)."""
+
+    id: int
+    is_open: bool
+    search_text: str
+    title_zh: str
+    title_en: str
+    kind: ProgramKind
+    department_id: int
+
+
 async def search_texts_changed_since(
     session: AsyncSession, since: datetime | None
-) -> list[tuple[int, bool, str, str, str]]:
-    """(id, is open, search text, title_zh, title_en) of programmes changed at or after
-    `since` (all if None)."""
+) -> list[CopyRow]:
+    """The programmes changed at or after `since` (all if None), by id."""
     stmt = select(
-        Program.id, Program.status, Program.search_text, Program.title_zh, Program.title_en
-    ).order_by(Program.id)
+        Program.id, Program.status, Program.search_text, Program.title_zh, Program.title_en,
+        Program.kind, Program.department_id,
+    ).order_by(Program.id)  # fmt: skip
     if since is not None:
         stmt = stmt.where(Program.updated_at >= since)
-    rows = (await session.execute(stmt)).all()
+    connection = await session.connection()  # Core rows: 10,000 of them at a full load
     return [
-        (int(pid), status is ProgramStatus.OPEN, str(text), str(zh), str(en))
-        for pid, status, text, zh, en in rows
+        CopyRow(
+            int(pid),
+            status is ProgramStatus.OPEN,
+            str(text),
+            str(zh),
+            str(en),
+            kind,
+            int(department_id),
+        )
+        for pid, status, text, zh, en, kind, department_id in await connection.execute(stmt)
     ]
-
-
-async def rows_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ListRow]:
-    if not ids:
-        return []
-    stmt = (
-        select(Program.id, Program.title_zh, Program.title_en)
-        .where(Program.id.in_(ids))
-        .order_by(Program.id)
-    )
-    return [ListRow(*row) for row in (await session.execute(stmt)).all()]
 
 
 def _status_in(statuses: Sequence[ProgramStatus]) -> ColumnElement[bool]:
@@ -84,46 +94,6 @@ class ListRow:
     id: int
     title_zh: str
     title_en: str
-
-
-async def count_and_before(
-    session: AsyncSession, flt: ProgramFilter, before_id: int
-) -> tuple[int, int]:
-    """How many rows match, and how many of them come before `before_id`: one pass over
-    the index instead of two queries."""
-    stmt = select(
-        func.count(Program.id), func.count(case((Program.id < before_id, Program.id)))
-    ).where(flt.where())
-    total, before = (await session.execute(stmt)).one()
-    return int(total or 0), int(before or 0)
-
-
-async def page_from(
-    session: AsyncSession, flt: ProgramFilter, first_id: int, size: int
-) -> list[ListRow]:
-    """Up to `size` rows with id >= first_id, ascending."""
-    stmt = (
-        select(Program.id, Program.title_zh, Program.title_en)
-        .where(flt.where(), Program.id >= first_id)
-        .order_by(Program.id)
-        .limit(size)
-    )
-    return [ListRow(*row) for row in (await session.execute(stmt)).all()]
-
-
-async def page_before(
-    session: AsyncSession, flt: ProgramFilter, before_id: int, size: int
-) -> list[ListRow]:
-    """Up to `size` rows with id < before_id, ascending (the page before an anchor)."""
-    stmt = (
-        select(Program.id, Program.title_zh, Program.title_en)
-        .where(flt.where(), Program.id < before_id)
-        .order_by(Program.id.desc())
-        .limit(size)
-    )
-    rows = [ListRow(*row) for row in (await session.execute(stmt)).all()]
-    rows.reverse()
-    return rows
 
 
 async def newest_ids(session: AsyncSession, flt: ProgramFilter, size: int) -> list[int]:

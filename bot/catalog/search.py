@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import programs as repo
-from storage.models import Department, Program
+from storage.models import Department, Program, ProgramKind, ProgramStatus
+from storage.programs import ListRow, ProgramFilter
 
 MAX_QUERY_CHARS = 100
 
@@ -50,18 +51,44 @@ class _Copy:
     texts: dict[int, str]  # open programmes only
     ordered: list[tuple[int, str]]
     titles: dict[int, str]  # every programme's two titles, normalised
+    rows: dict[int, ListRow]  # open programmes: what a list shows of each
+    places: dict[int, tuple[ProgramKind, int]]  # open programmes: kind and department
+    lists: dict[tuple[ProgramKind | None, int | None], list[int]] = field(default_factory=dict)
+
+    def ids_where(self, kind: ProgramKind | None, department_id: int | None) -> list[int]:
+        """The open programmes of a kind or a department, by id (kept until the next
+        change: a list's next page is a lookup, not a walk over 10,000)."""
+        key = (kind, department_id)
+        found = self.lists.get(key)
+        if found is None:
+            found = [
+                pid for pid, (k, d) in self.places.items()
+                if (kind is None or k is kind) and (department_id is None or d == department_id)
+            ]  # fmt: skip
+            found.sort()
+            self.lists[key] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    ids: list[int]  # ascending
+    rows: dict[int, ListRow]  # of (at least) those ids
 
 
 class SearchCache:
-    """The open programmes' search texts, held in this process and checked against the
-    catalog's version (latest change, latest id) on every search.
+    """The open programmes' search texts, titles, kinds and departments, held in this
+    process and checked against the catalog's version (latest change, latest id) on every
+    use: a list page (a kind's, a department's, a search's) is that one check, the rest
+    is read from here.
 
     A substring test over 10,000 texts in Python takes 2-5 ms, where the same scan in
-    SQL took 11-20 ms (every row's wide record read from disk pages). The version check
-    is two index lookups; after a change only the rows changed since are fetched. Each
-    instance keeps its own copy, so scale-out stays correct; a writer whose clock runs
-    behind could slip past the `updated_at` check, so copies are rebuilt in full after
-    `MAX_AGE` seconds regardless."""
+    SQL took 11-20 ms (every row's wide record read from disk pages); a kind's page cost
+    a COUNT over its rows (issue 15's profile). The version check is two index lookups;
+    after a change only the rows changed since are fetched. Each instance keeps its own
+    copy, so scale-out stays correct; a writer whose clock runs behind could slip past
+    the `updated_at` check, so copies are rebuilt in full after `MAX_AGE` seconds
+    regardless."""
 
     MAX_AGE = 600.0
 
@@ -69,11 +96,16 @@ class SearchCache:
         self._copies: dict[str, _Copy] = {}
 
     async def matching_ids(self, session: AsyncSession, words: tuple[str, ...]) -> list[int]:
+        return _matching(await self._fresh(session), words)
+
+    async def listing(self, session: AsyncSession, flt: ProgramFilter) -> Listing:
+        """The open programmes a list shows: of the filter's kind, department or words."""
+        if flt.statuses != (ProgramStatus.OPEN,):
+            raise ValueError("the copy holds open programmes only")
         copy = await self._fresh(session)
-        items = copy.ordered
-        for word in words:  # narrow word by word; a plain `in` is the fastest test Python has
-            items = [(pid, text) for pid, text in items if word in text]
-        return [pid for pid, _ in items]
+        if flt.words:
+            return Listing(_matching(copy, flt.words), copy.rows)
+        return Listing(copy.ids_where(flt.kind, flt.department_id), copy.rows)
 
     async def titled_ids(self, session: AsyncSession, word: str) -> list[int]:
         """Every programme, open or not, whose title in either language contains `word`
@@ -92,17 +124,31 @@ class SearchCache:
             return copy
         full = copy is None or now - copy.loaded_at > self.MAX_AGE
         since = None if full or copy is None else copy.version[0]
-        texts = {} if full or copy is None else dict(copy.texts)
-        titles = {} if full or copy is None else dict(copy.titles)
-        for pid, is_open, text, title_zh, title_en in await repo.search_texts_changed_since(
+        kept = None if full else copy
+        texts = dict(kept.texts) if kept else {}
+        titles = dict(kept.titles) if kept else {}
+        rows = dict(kept.rows) if kept else {}
+        places = dict(kept.places) if kept else {}
+        changed = await repo.search_texts_changed_since(
             session, since if isinstance(since, datetime) else None
-        ):
-            titles[pid] = normalize(f"{title_zh}\n{title_en}")
-            if is_open:
-                texts[pid] = text
+        )
+        for row in changed:
+            titles[row.id] = normalize(f"{row.title_zh}\n{row.title_en}")
+            if row.is_open:
+                texts[row.id] = row.search_text
+                rows[row.id] = ListRow(row.id, row.title_zh, row.title_en)
+                places[row.id] = (row.kind, row.department_id)
             else:
-                texts.pop(pid, None)
-        copy = _Copy(version, now if full else (copy.loaded_at if copy else now), texts,
-                     sorted(texts.items()), titles)  # fmt: skip
+                for held in (texts, rows, places):
+                    held.pop(row.id, None)
+        copy = _Copy(version, kept.loaded_at if kept else now, texts, sorted(texts.items()),
+                     titles, rows, places)  # fmt: skip
         self._copies[key] = copy
         return copy
+
+
+def _matching(copy: _Copy, words: tuple[str, ...]) -> list[int]:
+    items = copy.ordered
+    for word in words:  # narrow word by word; a plain `in` is the fastest test Python has
+        items = [(pid, text) for pid, text in items if word in text]
+    return [pid for pid, _ in items]

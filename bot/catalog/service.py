@@ -15,7 +15,7 @@ from bot.people.audit import Action
 from bot.people.person import Person
 from bot.people.roles import Act
 from bot.ui.i18n import localized
-from bot.ui.ids import MAX_ID, parse_id, valid_id
+from bot.ui.ids import parse_id, valid_id
 from storage import forms as forms_repo
 from storage import program_admin as admin_repo
 from storage import programs as repo
@@ -113,37 +113,16 @@ async def page(
         return None
     flt, heading = resolved
     direction, anchor_id = ref.anchor[0], int(ref.anchor[1:])
-    if flt.words:
-        return await _search_page(session, search, ref, flt, heading, direction, anchor_id)
-    if direction == "b":
-        items = await repo.page_before(session, flt, anchor_id, PAGE_SIZE)
-        if not items:  # nothing before: show the first page
-            items = await repo.page_from(session, flt, 0, PAGE_SIZE)
-    else:
-        items = await repo.page_from(session, flt, anchor_id, PAGE_SIZE)
-        if not items and anchor_id > 0:  # the page emptied since: show the last one
-            items = await repo.page_before(session, flt, MAX_ID, PAGE_SIZE)  # within INTEGER
-    total, before = await repo.count_and_before(session, flt, items[0].id if items else 0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    number = min(pages, before // PAGE_SIZE + 1)
-    prev = ref.at(f"b{items[0].id}") if items and before > 0 else None
-    more = bool(items) and before + len(items) < total
-    nxt = ref.at(f"f{min(MAX_ID, items[-1].id + 1)}") if more else None
-    return Page(ref, items, number, pages, total, prev, nxt, heading)
-
-
-async def _search_page(
-    session: AsyncSession, cache: SearchCache, ref: ListRef, flt: ProgramFilter,
-    heading: tuple[str, dict[str, object]], direction: str, anchor_id: int,
-) -> Page:  # fmt: skip
-    """Search results: one scan yields every matching id; the page is cut from them."""
-    ids = await cache.matching_ids(session, flt.words)
+    # Every list, a kind's as a search's, is cut from this process's copy of the
+    # catalogue (bot/catalog/search.py): a press is its version check, and no COUNT.
+    listing = await search.listing(session, flt)
+    ids = listing.ids
     position = bisect_left(ids, anchor_id)
     start = max(0, position - PAGE_SIZE) if direction == "b" else position
-    if start >= len(ids):
+    if start >= len(ids):  # the page emptied since: show the last one
         start = max(0, len(ids) - PAGE_SIZE)
     chunk = ids[start : start + PAGE_SIZE]
-    items = await repo.rows_by_ids(session, chunk)
+    items = [listing.rows[i] for i in chunk]
     pages = max(1, -(-len(ids) // PAGE_SIZE))
     number = min(pages, start // PAGE_SIZE + 1)
     prev = ref.at(f"b{chunk[0]}") if chunk and start > 0 else None
