@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 QUERY_ONLY = "partnerbot_query_only"  # Connection.info: PRAGMA query_only is ON now
@@ -27,8 +28,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
+            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_reset_on_return=None,  # _on_reset below
+        )  # fmt: skip
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -60,10 +62,25 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # of unit changes: most units are reads, and each statement costs a hand-off to
         # aiosqlite's thread (issue 15's profile).
         readonly = bool(conn.get_execution_options().get("sqlite_readonly"))
+        driver = conn.connection.driver_connection  # aiosqlite's
         if conn.info.get(QUERY_ONLY, False) != readonly:
-            conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
+            _at_once(driver, f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
             conn.info[QUERY_ONLY] = readonly
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        _at_once(driver, "BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        # The pool's own reset is a ROLLBACK at every return, one more hand-off after a
+        # COMMIT that left nothing open: only what is still open is rolled back.
+        if dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
+
+
+def _at_once(driver: Any, sql: str) -> None:
+    """A statement without results in one hand-off to aiosqlite's thread, where the
+    adapted cursor takes three (make, execute, close): a unit of work begins with one or
+    two of them, and every hand-off wakes the event loop from that thread."""
+    await_only(driver.execute(sql))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

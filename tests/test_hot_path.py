@@ -141,9 +141,12 @@ async def test_a_language_change_shows_at_the_next_update(bot: BotRunner, tg: Fa
 async def test_sqlite_read_units_switch_query_only_only_when_needed(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/pragma.sqlite3")
     sessions = create_session_factory(engine)
-    seen: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _c, _k, statement, *_a: seen.append(statement))  # fmt: skip
+    seen: list[str] = []  # what SQLite itself was asked to run (its trace callback)
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(lambda raw: raw.set_trace_callback(seen.append))
+
+    event.listen(engine.sync_engine, "connect", trace)
     try:
         for write in (False, False, False, True, True, False, False):
             async with unit_of_work(sessions, write=write) as session:
@@ -152,9 +155,17 @@ async def test_sqlite_read_units_switch_query_only_only_when_needed(tmp_path: Pa
         # On for the first read, off for the first write, on again for the next read.
         assert pragmas == ["PRAGMA query_only = ON", "PRAGMA query_only = OFF",
                            "PRAGMA query_only = ON"], seen  # fmt: skip
+        # A read unit is its BEGIN, its statement and COMMIT: no ROLLBACK after the COMMIT
+        # (the pool's reset only rolls back what is still open).
+        seen.clear()
+        async with unit_of_work(sessions, write=False) as session:
+            await session.execute(text("SELECT 2"))
+        assert seen == ["BEGIN", "SELECT 2", "COMMIT"], seen
         with pytest.raises(OperationalError, match="readonly"):  # a read unit still cannot write
             async with unit_of_work(sessions, write=False) as session:
                 await session.execute(text("CREATE TABLE sneaky (x INTEGER)"))
+        # A unit left by an error is rolled back before its connection serves again.
+        assert seen[-1] == "ROLLBACK", seen
         async with unit_of_work(sessions, write=True) as session:  # and a write unit can
             await session.execute(text("CREATE TABLE fine (x INTEGER)"))
     finally:

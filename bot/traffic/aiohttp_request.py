@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -105,7 +106,13 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
         fields = request_data.json_parameters if request_data else None
-        body: Any = fields or None
+        body: Any = None
+        headers: dict[str, str] | None = None
+        if fields and not files:
+            # Encoded here: given the dict, aiohttp builds a FormData, whose multipart
+            # writer draws a uuid4 boundary it never uses (2 % of a press's CPU).
+            body = urlencode(fields).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if files:
             form = aiohttp.FormData(quote_fields=False)
             for name, value in (fields or {}).items():
@@ -117,7 +124,9 @@ class AiohttpRequest(BaseRequest):
         timeout = self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout,
                                 bool(files))  # fmt: skip
         try:
-            async with session.request(method, url, data=body, timeout=timeout) as response:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
             raise TimedOut from err
