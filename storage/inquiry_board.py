@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
@@ -148,6 +149,16 @@ async def columns(
     shown = [status for status in statuses if counts.get(status)]  # an empty one costs nothing
     if not shown:
         return counts, []
+    found = await _all(session, _newest_rows(flt, tuple(shown), limit))
+    return counts, _in_order([BoardRow(*row) for row in found], statuses)
+
+
+@lru_cache(maxsize=256)
+def _newest_rows(flt: BoardFilter, shown: tuple[InquiryStatus, ...], limit: int) -> Any:
+    """The shown columns' newest rows as one statement, built once per filter: a board
+    opened again (the same filter, the next staff member) reuses it and its cache key,
+    which took longer to make than SQLite took to run it (a filter with a moment in it,
+    "older than", makes its own)."""
     newest = [
         select(INQ.id).select_from(flt.source).where(INQ.status == status, flt.where())
         .order_by(*NEWEST_FIRST).limit(limit).subquery()
@@ -161,9 +172,7 @@ async def columns(
         if len(newest) > 1
         else (select(newest[0].c.id))
     )
-    found = [BoardRow(*row) for row in await _all(session, select(*ROW).select_from(JOINED)
-                                                  .where(INQ.id.in_(ids)))]  # fmt: skip
-    return counts, _in_order(found, statuses)
+    return select(*ROW).select_from(JOINED).where(INQ.id.in_(ids))
 
 
 def _in_order(rows: list[BoardRow], statuses: Sequence[InquiryStatus]) -> list[BoardRow]:

@@ -7,7 +7,7 @@ included, must translate every key; tests/test_i18n.py fails when one is missing
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -105,9 +105,15 @@ def format_clock(moment: datetime, lang: str, tz: ZoneInfo) -> str:
 
     Babel's own names, but not its pattern engine: format_datetime took 86 µs a call, and
     a board of 600 inquiries formats 1,200 times (tests/test_i18n.py checks that both
-    always agree)."""
+    always agree). Each moment's text is kept (a board shown again formats the same 300
+    cards)."""
+    return _clock(moment, lang, tz, datetime.now(tz).year)
+
+
+@lru_cache(maxsize=4096)
+def _clock(moment: datetime, lang: str, tz: ZoneInfo, year: int) -> str:
     local = moment.astimezone(tz)
-    this_year = local.year == datetime.now(tz).year
+    this_year = local.year == year
     days, months = _names(lang if lang in BABEL_LOCALES else "en")
     day, clock = days[local.weekday()], f"{local.hour:02d}:{local.minute:02d}"
     if lang == "zh":
