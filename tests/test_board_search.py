@@ -104,11 +104,9 @@ async def test_a_renamed_or_closed_programme_is_found_by_its_title_now(web: Web)
         program_id = inquiry.program_id
     # As an admin's edit does: the title and updated_at (which the search copy watches).
     async with web.runner.sessions() as session, session.begin():
-        await session.execute(
-            update(Program).where(Program.id == program_id).values(
-                title_en="Quantum Widgets", status=ProgramStatus.CLOSED, updated_at=datetime.now(UTC)
-            )
-        )  # fmt: skip
+        renamed = {"title_en": "Quantum Widgets", "status": ProgramStatus.CLOSED,
+                   "updated_at": datetime.now(UTC)}  # fmt: skip
+        await session.execute(update(Program).where(Program.id == program_id).values(renamed))
     assert shown(await web.get("/api/board?q=QUANTUM", ADMIN_ID))[0] == {1}
     assert shown(await web.get("/api/board?q=widgets", ADMIN_ID)) == await oracle(web, "widgets")
     old_title = shown(await web.get("/api/board?q=joint%20project%2000001", ADMIN_ID))[0]
