@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -107,6 +108,21 @@ async def database(
         yield Database(url, label, engine, create_session_factory(engine))
     finally:
         await engine.dispose()
+
+
+class StopRequests:
+    """SIGTERM and SIGINT noted while a long-running command starts (migrating, building
+    the app), before its event loop's own handlers exist: without it a supervisor's stop
+    during a slow start killed the process there (exit -15, no clean stop). The start-up
+    finishes what it is doing and the command asks `requested` before it runs."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._note)
+
+    def _note(self, _signum: int, _frame: object) -> None:
+        self.requested = True
 
 
 async def prepare(settings: Settings) -> None:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 
-from bot.cli.common import EXIT_OK, Commands, command, prepare
+from bot.cli.common import EXIT_OK, Commands, StopRequests, command, prepare
 from bot.settings import Settings
 
 log = logging.getLogger("partnerbot")
@@ -20,8 +20,12 @@ def add_command(commands: Commands) -> None:
 def cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
+    early = StopRequests()
     asyncio.run(prepare(settings))
     app = build_application(settings, migrate=False)
+    if early.requested:  # stopped while migrating: python-telegram-bot's handlers come later
+        log.info("stopped")
+        return EXIT_OK
     if settings.webhook_url:
         from bot.web import webhook
 

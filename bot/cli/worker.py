@@ -9,7 +9,7 @@ import asyncio
 import logging
 import signal
 
-from bot.cli.common import EXIT_OK, Commands, command, prepare
+from bot.cli.common import EXIT_OK, Commands, StopRequests, command, prepare
 from bot.settings import Settings
 
 log = logging.getLogger("partnerbot")
@@ -21,13 +21,15 @@ def add_command(commands: Commands) -> None:
 
 
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    early = StopRequests()
     asyncio.run(prepare(settings))
-    asyncio.run(_work(settings))
+    if not early.requested:
+        asyncio.run(_work(settings, early))
     log.info("stopped")
     return EXIT_OK
 
 
-async def _work(settings: Settings) -> None:
+async def _work(settings: Settings, early: StopRequests) -> None:
     from bot.app import build_application
 
     app = build_application(settings, migrate=False, web=False)
@@ -35,6 +37,8 @@ async def _work(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if early.requested:  # between the migration and these handlers
+        stop.set()
     # PTB's own order (as run_polling): initialize, post_init, start … stop, post_stop,
     # shutdown, post_shutdown.
     async with app:
