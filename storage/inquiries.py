@@ -116,8 +116,11 @@ class InquiryFilter:
 
 def teacher_scope(teacher_id: int) -> ColumnElement[bool]:
     """bot.access.in_teacher_scope as SQL: inquiries of the teacher's programmes, or
-    assigned to them (needs Program joined)."""
-    return or_(Program.owner_id == teacher_id, Inquiry.assignee_id == teacher_id)
+    assigned to them. The programmes as an IN over their owner's index, so no join is
+    needed: joined, PostgreSQL hashed every programme for each count of the Mini App's
+    board (10-12 ms at 10,000)."""
+    owned = select(Program.id).where(Program.owner_id == teacher_id)
+    return or_(Inquiry.program_id.in_(owned), Inquiry.assignee_id == teacher_id)
 
 
 def _filtered(flt: InquiryFilter):  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inquiries import teacher_scope
 from storage.models import Inquiry, InquiryStatus, NextStep, Program, ProgramKind, StepStatus
 from storage.sql_functions import contains_word, not_indexed
 
@@ -49,15 +50,13 @@ class BoardFilter:
 
     def where(self) -> ColumnElement[bool]:
         """The filter; it needs the programmes joined only for a kind or a department
-        (`needs_programs`). A teacher's programmes and titles matching a word are an IN
-        over the programmes' ids: joined for them, PostgreSQL hashed all 10,000
-        programmes for every count and search (10-12 ms each), where the teacher's own
-        come from their index. For a kind, the join reads fewer (SQLite materialised
-        the kind's ids once per column)."""
+        (`needs_programs`). A teacher's programmes (teacher_scope) and titles matching a
+        word are an IN over the programmes' ids: joined for them, PostgreSQL hashed all
+        10,000 programmes for every count and search (10-12 ms each). For a kind, the
+        join reads fewer (SQLite materialised the kind's ids once per column)."""
         clauses: list[ColumnElement[bool]] = []
-        if self.teacher_id is not None:  # storage.inquiries.teacher_scope, as IN
-            owned = select(PRG.id).where(PRG.owner_id == self.teacher_id)
-            clauses.append(or_(INQ.program_id.in_(owned), INQ.assignee_id == self.teacher_id))
+        if self.teacher_id is not None:
+            clauses.append(teacher_scope(self.teacher_id))
         if self.kind is not None:
             clauses.append(PRG.kind == self.kind)
         if self.department_id is not None:
