@@ -113,7 +113,6 @@ class Column:
 @dataclass(frozen=True, slots=True)
 class Board:
     columns: list[Column]
-    next_due: dict[int, datetime]
     overdue: set[int]  # of the items shown, those with an open step past due
     people: dict[int, User]  # assignees of the items shown, and the assignee filter's choices
     assignees: list[User]  # whom the filter offers
@@ -131,7 +130,6 @@ async def show_board(
         titled = [tuple(await catalog.titled(session, search, word)) for word in flt.words]
         flt = replace(flt, titled=tuple(titled))
     counts, rows = await board_repo.columns(session, flt, COLUMNS, PER_COLUMN)
-    due = {r.id: r.next_due for r in rows if r.next_due is not None}
     staff = await users_repo.staff_users(session, settings.admin_ids)
     if not person.is_admin:
         staff = [u for u in staff if u.id == person.id]
@@ -143,8 +141,8 @@ async def show_board(
         Column(status, counts.get(status, 0), [r for r in rows if r.status is status])
         for status in COLUMNS
     ]
-    overdue = {inquiry_id for inquiry_id, at in due.items() if at < now}
-    return Board(columns, due, overdue, people, staff, departments, now)
+    overdue = {r.id for r in rows if r.next_due is not None and r.next_due < now}
+    return Board(columns, overdue, people, staff, departments, now)
 
 
 @dataclass(frozen=True, slots=True)

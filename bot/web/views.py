@@ -122,7 +122,7 @@ def profile(lang: str, found: Any) -> Json:
 def _item(
     lang: str, tz: ZoneInfo, found: Board, row: BoardRow, labels: dict[object, str | None]
 ) -> Json:
-    due = found.next_due.get(row.id)
+    due = row.next_due
     title = localized(lang, row.title_zh or "", row.title_en or "") if row.program_id else None
     return {
         "id": row.id,
