@@ -188,20 +188,21 @@ async def test_morning_digest(bot_with_inquiry: BotRunner, tg: FakeTelegram) -> 
     # A fixed morning to type "tomorrow 15:00" in: typed after 15:00 local, its one-day
     # reminder would fall due at once, not in the night before the digest.
     typed_at = datetime.now(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    # The teacher has a chat with the bot before anything is sent to her ("chat not found"
+    # otherwise), and the morning is travelled to from inside the typing morning: no stretch
+    # of the real clock in between, in which the 1-day reminder could go early.
+    teacher = tg.user(TEACHER_ID, first_name="王老师", language_code="zh-hans")
     with time_machine.travel(typed_at, tick=True):
         await add_step(tg, "tomorrow 15:00")
-    step = await the_step(bot)
-    teacher = tg.user(TEACHER_ID, first_name="王老师", language_code="zh-hans")
-    local_due = step.due_at.astimezone(SHANGHAI)
-    morning = datetime.combine(local_due.date(), datetime.min.time(), SHANGHAI) + timedelta(
-        hours=8, minutes=30, seconds=1
-    )
-    with time_machine.travel(morning, tick=True):
-        # The 1-day reminder fell due in the night too, so it comes (late) beside it.
-        first, second = (
-            await teacher.expect_message(timeout=10),
-            await teacher.expect_message(timeout=10),
-        )
+        step = await the_step(bot)
+        local_due = step.due_at.astimezone(SHANGHAI)
+        morning = datetime.combine(local_due.date(), datetime.min.time(), SHANGHAI)
+        with time_machine.travel(morning + timedelta(hours=8, minutes=30, seconds=1), tick=True):
+            # The 1-day reminder fell due in the night too, so it comes (late) beside it.
+            first, second = (
+                await teacher.expect_message(timeout=10),
+                await teacher.expect_message(timeout=10),
+            )
     digest = first if "早上好" in first.text else second
     late = second if digest is first else first
     assert "今天到期或已逾期的事项共 1 项" in digest.text
