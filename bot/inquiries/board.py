@@ -27,9 +27,11 @@ from bot.ui.errors import FieldError
 from bot.ui.ids import parse_id
 from storage import board_stats as stats_repo
 from storage import inquiries as repo
+from storage import programs as programs_repo
 from storage import users as users_repo
 from storage.models import (
     OPEN_INQUIRY_STATUSES,
+    Department,
     EnterpriseProfile,
     Inquiry,
     InquiryEvent,
@@ -166,6 +168,7 @@ async def program_by_code(session: AsyncSession, code: str) -> Program | None:
 class StaffView:
     inquiry: Inquiry
     program: Program | None
+    department: Department | None  # the programme's
     profile: EnterpriseProfile | None
     assignee: User | None
     events: list[InquiryEvent]  # all of them, internal ones included, oldest first
@@ -174,9 +177,15 @@ class StaffView:
 
 async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> StaffView:
     inquiry = await access.inquiry(session, person, Act.SEE_INQUIRY, inquiry_id)
-    programs = await repo.programs_by_ids(
-        session, [inquiry.program_id] if inquiry.program_id is not None else []
-    )
+    return await view_of(session, inquiry)
+
+
+async def view_of(session: AsyncSession, inquiry: Inquiry) -> StaffView:
+    """The staff view of an inquiry the permission path has given already (this unit of
+    work's change just made: the page's actions show it without reading it again)."""
+    card = None  # the programme and its department in one statement
+    if inquiry.program_id is not None:
+        card = await programs_repo.get_card(session, inquiry.program_id)
     profile = (
         await repo.get_profile(session, inquiry.user_id) if inquiry.user_id is not None else None
     )
@@ -188,7 +197,8 @@ async def staff_view(session: AsyncSession, person: Person, inquiry_id: int) -> 
     users = await repo.users_by_ids(session, people)
     return StaffView(
         inquiry=inquiry,
-        program=programs.get(inquiry.program_id) if inquiry.program_id is not None else None,
+        program=card.program if card else None,
+        department=card.department if card else None,
         profile=profile,
         assignee=users.get(inquiry.assignee_id) if inquiry.assignee_id is not None else None,
         events=events,
@@ -207,9 +217,16 @@ def assigned_to(event: InquiryEvent) -> int | None:
 async def assignees(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int
 ) -> list[tuple[User, Role]]:
-    """Whom this person may assign the inquiry to, with their role: an admin any teacher
-    or admin (those who blocked the bot left out), a teacher only themselves."""
+    """Whom this person may assign the inquiry to, with their role (see `assignable`)."""
     await access.inquiry(session, person, Act.WORK_INQUIRY, inquiry_id)
+    return await assignable(session, settings, person)
+
+
+async def assignable(
+    session: AsyncSession, settings: Settings, person: Person
+) -> list[tuple[User, Role]]:
+    """Whom this person may assign an inquiry they may work on to: an admin any teacher
+    or admin (those who blocked the bot left out), a teacher only themselves."""
     staff = [
         (u, effective_role(u.id, u.role, settings.admin_ids))
         for u in await users_repo.staff_users(session, settings.admin_ids)

@@ -35,6 +35,7 @@ from storage import users as users_repo
 from storage.models import (
     Department,
     EnterpriseProfile,
+    Inquiry,
     InquiryStatus,
     NextStep,
     ProgramKind,
@@ -159,21 +160,29 @@ async def detail(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, now: datetime
 ) -> Detail:
     """One inquiry with everything its page shows; Refused outside the person's scope."""
-    view = await board.staff_view(session, person, inquiry_id)
-    steps = await steps_repo.steps_of_inquiry(session, view.inquiry.id)
-    choices = await board.assignees(session, settings, person, view.inquiry.id)
-    department = None
-    if view.program is not None:
-        department = await programs_repo.get_department(session, view.program.department_id)
-    return Detail(view, steps, [u for u, _ in choices], department, view.profile, now)
+    inquiry = await access.inquiry(session, person, Act.SEE_INQUIRY, inquiry_id)
+    return await _detail_of(session, settings, person, inquiry, now)
+
+
+async def _detail_of(
+    session: AsyncSession, settings: Settings, person: Person, inquiry: Inquiry, now: datetime
+) -> Detail:
+    """The page of an inquiry the permission path has given already: after an action, the
+    one the action changed, as it stands in this unit of work (not read again)."""
+    view = await board.view_of(session, inquiry)
+    steps = await steps_repo.steps_of_inquiry(session, inquiry.id)
+    owner_id = view.program.owner_id if view.program is not None else None
+    may_work = access.may_on_inquiry(person, Act.WORK_INQUIRY, inquiry, owner_id)
+    choices = await board.assignable(session, settings, person) if may_work else []
+    return Detail(view, steps, [u for u, _ in choices], view.department, view.profile, now)
 
 
 async def move(
     session: AsyncSession, settings: Settings, person: Person, inquiry_id: int, status: str,
     now: datetime,
 ) -> Detail:  # fmt: skip
-    await pipeline.set_status(session, settings, person, inquiry_id, status)
-    return await detail(session, settings, person, inquiry_id, now)
+    inquiry = await pipeline.set_status(session, settings, person, inquiry_id, status)
+    return await _detail_of(session, settings, person, inquiry, now)
 
 
 async def assign(
@@ -183,10 +192,10 @@ async def assign(
     """As the chat's assign; but a page's double tap, or two admins choosing the same
     person at once, is no change: no second audit line or timeline event (the chat's
     "assign me" again refreshes its card, so pipeline.assign_to keeps writing)."""
-    current = await access.inquiry(session, person, Act.WORK_INQUIRY, inquiry_id, lock=True)
-    if current.assignee_id != assignee_id:
-        await pipeline.assign_to(session, settings, person, inquiry_id, assignee_id)
-    return await detail(session, settings, person, inquiry_id, now)
+    inquiry = await access.inquiry(session, person, Act.WORK_INQUIRY, inquiry_id, lock=True)
+    if inquiry.assignee_id != assignee_id:
+        inquiry = await pipeline.assign_to(session, settings, person, inquiry_id, assignee_id)
+    return await _detail_of(session, settings, person, inquiry, now)
 
 
 async def reply(
@@ -195,8 +204,8 @@ async def reply(
 ) -> Detail:  # fmt: skip
     """The answer goes to the contact and is echoed under the card, as the Reply button's."""
     body = inquiry_forms.MESSAGE(text)
-    await pipeline.staff_reply(session, settings, person, inquiry_id, body, echo=True)
-    return await detail(session, settings, person, inquiry_id, now)
+    inquiry = await pipeline.staff_reply(session, settings, person, inquiry_id, body, echo=True)
+    return await _detail_of(session, settings, person, inquiry, now)
 
 
 TITLE = 300  # next_steps.title

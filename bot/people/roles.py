@@ -183,9 +183,14 @@ async def inquiry(
     if found is None:
         raise Refused()
     row, owner_id = found
-    if not decide(person, act, InquiryFacts(row.user_id, row.assignee_id, owner_id)):
+    if not may_on_inquiry(person, act, row, owner_id):
         raise Refused()
     return row
+
+
+def may_on_inquiry(person: Person, act: Act, found: Inquiry, program_owner_id: int | None) -> bool:
+    """The rule for an inquiry read already, with its programme's owner."""
+    return decide(person, act, InquiryFacts(found.user_id, found.assignee_id, program_owner_id))
 
 
 async def step(
