@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -88,6 +90,11 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 READ_ONLY = {"sqlite_readonly": True}  # execution options of a read-only unit of work
+# Each session factory's engine with READ_ONLY set (the same pool): a read-only session
+# bound to it takes its connection, and so its BEGIN, only at its first statement.
+_read_only_binds: WeakKeyDictionary[async_sessionmaker[AsyncSession], AsyncEngine] = (
+    WeakKeyDictionary()
+)
 
 
 @asynccontextmanager
@@ -95,13 +102,37 @@ async def unit_of_work(
     sessions: async_sessionmaker[AsyncSession] | None, *, write: bool
 ) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block ends normally, rolled back on error;
-    read-only (no write lock on SQLite, no writes) unless `write`."""
+    read-only (no write lock on SQLite, no writes) unless `write`.
+
+    A unit that runs no statement costs the database nothing: a catalogue page served
+    from the process's copy opens no connection, so no BEGIN and no COMMIT, each a
+    hand-off to aiosqlite's thread (issue 15)."""
     if sessions is None:
         raise RuntimeError("the database is not open yet")
-    async with sessions() as session, session.begin():
-        if not write:
-            await session.connection(execution_options=READ_ONLY)
-        yield session
+    session = sessions() if write else sessions(bind=_read_only_bind(sessions))
+    try:
+        async with session.begin():
+            yield session
+    finally:
+        if session.in_transaction():  # the block's end was interrupted (cancelled)
+            # As AsyncSession's own exit does: a close that returns a connection must
+            # not be cut short by a second cancellation.
+            await asyncio.shield(asyncio.ensure_future(session.close()))
+        else:
+            # The transaction's end gave its connection back already; what is left is
+            # CPU work, without the task (and turn of the event loop) the shield costs,
+            # which let a press's edit wait behind the next getUpdates being built.
+            await session.close()
+
+
+def _read_only_bind(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    bind = _read_only_binds.get(sessions)
+    if bind is None:
+        engine = sessions.kw["bind"]
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("a unit of work needs a session factory bound to one engine")
+        bind = _read_only_binds[sessions] = engine.execution_options(**READ_ONLY)
+    return bind
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session
 
 from storage.models import Department, Program, ProgramKind, ProgramStatus, Role, User
 
@@ -35,6 +36,43 @@ class ProgramFilter:
         for word in self.words:
             clauses.append(Program.search_text.contains(word, autoescape=True))
         return and_(*clauses)
+
+
+# Programme writes committed in this process: a process's catalogue copies may trust
+# their last version check for a moment (bot/catalog/version.py) only while this count
+# stands still. Counted by session events, so every writer is seen, whichever path it took.
+_WROTE = "partnerbot.programs_written"  # Session.info: this transaction wrote programmes
+_committed_writes = 0
+
+
+def committed_writes() -> int:
+    return _committed_writes
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed(session: Session, _context: object) -> None:
+    if any(isinstance(o, Program) for o in chain(session.new, session.dirty, session.deleted)):
+        session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_executed(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and (
+        state.bind_mapper is not None and state.bind_mapper.class_ is Program
+    ):
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    global _committed_writes
+    if session.info.pop(_WROTE, False):
+        _committed_writes += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_rolled_back(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 async def catalog_version(session: AsyncSession) -> tuple[object, ...]:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from bot.ui.i18n import t
 from storage.engine import create_engine, create_session_factory, unit_of_work
-from storage.models import Role, User
+from storage.models import Program, Role, User
 from tests.constants import ADMIN_ID
-from tests.fakebot import FakeTelegram, FakeUser
+from tests.fakebot import FakeTelegram, FakeUser, SentMessage
 from tests.harness import BotRunner
 from tests.seed import seed_catalog
 
@@ -68,6 +68,11 @@ async def test_a_failed_answer_is_logged_and_the_press_still_works(
     assert query_id not in tg.callback_answers  # Telegram refused it: nothing pretends
 
 
+def listed(page: SentMessage) -> str:
+    """The programmes a list page shows: its buttons' labels."""
+    return "\n".join(page.button_labels())
+
+
 def plain(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
@@ -96,22 +101,69 @@ class Statements:
         return [s for s in self.seen if re.search(rf"\b(FROM|JOIN|UPDATE|INTO) {table}\b", s)]
 
 
-async def test_a_page_press_is_two_statements_and_no_sender_read(
+async def test_a_page_press_reads_nothing_while_the_catalogue_stands_still(
     bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    # SENDER_TTL is seconds; a loaded CI machine can take longer than that between the
-    # first read and this press, so the copy is kept a minute here. Its expiry is
-    # tests/test_roles_invites.py's and tests/test_forget.py's to show.
+    # SENDER_TTL and CHECK_EVERY are seconds; a loaded CI machine can take longer than
+    # that between the first page and this press, so both are kept a minute here. Their
+    # expiry is shown below and by tests/test_roles_invites.py and tests/test_forget.py.
     assert bot.app is not None
     bot.app.bot_data.senders.ttl = timedelta(minutes=1)
+    bot.app.bot_data.search.version.check_every = 60.0
     user = await open_first_page(bot, tg, 4103)
     with Statements(bot) as sql:
         await user.press("Next ▶️")
         assert "Page 2 of 3" in (await user.expect_message()).text
         await user.expect_callback_answer()
     # The engines (outbox, reminders) poll meanwhile: only the press's own tables count.
-    assert len(sql.touching("programs")) == 1, sql.seen  # the copy's version check
+    assert sql.touching("programs") == [], "the catalogue's version was read again"
     assert sql.touching("users") == [], "the sender was read again seconds after last time"
+
+
+async def test_a_programme_change_shows_on_the_next_page(bot: BotRunner, tg: FakeTelegram) -> None:
+    """A change committed in this process shows at once, whichever way it was written; a
+    change from another process once the version is checked again (CHECK_EVERY)."""
+    assert bot.app is not None and bot.app.bot_data.engine is not None
+    version = bot.app.bot_data.search.version
+    version.check_every = 60.0
+    user = await open_first_page(bot, tg, 4106)
+    # Another process's write: a bare Core connection, outside every Session here (the
+    # admin CLI importing programmes, a second instance).
+    async with bot.app.bot_data.engine.begin() as conn:
+        await conn.execute(
+            update(Program)
+            .where(Program.title_en.like("Joint project%"))
+            .values(title_en=Program.title_en + " (elsewhere)")
+        )
+    await user.press("Next ▶️")
+    page = await user.expect_message()
+    assert "Page 2 of 3" in page.text and "(elsewhere)" not in listed(page)  # trusted a minute
+    version.check_every = 0.0  # the minute is over
+    await user.press("◀️ Previous")
+    assert "(elsewhere)" in listed(await user.expect_message())
+
+    version.check_every = 60.0
+    async with bot.sessions() as session, session.begin():  # a bulk update, as /forget's
+        await session.execute(
+            update(Program)
+            .where(Program.title_en.like("Joint project%"))
+            .values(title_en=Program.title_en + " (bulk)")
+        )
+    await user.press("Next ▶️")
+    assert "(bulk)" in listed(await user.expect_message())
+    async with bot.sessions() as session, session.begin():  # an object's change, as a form's
+        first = await session.scalar(
+            select(Program).where(Program.title_en.like("Joint project%")).order_by(Program.id)
+        )
+        assert first is not None
+        first.title_en = "Renamed by its owner"
+    await user.press("◀️ Previous")
+    assert "Renamed by its owner" in listed(await user.expect_message())
+    async with bot.sessions() as session, session.begin():  # rolled back: nothing to see
+        await session.execute(update(Program).values(title_en="Never committed"))
+        await session.rollback()
+    await user.press("Next ▶️")
+    assert "Never committed" not in listed(await user.expect_message())
 
 
 async def test_a_demoted_teacher_loses_staff_rights_at_once(
@@ -167,6 +219,11 @@ async def test_sqlite_read_units_switch_query_only_only_when_needed(tmp_path: Pa
         async with unit_of_work(sessions, write=False) as session:
             await session.execute(text("SELECT 2"))
         assert seen == ["BEGIN", "SELECT 2", "COMMIT"], seen
+        # A unit that runs no statement (a page from the catalogue copy) asks nothing.
+        seen.clear()
+        async with unit_of_work(sessions, write=False):
+            pass
+        assert seen == [], seen
         with pytest.raises(OperationalError, match="readonly"):  # a read unit still cannot write
             async with unit_of_work(sessions, write=False) as session:
                 await session.execute(text("CREATE TABLE sneaky (x INTEGER)"))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.catalog import service as catalog
 from bot.catalog.search import SearchCache, clean_query
+from bot.catalog.version import CatalogVersion
 from bot.people.person import Person
 from bot.ui.errors import FieldError
 from bot.ui.ids import parse_id
@@ -77,17 +78,19 @@ class _Facets:
 class FacetCache:
     """The catalogue's counts per kind and department, held in this process and checked
     against the catalogue's version (latest change, latest id) on every page, as the
-    search copy is (bot/catalog/search.py): a page is then two statements, the version
-    and its rows. Department names are read again after MAX_AGE at the latest."""
+    search copy is (bot/catalog/search.py, bot/catalog/version.py): a page is then its
+    rows, and the version at most once a second. Department names are read again after
+    MAX_AGE at the latest."""
 
     MAX_AGE = 60.0
 
     def __init__(self) -> None:
         self._copies: dict[str, _Facets] = {}
+        self.version = CatalogVersion()
 
     async def get(self, session: AsyncSession) -> _Facets:
         key = session.get_bind().engine.url.render_as_string(hide_password=True)
-        version = await programs_repo.catalog_version(session)
+        version = await self.version.current(session)
         now = time.monotonic()
         found = self._copies.get(key)
         if found is None or found.version != version or now - found.loaded_at > self.MAX_AGE:

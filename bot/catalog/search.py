@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.catalog.version import CatalogVersion
 from storage import programs as repo
 from storage.models import Department, Program, ProgramKind, ProgramStatus
 from storage.programs import ListRow, ProgramFilter
@@ -80,8 +81,8 @@ class Listing:
 class SearchCache:
     """The open programmes' search texts, titles, kinds and departments, held in this
     process and checked against the catalog's version (latest change, latest id) on every
-    use: a list page (a kind's, a department's, a search's) is that one check, the rest
-    is read from here.
+    use: a list page (a kind's, a department's, a search's) is that one check, itself read
+    at most once a second (bot/catalog/version.py), the rest is read from here.
 
     A substring test over 10,000 texts in Python takes 2-5 ms, where the same scan in
     SQL took 11-20 ms (every row's wide record read from disk pages); a kind's page cost
@@ -95,6 +96,7 @@ class SearchCache:
 
     def __init__(self) -> None:
         self._copies: dict[str, _Copy] = {}
+        self.version = CatalogVersion()
         self._loading: dict[str, asyncio.Lock] = {}
 
     async def matching_ids(self, session: AsyncSession, words: tuple[str, ...]) -> list[int]:
@@ -119,7 +121,7 @@ class SearchCache:
 
     async def _fresh(self, session: AsyncSession) -> _Copy:
         key = session.get_bind().engine.url.render_as_string(hide_password=True)
-        version = await repo.catalog_version(session)
+        version = await self.version.current(session)
         copy = self._copies.get(key)
         if copy is not None and copy.version == version and self._young(copy):
             return copy
