@@ -154,6 +154,15 @@ class SendLimiter(BaseRateLimiter[str]):
 
     async def _slot(self, priority: int) -> None:
         loop = asyncio.get_running_loop()
+        if priority != QUEUED and (not self._waiters or self._waiters[0][0] > priority):
+            # Nobody as urgent is waiting: when the window has room, the slot is taken
+            # here and now. Through the dispatcher it cost a task's turn of the event
+            # loop, in which whatever else was ready (the answer, the next getUpdates)
+            # went out before a press's edit (issue 15).
+            now = loop.time()
+            if self._start(priority, now) <= now:
+                self._take(priority, now)
+                return
         future: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._waiters, (priority, next(self._seq), future))
         self._arrived.set()
@@ -168,16 +177,8 @@ class SendLimiter(BaseRateLimiter[str]):
         while self._waiters:
             self._arrived.clear()
             now = loop.time()
-            while self._recent and now - self._recent[0] >= WINDOW:
-                self._recent.popleft()
             priority = self._waiters[0][0]
-            interactive = priority != QUEUED
-            cap = max(1, int(self.per_second))
-            start = self._paused_until
-            if len(self._recent) >= cap:  # the window is full until its oldest leaves
-                start = max(start, self._recent[-cap] + WINDOW)
-            if not interactive:
-                start = max(start, self._next_slot)
+            start = self._start(priority, now)
             if start > now:
                 # Until then, or until a new waiter (perhaps a more urgent one) arrives.
                 with contextlib.suppress(TimeoutError):
@@ -186,14 +187,29 @@ class SendLimiter(BaseRateLimiter[str]):
             _, _, future = heapq.heappop(self._waiters)
             if future.done():  # its sender was cancelled
                 continue
-            self._recent.append(now)
-            if priority == INTERACTIVE:
-                self._last_interactive = now
-            elif not interactive:
-                clicking = now - self._last_interactive < CLICKING
-                interval = self.interval / (1 - RESERVE) if clicking else self.interval
-                self._next_slot = max(now, self._next_slot) + interval
+            self._take(priority, now)
             future.set_result(None)
+
+    def _start(self, priority: int, now: float) -> float:
+        """The earliest a slot of this priority may be taken, seen at `now`."""
+        while self._recent and now - self._recent[0] >= WINDOW:
+            self._recent.popleft()
+        cap = max(1, int(self.per_second))
+        start = self._paused_until
+        if len(self._recent) >= cap:  # the window is full until its oldest leaves
+            start = max(start, self._recent[-cap] + WINDOW)
+        if priority == QUEUED:
+            start = max(start, self._next_slot)
+        return start
+
+    def _take(self, priority: int, now: float) -> None:
+        self._recent.append(now)
+        if priority == INTERACTIVE:
+            self._last_interactive = now
+        elif priority == QUEUED:
+            clicking = now - self._last_interactive < CLICKING
+            interval = self.interval / (1 - RESERVE) if clicking else self.interval
+            self._next_slot = max(now, self._next_slot) + interval
 
 
 def _seconds(value: object) -> float:
