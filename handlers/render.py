@@ -8,6 +8,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.formats.spreadsheets import ExportFile
+from bot.traffic.edits import edit_text
 from bot.ui.screens import Screen
 from bot.ui.text import TEXT_LIMIT, MessageTooLong, visible_len
 
@@ -35,9 +36,8 @@ async def reply(update: Update, screen: Screen) -> Message | None:
     )
 
 
-async def show(update: Update, screen: Screen) -> Message | None:
-    """Edit the pressed button's message in place; otherwise send a new message. The
-    message now showing the screen (None: it already did)."""
+async def show(update: Update, screen: Screen) -> None:
+    """Edit the pressed button's message in place; otherwise send a new message."""
     query = update.callback_query
     if (
         query is None
@@ -45,23 +45,22 @@ async def show(update: Update, screen: Screen) -> Message | None:
         or not query.message.is_accessible
         or screen.reply_keyboard is not None
     ):
-        return await reply(update, screen)
+        await reply(update, screen)
+        return
     _measured(screen)
+    message = query.message
     try:
-        edited = await query.edit_message_text(
-            screen.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=screen.keyboard,
-            disable_web_page_preview=True,
+        await edit_text(
+            query.get_bot(), message.chat.id, message.message_id, screen.text, screen.keyboard
         )
     except BadRequest as exc:
         text = str(exc).lower()
         if "not modified" in text:
-            return None  # the same screen again (a double tap): nothing to do
+            return  # the same screen again (a double tap): nothing to do
         if "message to edit not found" in text or "can't be edited" in text:
-            return await reply(update, screen)
+            await reply(update, screen)
+            return
         raise
-    return edited if isinstance(edited, Message) else None
 
 
 async def send_file(update: Update, made: ExportFile, caption: str) -> None:
