@@ -19,7 +19,7 @@ from bot.inquiries import forms as inquiry_forms
 from bot.next_steps import forms as step_forms
 from bot.people import identity
 from bot.settings import Settings
-from bot.traffic.aiohttp_request import AiohttpRequest
+from bot.traffic.aiohttp_request import AiohttpRequest, UpdatesRequest
 from bot.traffic.order import PerUserOrderedProcessor
 from bot.traffic.ratelimit import SendLimiter
 from bot.ui import commands
@@ -78,7 +78,7 @@ def build_application(
     builder = ApplicationBuilder()
     if settings.http_client == "aiohttp":
         # The pool sizes PTB's builder gives httpx: many for sends, one for getUpdates.
-        builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
+        builder = builder.request(AiohttpRequest(256)).get_updates_request(UpdatesRequest(1))
     app: PartnerApp = (
         builder.token(settings.token)
         .base_url(settings.telegram_api_url)

@@ -23,6 +23,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.traffic.updates import trim
+
 MEDIA_WRITE_TIMEOUT = 20.0  # seconds: HTTPXRequest's default media_write_timeout
 
 
@@ -137,3 +139,17 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(message) from transport
         except aiohttp.ClientError as err:  # not the network's doing (an invalid URL...)
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+class UpdatesRequest(AiohttpRequest):
+    """The getUpdates connection: each update trimmed of what no handler reads before
+    PTB parses it (bot/traffic/updates.py)."""
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        data = BaseRequest.parse_json_payload(payload)
+        result = data.get("result")
+        if isinstance(result, list):
+            for update in result:
+                trim(update)
+        return data

@@ -30,6 +30,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, ExtBot
 
 from bot.settings import Settings, SettingsError
+from bot.traffic.updates import trim
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class WebhookDoor:
             return _refuse(408)
         bot = self.app.bot
         try:
-            data = json.loads(body)
+            data = trim(json.loads(body))  # what no handler reads (bot/traffic/updates.py)
             update = Update.de_json(data, bot) if isinstance(data, dict) else None
         except Exception as exc:  # any malformed body: refuse it, keep serving
             log.warning("webhook: a request that is not an update (%s)", type(exc).__name__)
