@@ -293,6 +293,7 @@ _TAG = re.compile(
 )
 _ATTR = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|lt|gt|amp|quot);")
+_SPECIAL = re.compile(r"[&<]")
 
 
 def parse_html(text: str) -> str:
@@ -349,10 +350,12 @@ def parse_html_entities(text: str) -> tuple[str, list[JSON]]:
                 values = _check_attrs(name, attrs, lambda reason, p=pos: fail(reason, p))
                 stack.append((name, pos, _entity(name, values, at, stack)))
             pos = tag.end()
-        else:
-            out.append(ch)
-            at += utf16_len(ch)
-            pos += 1
+        else:  # a run of plain text up to the next tag or entity, in one step
+            special = _SPECIAL.search(text, pos)
+            end = special.start() if special else len(text)
+            out.append(text[pos:end])
+            at += utf16_len(text[pos:end])
+            pos = end
     if stack:
         name, where, _ = stack[-1]
         raise fail(f'Can\'t find end tag corresponding to start tag "{name}"', where)
