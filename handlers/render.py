@@ -36,17 +36,19 @@ async def reply(update: Update, screen: Screen) -> Message | None:
     )
 
 
-async def show(update: Update, screen: Screen) -> None:
-    """Edit the pressed button's message in place; otherwise send a new message."""
+async def show(update: Update, screen: Screen) -> Message | None:
+    """Edit the pressed button's message in place; otherwise send a new message. The
+    message now showing the screen (None: it already did). After an edit that is the
+    pressed message as the press brought it: its ids are right, its text is the old one
+    (Telegram's reply to the edit is not parsed, bot/traffic/edits.py)."""
     query = update.callback_query
     if (
         query is None
         or query.message is None
-        or not query.message.is_accessible
+        or not isinstance(query.message, Message)
         or screen.reply_keyboard is not None
     ):
-        await reply(update, screen)
-        return
+        return await reply(update, screen)
     _measured(screen)
     message = query.message
     try:
@@ -56,11 +58,11 @@ async def show(update: Update, screen: Screen) -> None:
     except BadRequest as exc:
         text = str(exc).lower()
         if "not modified" in text:
-            return  # the same screen again (a double tap): nothing to do
+            return None  # the same screen again (a double tap): nothing to do
         if "message to edit not found" in text or "can't be edited" in text:
-            await reply(update, screen)
-            return
+            return await reply(update, screen)
         raise
+    return message
 
 
 async def send_file(update: Update, made: ExportFile, caption: str) -> None:
