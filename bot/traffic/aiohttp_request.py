@@ -14,8 +14,8 @@ makes 20 s for media, as HTTPXRequest's media_write_timeout does.
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -26,6 +26,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.traffic.updates import trim
 
 MEDIA_WRITE_TIMEOUT = 20.0  # seconds: HTTPXRequest's default media_write_timeout
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class TransportError(ConnectionError):
@@ -107,15 +108,19 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else None
         body: Any = None
         headers: dict[str, str] | None = None
-        if fields and not files:
-            # Encoded here: given the dict, aiohttp builds a FormData, whose multipart
-            # writer draws a uuid4 boundary it never uses (2 % of a press's CPU).
-            body = urlencode(fields).encode()
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if request_data is not None and not files:
+            # One JSON body, which the Bot API takes as well as a form: PTB's form encodes
+            # each field as JSON and then percent-encodes the lot (4 % of a press's CPU,
+            # mostly quoting the text), and Telegram undoes both.
+            parameters = request_data.parameters
+            if parameters:
+                body = json.dumps(parameters, ensure_ascii=False, separators=(",", ":"))
+                body = body.encode()
+                headers = JSON_BODY
         if files:
+            fields = request_data.json_parameters if request_data else None
             form = aiohttp.FormData(quote_fields=False)
             for name, value in (fields or {}).items():
                 form.add_field(name, value)
